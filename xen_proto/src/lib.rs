@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Xen PV protocol core for the xen-pvhvm-rs frontends: `no_std`, no allocation, no dependencies.
+//!
+//! Each file is a self-contained module that the kernel modules include with
+//! `#[path = "../xen_proto/src/<file>.rs"] mod <file>;`. To keep that possible a file refers to
+//! another one only as `super::<file>`, and a kernel module that includes it includes that file too,
+//! as a sibling. Host builds (`cargo test`, fuzzers) use this crate root.
+//!
+//! The wire formats follow the Xen headers in the guest kernel tree, `include/xen/interface/`; each
+//! file names the header it implements.
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+
+pub mod cpuid;
+pub mod ring;
