@@ -12,5 +12,13 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+pub mod abi;
+pub mod abi_client;
 pub mod cpuid;
+pub mod evtchn;
+pub mod grant;
 pub mod ring;
+pub mod unplug;
+pub mod vdev;
+pub mod xenbus_state;
+pub mod xs_wire;

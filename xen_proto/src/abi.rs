@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The C-ABI surface between our kernel modules, declared once and compiled into both sides.
+//!
+//! Chain: `xen_platform` → `xenbus` → `xen_blkfront` / `xen_netfront`. A provider defines each
+//! function with `#[no_mangle] pub unsafe extern "C" fn` and checks it against the `*Fn` type alias
+//! here (`const _: abi::XFn = x;`), its C file exports it with `EXPORT_SYMBOL_GPL`, and consumers call
+//! the declaration in the `extern "C"` block below through a safe wrapper. Structs are `#[repr(C)]`
+//! with fixed-width fields and start with an ABI version, checked by the callee: a module built from
+//! another revision fails cleanly with `-EINVAL` instead of misreading memory.
+//!
+//! Only plain data and function pointers cross the boundary; errors are negative errnos.
+
+/// Version of every struct and function in this file; bump on any incompatible change.
+pub const XPV_ABI_VERSION: u32 = 1;
+
+/// `-ENODEV`: returned when the platform did not find Xen.
+pub const ENODEV: i32 = 19;
+/// `-EINVAL`: bad argument, e.g. an ABI version mismatch.
+pub const EINVAL: i32 = 22;
+/// `-EBUSY`: resource already in use (e.g. a driver registered twice).
+pub const EBUSY: i32 = 16;
+/// `-ENOSPC`: a fixed-size table is full.
+pub const ENOSPC: i32 = 28;
+
+/// What `xen_platform` found about the hypervisor (from CPUID, see `cpuid.rs`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlatformInfo {
+    /// Set by the caller to [`XPV_ABI_VERSION`].
+    pub abi_version: u32,
+    /// Xen major version.
+    pub xen_major: u16,
+    /// Xen minor version.
+    pub xen_minor: u16,
+    /// HVM feature flags of CPUID leaf base+4 (`XEN_HVM_CPUID_*`).
+    pub hvm_features: u32,
+    /// This domain's id, or `u32::MAX` when Xen did not report it.
+    pub domid: u32,
+}
+
+/// Length of the NUL-padded device type and driver name fields, in bytes.
+pub const XENBUS_NAME_LEN: usize = 32;
+
+/// A frontend driver as registered with `xenbus` (the ABI form of Linux's `struct xenbus_driver`).
+///
+/// The registration does not copy it: it must stay at the same address until unregistered.
+#[repr(C)]
+#[derive(Debug)]
+pub struct XenbusDriver {
+    /// [`XPV_ABI_VERSION`].
+    pub abi_version: u32,
+    /// Device type handled, NUL-padded: `"vbd"`, `"vif"` (the `device/<type>/` xenstore directory).
+    pub devicetype: [u8; XENBUS_NAME_LEN],
+    /// Driver name shown in sysfs, NUL-padded: `"vbd"` for blkfront, `"vif"` for netfront in Linux.
+    pub name: [u8; XENBUS_NAME_LEN],
+}
+
+/// Signature of `xpv_platform_get_info`.
+pub type PlatformGetInfoFn = unsafe extern "C" fn(info: *mut PlatformInfo) -> i32;
+/// Signature of `xpv_xenbus_register_driver`.
+pub type XenbusRegisterDriverFn = unsafe extern "C" fn(drv: *const XenbusDriver) -> i32;
+/// Signature of `xpv_xenbus_unregister_driver`.
+pub type XenbusUnregisterDriverFn = unsafe extern "C" fn(drv: *const XenbusDriver);
+
+extern "C" {
+    /// Fills `*info` (whose `abi_version` the caller set) when running on Xen.
+    ///
+    /// Returns 0, `-ENODEV` when not on Xen, `-EINVAL` on an ABI version mismatch.
+    /// Provided by `xen_platform`; `info` must be valid for writes.
+    pub fn xpv_platform_get_info(info: *mut PlatformInfo) -> i32;
+
+    /// Registers a frontend driver. Returns 0, `-ENODEV` without Xen, `-EINVAL` on a bad
+    /// descriptor, `-EBUSY` if that device type already has a driver, `-ENOSPC` if the table is full.
+    /// Provided by `xenbus`; `drv` must stay valid until unregistered.
+    pub fn xpv_xenbus_register_driver(drv: *const XenbusDriver) -> i32;
+
+    /// Unregisters a driver registered with `xpv_xenbus_register_driver`; unknown pointers are
+    /// ignored. Provided by `xenbus`.
+    pub fn xpv_xenbus_unregister_driver(drv: *const XenbusDriver);
+}
+
+/// A driver descriptor for `devicetype` named `name`, for a `static`.
+///
+/// # Panics
+/// At compile time (in a `static` initialiser) if a name is too long or contains a NUL.
+pub const fn driver(devicetype: &str, name: &str) -> XenbusDriver {
+    let (Some(devicetype), Some(name)) = (name_field(devicetype), name_field(name)) else {
+        panic!("xenbus driver name too long or containing NUL");
+    };
+    XenbusDriver {
+        abi_version: XPV_ABI_VERSION,
+        devicetype,
+        name,
+    }
+}
+
+/// Copies `s` into a NUL-padded name field. Returns `None` if it does not fit with a terminating
+/// NUL or contains a NUL.
+pub const fn name_field(s: &str) -> Option<[u8; XENBUS_NAME_LEN]> {
+    let b = s.as_bytes();
+    if b.len() >= XENBUS_NAME_LEN {
+        return None;
+    }
+    let mut out = [0u8; XENBUS_NAME_LEN];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0 {
+            return None;
+        }
+        out[i] = b[i];
+        i += 1;
+    }
+    Some(out)
+}
+
+/// The text of a NUL-padded name field up to its first NUL; `None` if there is no NUL or the bytes
+/// are not UTF-8 (a descriptor from a broken caller).
+pub fn name_str(field: &[u8; XENBUS_NAME_LEN]) -> Option<&str> {
+    let end = field.iter().position(|&c| c == 0)?;
+    core::str::from_utf8(&field[..end]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_bad_input() {
+        let f = name_field("vbd").unwrap();
+        assert_eq!(name_str(&f), Some("vbd"));
+        assert!(name_field("a\0b").is_none());
+        assert!(name_field(core::str::from_utf8(&[b'x'; 32]).unwrap()).is_none());
+        assert_eq!(name_str(&[b'x'; 32]), None);
+        let mut bad = [0u8; 32];
+        bad[0] = 0xff;
+        assert_eq!(name_str(&bad), None);
+    }
+
+    #[test]
+    fn const_descriptor() {
+        static D: XenbusDriver = driver("vbd", "vbd");
+        assert_eq!(name_str(&D.devicetype), Some("vbd"));
+        assert_eq!(D.abi_version, XPV_ABI_VERSION);
+    }
+
+    #[test]
+    fn layouts_are_fixed() {
+        assert_eq!(core::mem::size_of::<PlatformInfo>(), 16);
+        assert_eq!(core::mem::size_of::<XenbusDriver>(), 68);
+    }
+}
