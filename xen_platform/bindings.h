@@ -1,10 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Input of bindgen for xen_platform (see scripts/Kbuild.bindgen): the kernel APIs this module
- * calls that the 6.12 `kernel` crate does not wrap, plus our C shims for static inline functions
- * (implemented in helpers.c). Only what the Kbuild allowlist names is generated.
+ * calls that the 6.12 `kernel` crate does not wrap, plus our C shims for static inline functions,
+ * macros and module parameters (implemented in helpers.c). Only what the Kbuild allowlist names is
+ * generated.
  */
 #include <linux/pci.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/delay.h>
 
 /* pci_name() is static inline. */
 const char *xpv_shim_pci_name(const struct pci_dev *pdev);
+/* pci_resource_start()/pci_resource_len() are macros. */
+u64 xpv_shim_pci_resource_start(struct pci_dev *pdev, int bar);
+u64 xpv_shim_pci_resource_len(struct pci_dev *pdev, int bar);
+/* Where the device sits and how it interrupts: segment (pci_domain_nr is static inline on x86),
+ * bus number, devfn, interrupt pin (1 = INTA), Linux IRQ number. */
+void xpv_shim_pci_location(struct pci_dev *pdev, u16 *segment, u8 *bus, u8 *devfn, u8 *pin,
+			   u32 *irq);
+/* Name of the driver bound to the first vendor:device present, if any (NULL: none bound or no
+ * such device). */
+const char *xpv_shim_pci_bound_driver(u32 vendor, u32 device, int *present);
+/* Number of PCI devices of class (base << 8 | sub), and how many have a driver bound. */
+int xpv_shim_pci_class_count(u32 class16, int *bound);
+/* irq_set_affinity(irq, cpumask_of(cpu)): cpumask_of is a macro. */
+int xpv_shim_irq_affinity_cpu(u32 irq, u32 cpu);
+
+/* Port I/O (static inline). */
+u8 xpv_shim_inb(u16 port);
+u16 xpv_shim_inw(u16 port);
+void xpv_shim_outw(u16 value, u16 port);
+void xpv_shim_outl(u32 value, u16 port);
+
+/* get_zeroed_page()/free_page() are macros; virt_to_pfn is static inline. */
+unsigned long xpv_shim_get_zeroed_page(void);
+void xpv_shim_free_page(unsigned long addr);
+u64 xpv_shim_virt_to_pfn(unsigned long addr);
+
+/* Time: jiffies is a variable, HZ a macro; msleep is a function. */
+unsigned long xpv_shim_jiffies(void);
+u32 xpv_shim_hz(void);
+
+/* The deferred-EOI timer (timer_setup is a macro): calls xpv_eoi_timer_fired() (Rust). */
+void xpv_shim_eoi_timer_init(void);
+void xpv_shim_eoi_timer_arm(unsigned long expires);
+void xpv_shim_eoi_timer_stop(void);
+
+/* The grant allocator's lock (spin_lock_irqsave is a macro). */
+unsigned long xpv_shim_gnttab_lock(void);
+void xpv_shim_gnttab_unlock(unsigned long flags);
+
+/* Module parameters (module_param is a macro): selftest=0|1, xen_emul_unplug=<string>. */
+int xpv_shim_param_selftest(void);
+const char *xpv_shim_param_emul_unplug(void);
+/* Reads the kernel command line (/proc/cmdline: saved_command_line is not exported) into buf,
+ * NUL-terminated. Returns the length or a negative errno. */
+long xpv_shim_read_cmdline(char *buf, unsigned long len);
+/* IS_ENABLED(CONFIG_XEN): the kernel has its own Xen support. */
+int xpv_shim_kernel_has_xen(void);

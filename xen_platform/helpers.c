@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C side of xen_platform: shims for static inline kernel functions (declared in bindings.h so
- * bindgen generates their Rust declarations) and the exports of the functions implemented in Rust
- * (their Rust signatures are declared once in xen_proto/src/abi.rs).
+ * C side of xen_platform: shims for static inline kernel functions and macros (declared in
+ * bindings.h so bindgen generates their Rust declarations), the module parameters, and the
+ * exports of the functions implemented in Rust (their Rust signatures are declared once in
+ * xen_proto/src/abi.rs).
  */
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/io.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/fs.h>
+#include <linux/err.h>
+#include <linux/jiffies.h>
+#include <linux/timer.h>
+#include <linux/spinlock.h>
+#include <linux/cpumask.h>
 #include "bindings.h"
 
 const char *xpv_shim_pci_name(const struct pci_dev *pdev)
@@ -12,6 +23,219 @@ const char *xpv_shim_pci_name(const struct pci_dev *pdev)
 	return pci_name(pdev);
 }
 
-/* Implemented in platform_main.rs; see xen_proto/src/abi.rs for the ABI. */
+u64 xpv_shim_pci_resource_start(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_start(pdev, bar);
+}
+
+u64 xpv_shim_pci_resource_len(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_len(pdev, bar);
+}
+
+void xpv_shim_pci_location(struct pci_dev *pdev, u16 *segment, u8 *bus, u8 *devfn, u8 *pin,
+			   u32 *irq)
+{
+	*segment = pci_domain_nr(pdev->bus);
+	*bus = pdev->bus->number;
+	*devfn = pdev->devfn;
+	*pin = pdev->pin;
+	*irq = pdev->irq;
+}
+
+const char *xpv_shim_pci_bound_driver(u32 vendor, u32 device, int *present)
+{
+	struct pci_dev *pdev = NULL;
+	const char *name = NULL;
+
+	*present = 0;
+	while ((pdev = pci_get_device(vendor, device, pdev)) != NULL) {
+		*present = 1;
+		/* Driver structs of built-in drivers are static: the name outlives the device ref. */
+		if (pdev->driver) {
+			name = pdev->driver->name;
+			pci_dev_put(pdev);
+			break;
+		}
+	}
+	return name;
+}
+
+int xpv_shim_pci_class_count(u32 class16, int *bound)
+{
+	struct pci_dev *pdev = NULL;
+	int n = 0;
+
+	*bound = 0;
+	for_each_pci_dev(pdev) {
+		if ((pdev->class >> 8) != class16)
+			continue;
+		n++;
+		if (pdev->driver)
+			(*bound)++;
+	}
+	return n;
+}
+
+int xpv_shim_irq_affinity_cpu(u32 irq, u32 cpu)
+{
+	return irq_set_affinity(irq, cpumask_of(cpu));
+}
+
+u8 xpv_shim_inb(u16 port)
+{
+	return inb(port);
+}
+
+u16 xpv_shim_inw(u16 port)
+{
+	return inw(port);
+}
+
+void xpv_shim_outw(u16 value, u16 port)
+{
+	outw(value, port);
+}
+
+void xpv_shim_outl(u32 value, u16 port)
+{
+	outl(value, port);
+}
+
+unsigned long xpv_shim_get_zeroed_page(void)
+{
+	return get_zeroed_page(GFP_KERNEL);
+}
+
+void xpv_shim_free_page(unsigned long addr)
+{
+	free_page(addr);
+}
+
+u64 xpv_shim_virt_to_pfn(unsigned long addr)
+{
+	return PFN_DOWN(__pa(addr));
+}
+
+unsigned long xpv_shim_jiffies(void)
+{
+	return jiffies;
+}
+
+u32 xpv_shim_hz(void)
+{
+	return HZ;
+}
+
+/* Implemented in events.rs: unmasks the ports whose delayed EOI is due, returns the jiffies
+ * value of the next one due, or 0 if none. */
+unsigned long xpv_eoi_timer_fired(void);
+
+static struct timer_list xpv_eoi_timer;
+
+static void xpv_eoi_timer_fn(struct timer_list *t)
+{
+	unsigned long next = xpv_eoi_timer_fired();
+
+	if (next)
+		mod_timer(&xpv_eoi_timer, next);
+}
+
+void xpv_shim_eoi_timer_init(void)
+{
+	timer_setup(&xpv_eoi_timer, xpv_eoi_timer_fn, 0);
+}
+
+void xpv_shim_eoi_timer_arm(unsigned long expires)
+{
+	/* Only ever moves the timer earlier (or arms it). */
+	timer_reduce(&xpv_eoi_timer, expires);
+}
+
+void xpv_shim_eoi_timer_stop(void)
+{
+	timer_shutdown_sync(&xpv_eoi_timer);
+}
+
+static DEFINE_SPINLOCK(xpv_gnttab_lock);
+
+unsigned long xpv_shim_gnttab_lock(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&xpv_gnttab_lock, flags);
+	return flags;
+}
+
+void xpv_shim_gnttab_unlock(unsigned long flags)
+{
+	spin_unlock_irqrestore(&xpv_gnttab_lock, flags);
+}
+
+static int selftest;
+module_param(selftest, int, 0444);
+MODULE_PARM_DESC(selftest, "1: run the event channel and grant table self-tests at probe");
+
+static char xen_emul_unplug[64];
+module_param_string(xen_emul_unplug, xen_emul_unplug, sizeof(xen_emul_unplug), 0444);
+MODULE_PARM_DESC(xen_emul_unplug,
+		 "emulated devices to unplug: all, ide-disks, aux-ide-disks, nics, unnecessary, never "
+		 "(comma-separated; overrides xen_emul_unplug= on the kernel command line)");
+
+int xpv_shim_param_selftest(void)
+{
+	return selftest;
+}
+
+const char *xpv_shim_param_emul_unplug(void)
+{
+	return xen_emul_unplug;
+}
+
+long xpv_shim_read_cmdline(char *buf, unsigned long len)
+{
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (!len)
+		return -EINVAL;
+	f = filp_open("/proc/cmdline", O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, len - 1, &pos);
+	filp_close(f, NULL);
+	if (n < 0)
+		return n;
+	buf[n] = 0;
+	return n;
+}
+
+int xpv_shim_kernel_has_xen(void)
+{
+	return IS_ENABLED(CONFIG_XEN);
+}
+
+/* Implemented in Rust; see xen_proto/src/abi.rs for the ABI. */
 int xpv_platform_get_info(void *info);
 EXPORT_SYMBOL_GPL(xpv_platform_get_info);
+int xpv_hvm_get_param(u32 index, u64 *value);
+EXPORT_SYMBOL_GPL(xpv_hvm_get_param);
+int xpv_evtchn_alloc_unbound(u16 remote_dom, u32 *port);
+EXPORT_SYMBOL_GPL(xpv_evtchn_alloc_unbound);
+int xpv_evtchn_bind_interdomain(u16 remote_dom, u32 remote_port, u32 *local_port);
+EXPORT_SYMBOL_GPL(xpv_evtchn_bind_interdomain);
+int xpv_evtchn_bind(u32 port, u32 (*handler)(u32, void *), void *data);
+EXPORT_SYMBOL_GPL(xpv_evtchn_bind);
+int xpv_evtchn_unbind(u32 port);
+EXPORT_SYMBOL_GPL(xpv_evtchn_unbind);
+int xpv_evtchn_close(u32 port);
+EXPORT_SYMBOL_GPL(xpv_evtchn_close);
+int xpv_evtchn_notify(u32 port);
+EXPORT_SYMBOL_GPL(xpv_evtchn_notify);
+int xpv_evtchn_eoi(u32 port, u32 spurious);
+EXPORT_SYMBOL_GPL(xpv_evtchn_eoi);
+int xpv_gnttab_grant_access(u16 domid, u64 gfn, u32 readonly, u32 *gref);
+EXPORT_SYMBOL_GPL(xpv_gnttab_grant_access);
+int xpv_gnttab_end_access(u32 gref);
+EXPORT_SYMBOL_GPL(xpv_gnttab_end_access);

@@ -1,17 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 //! xen_platform: the base of the Xen PV-on-HVM frontends on a kernel built without Xen support.
 //!
-//! It detects Xen from the CPUID hypervisor leaves (`xen_proto/src/cpuid.rs`), binds the Xen
-//! platform PCI device (vendor 0x5853, device 0x0001, the qemu-xen device model's "Xen Platform
-//! Device") and provides the services the other modules call through the C ABI of
-//! `xen_proto/src/abi.rs`.
+//! It detects Xen from the CPUID hypervisor leaves (`xen_proto/src/cpuid.rs`), unplugs QEMU's
+//! emulated disks and NICs (`unplug.rs`), binds the Xen platform PCI device (vendor 0x5853,
+//! device 0x0001, the qemu-xen device model's "Xen Platform Device") and on probe:
+//!
+//! 1. places the shared info page at the first page of the device's MMIO BAR
+//!    (`XENMEM_add_to_physmap`, `XENMAPSPACE_shared_info`) and maps it write-back;
+//! 2. installs the event channel upcall on the device's interrupt (`request_irq`) and points Xen at
+//!    it (`HVM_PARAM_CALLBACK_IRQ`, PCI INTx or GSI) — which also latches the 64-bit shared info
+//!    layout, so only then are the event bitmaps touched (`events.rs`);
+//! 3. places grant table frames in the following BAR pages (`XENMAPSPACE_grant_table`) and starts
+//!    the reference allocator (`gnttab.rs`).
+//!
+//! The other modules use these services through the C ABI of `xen_proto/src/abi.rs`.
 //!
 //! Without Xen the module loads, says so once and binds nothing: a probe is refused with `-ENODEV`
-//! and the exported functions return `-ENODEV`, so `xenbus` and the frontends stay idle too.
+//! and the exported functions return `-ENODEV`, so `xenbus` and the frontends stay idle too (the
+//! project's smoke test loads all modules on plain QEMU). A kernel with its own Xen support
+//! (`CONFIG_XEN`) or a platform device already bound to another driver makes loading fail.
+//!
+//! The per-vCPU upcall vector (`HVMOP_set_evtchn_upcall_vector`) is not used: it needs an IDT
+//! vector with our handler, and a module cannot install IDT entries (Linux's
+//! `sysvec_xen_hvm_callback` is built into the kernel under `CONFIG_XEN_PVHVM`); the INTx/GSI
+//! callback delivers everything to vCPU 0, which is where all our ports are bound.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::prelude::*;
 
+mod events;
+mod gnttab;
+mod hypercall;
+mod selftest;
 mod sys;
 
 #[allow(unreachable_pub, dead_code)]
@@ -20,6 +41,18 @@ mod abi;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/cpuid.rs"]
 mod cpuid;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/evtchn.rs"]
+mod evtchn;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/grant.rs"]
+mod grant;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/hvm.rs"]
+mod hvm;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/unplug.rs"]
+mod unplug;
 
 use sys::{pci_device_id, pci_id, PciDev, PciDriver, PciDriverOps};
 
@@ -45,8 +78,25 @@ static XEN_VERSION: AtomicU32 = AtomicU32::new(0);
 static XEN_HVM_FEATURES: AtomicU32 = AtomicU32::new(0);
 static XEN_DOMID: AtomicU32 = AtomicU32::new(u32::MAX);
 
+static UNPLUG: AtomicU32 = AtomicU32::new(0);
+
 fn xen_detected() -> bool {
     XEN_VERSION.load(Ordering::Acquire) != 0
+}
+
+/// Fails an exported call unless Xen was found (`-ENODEV`) and the device is bound (`-EAGAIN`).
+fn need_xen() -> Result<(), i32> {
+    if !xen_detected() {
+        return Err(-abi::ENODEV);
+    }
+    Ok(())
+}
+
+fn errno(r: Result<(), i32>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
 }
 
 /// Exported to the other modules: see `abi::xpv_platform_get_info`.
@@ -69,16 +119,338 @@ pub unsafe extern "C" fn xpv_platform_get_info(info: *mut abi::PlatformInfo) -> 
     if version == 0 {
         return -abi::ENODEV;
     }
+    let mut flags = 0;
+    if events::ready() {
+        flags |= abi::PLATFORM_EVENTS;
+    }
+    if gnttab::ready() {
+        flags |= abi::PLATFORM_GRANTS;
+    }
     *info = abi::PlatformInfo {
         abi_version: abi::XPV_ABI_VERSION,
         xen_major: (version >> 16) as u16,
         xen_minor: version as u16,
         hvm_features: XEN_HVM_FEATURES.load(Ordering::Relaxed),
         domid: XEN_DOMID.load(Ordering::Relaxed),
+        unplug: UNPLUG.load(Ordering::Relaxed),
+        flags,
     };
     0
 }
 const _: abi::PlatformGetInfoFn = xpv_platform_get_info;
+
+/// Exported: see `abi::xpv_hvm_get_param`.
+///
+/// # Safety
+/// `value` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_hvm_get_param(index: u32, value: *mut u64) -> i32 {
+    if let Err(e) = need_xen() {
+        return e;
+    }
+    if index >= hvm::param::NR_PARAMS {
+        return -abi::EINVAL;
+    }
+    match hypercall::hvm_get_param(index) {
+        Ok(v) => {
+            // SAFETY: the caller passes a writable u64.
+            unsafe { *value = v };
+            0
+        }
+        Err(e) => e,
+    }
+}
+const _: abi::HvmGetParamFn = xpv_hvm_get_param;
+
+/// Exported: see `abi::xpv_evtchn_alloc_unbound`.
+///
+/// # Safety
+/// `port` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_evtchn_alloc_unbound(remote_dom: u16, port: *mut u32) -> i32 {
+    if let Err(e) = need_xen() {
+        return e;
+    }
+    match hypercall::evtchn_alloc_unbound(remote_dom) {
+        Ok(p) => {
+            // SAFETY: the caller passes a writable u32.
+            unsafe { *port = p };
+            0
+        }
+        Err(e) => e,
+    }
+}
+const _: abi::EvtchnAllocUnboundFn = xpv_evtchn_alloc_unbound;
+
+/// Exported: see `abi::xpv_evtchn_bind_interdomain`.
+///
+/// # Safety
+/// `local_port` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_evtchn_bind_interdomain(
+    remote_dom: u16,
+    remote_port: u32,
+    local_port: *mut u32,
+) -> i32 {
+    if let Err(e) = need_xen() {
+        return e;
+    }
+    match hypercall::evtchn_bind_interdomain(remote_dom, remote_port) {
+        Ok(p) => {
+            // SAFETY: the caller passes a writable u32.
+            unsafe { *local_port = p };
+            0
+        }
+        Err(e) => e,
+    }
+}
+const _: abi::EvtchnBindInterdomainFn = xpv_evtchn_bind_interdomain;
+
+/// Exported: see `abi::xpv_evtchn_bind`.
+///
+/// # Safety
+/// `handler` must be callable from hard interrupt context with `data` until
+/// `xpv_evtchn_unbind(port)` returns.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_evtchn_bind(
+    port: u32,
+    handler: abi::EvtchnHandler,
+    data: *mut c_void,
+) -> i32 {
+    errno(need_xen().and_then(|()| events::bind(port, handler, data)))
+}
+const _: abi::EvtchnBindFn = xpv_evtchn_bind;
+
+/// Exported: see `abi::xpv_evtchn_unbind`.
+#[no_mangle]
+pub extern "C" fn xpv_evtchn_unbind(port: u32) -> i32 {
+    errno(need_xen().and_then(|()| events::unbind(port)))
+}
+const _: abi::EvtchnPortFn = xpv_evtchn_unbind;
+
+/// Exported: see `abi::xpv_evtchn_close`.
+#[no_mangle]
+pub extern "C" fn xpv_evtchn_close(port: u32) -> i32 {
+    errno(need_xen().and_then(|()| events::close(port)))
+}
+const _: abi::EvtchnPortFn = xpv_evtchn_close;
+
+/// Exported: see `abi::xpv_evtchn_notify`.
+#[no_mangle]
+pub extern "C" fn xpv_evtchn_notify(port: u32) -> i32 {
+    errno(need_xen().and_then(|()| events::notify(port)))
+}
+const _: abi::EvtchnPortFn = xpv_evtchn_notify;
+
+/// Exported: see `abi::xpv_evtchn_eoi`.
+#[no_mangle]
+pub extern "C" fn xpv_evtchn_eoi(port: u32, spurious: u32) -> i32 {
+    errno(need_xen().and_then(|()| events::late_eoi(port, spurious != 0)))
+}
+const _: abi::EvtchnEoiFn = xpv_evtchn_eoi;
+
+/// Exported: see `abi::xpv_gnttab_grant_access`.
+///
+/// # Safety
+/// `gref` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_gnttab_grant_access(
+    domid: u16,
+    gfn: u64,
+    readonly: u32,
+    gref: *mut u32,
+) -> i32 {
+    if let Err(e) = need_xen() {
+        return e;
+    }
+    match gnttab::grant(domid, gfn, readonly != 0) {
+        Ok(r) => {
+            // SAFETY: the caller passes a writable u32.
+            unsafe { *gref = r };
+            0
+        }
+        Err(e) => e,
+    }
+}
+const _: abi::GnttabGrantAccessFn = xpv_gnttab_grant_access;
+
+/// Exported: see `abi::xpv_gnttab_end_access`.
+#[no_mangle]
+pub extern "C" fn xpv_gnttab_end_access(gref: u32) -> i32 {
+    errno(need_xen().and_then(|()| gnttab::end(gref)))
+}
+const _: abi::GnttabEndAccessFn = xpv_gnttab_end_access;
+
+/// What a probe set up; dropped in `remove` (in reverse order of setup).
+struct Bound {
+    grant_map: Option<sys::MemRemap>,
+    irq: sys::Irq,
+    shared_map: sys::MemRemap,
+}
+
+/// The bound device's resources. Probe and remove of our single device are serialised by the
+/// driver core (and `BOUND` refuses a second device), so this needs no lock.
+struct BoundCell(core::cell::UnsafeCell<Option<Bound>>);
+// SAFETY: only touched from probe/remove of the one bound device, which never run concurrently.
+unsafe impl Sync for BoundCell {}
+static BOUND_STATE: BoundCell = BoundCell(core::cell::UnsafeCell::new(None));
+static BOUND: AtomicBool = AtomicBool::new(false);
+/// A unique, non-NULL `dev_id` for our shared interrupt.
+static IRQ_COOKIE: u8 = 0;
+
+const DRV_NAME: &core::ffi::CStr = c"xen-platform-pci";
+
+/// Callback "via" text for the log.
+fn via_str(v: &hvm::CallbackVia) -> (&'static str, u32) {
+    match *v {
+        hvm::CallbackVia::Gsi(g) => ("GSI", g),
+        hvm::CallbackVia::PciIntx { pin, .. } => ("PCI INTx pin", u32::from(pin)),
+    }
+}
+
+/// Steps 1–3 of the module doc. On error everything done so far is undone by the drops.
+fn setup(dev: &PciDev) -> Result<Bound> {
+    let name = dev.name();
+    let (io, _) = dev.resource(0);
+    let (mmio, mmio_len) = dev.resource(1);
+    if io == 0 || mmio == 0 {
+        pr_err!(
+            "{:?}: no resources found (BAR0 {:#x}, BAR1 {:#x})\n",
+            name,
+            io,
+            mmio
+        );
+        return Err(ENOENT);
+    }
+    let (gnt_nr, gnt_max) = hypercall::gnttab_query_size().unwrap_or((0, 0));
+    let layout =
+        hvm::mmio_layout(mmio, mmio_len, gnt_max.min(gnttab::MAX_FRAMES)).map_err(|_| {
+            pr_err!(
+                "{:?}: MMIO BAR {:#x}+{:#x} too small\n",
+                name,
+                mmio,
+                mmio_len
+            );
+            ENOSPC
+        })?;
+
+    // 1. Shared info page.
+    let mut xatp = hvm::XenAddToPhysmap::shared_info(layout.shared_info_gpfn);
+    if let Err(e) = hypercall::add_to_physmap(&mut xatp) {
+        pr_err!("XENMEM_add_to_physmap(shared_info) failed: {}\n", e);
+        return Err(Error::from_errno(e));
+    }
+    let shared_map = sys::MemRemap::new(layout.shared_info_gpfn << 12, 4096)?;
+
+    // 2. Upcall interrupt, then the callback parameter.
+    let (seg, bus, devfn, pin, irq) = dev.location();
+    let via = hvm::CallbackVia::for_device(irq, seg, bus, devfn, pin).map_err(|e| {
+        pr_err!(
+            "{:?}: no interrupt pin ({}) and IRQ {}: no event callback\n",
+            name,
+            e.0,
+            irq
+        );
+        ENODEV
+    })?;
+    // SAFETY: `upcall_irq` only touches the shared info page through `events`, which checks that
+    // it is mapped; the cookie is a unique static address.
+    let irq_reg = unsafe {
+        sys::Irq::request(
+            irq,
+            events::upcall_irq,
+            DRV_NAME,
+            &IRQ_COOKIE as *const u8 as *mut c_void,
+        )
+    }?;
+    if let Err(e) = sys::irq_set_affinity_cpu(irq, 0) {
+        pr_warn!("could not route IRQ {} to CPU 0 ({:?})\n", irq, e);
+    }
+    // SAFETY: the mapping lives in `Bound` until `remove` has called `events::stop`.
+    unsafe { events::prepare(shared_map.as_ptr().cast(), irq_reg.number()) };
+    if let Err(e) = hypercall::hvm_set_param(hvm::param::CALLBACK_IRQ, via.param_value()) {
+        pr_err!(
+            "HVM_PARAM_CALLBACK_IRQ = {:#x} failed: {}\n",
+            via.param_value(),
+            e
+        );
+        events::stop();
+        return Err(Error::from_errno(e));
+    }
+    // The 64-bit shared info layout is latched now.
+    events::activate();
+    let (kind, n) = via_str(&via);
+    pr_info!(
+        "shared_info mapped at gpfn {:#x}; event callback via {} {} (IRQ {}, param {:#x}), 2-level event channels\n",
+        layout.shared_info_gpfn,
+        kind,
+        n,
+        irq,
+        via.param_value()
+    );
+
+    // 3. Grant table frames, from the highest so that the table grows once (as Linux).
+    let mut grant_map = None;
+    let frames = layout.grant_frames;
+    let mut ok = gnt_max > 0;
+    if ok {
+        for i in (0..frames).rev() {
+            let mut x = hvm::XenAddToPhysmap::grant_frame(i, layout.grant_gpfn + u64::from(i));
+            if let Err(e) = hypercall::add_to_physmap(&mut x) {
+                pr_err!("XENMEM_add_to_physmap(grant_table, {}) failed: {}\n", i, e);
+                ok = false;
+                break;
+            }
+        }
+    } else {
+        pr_err!("GNTTABOP_query_size failed: no grant table\n");
+    }
+    if ok {
+        match sys::MemRemap::new(layout.grant_gpfn << 12, frames as usize * 4096) {
+            Ok(m) => {
+                // SAFETY: the mapping covers `frames` frames and lives in `Bound` until `remove`
+                // has called `gnttab::stop`.
+                unsafe { gnttab::start(m.as_ptr().cast(), frames) };
+                pr_info!(
+                    "grant table v1: {} frames at gpfn {:#x} (Xen: {} in use, max {}), {} references\n",
+                    frames,
+                    layout.grant_gpfn,
+                    gnt_nr,
+                    gnt_max,
+                    gnttab::free_count()
+                );
+                grant_map = Some(m);
+            }
+            Err(e) => pr_err!("cannot map the grant table ({:?}): no grants\n", e),
+        }
+    }
+    Ok(Bound {
+        grant_map,
+        irq: irq_reg,
+        shared_map,
+    })
+}
+
+fn teardown(b: Bound) {
+    // Stop upcalls first, then forget handlers and wait for a running one.
+    let _ = hypercall::hvm_set_param(hvm::param::CALLBACK_IRQ, 0);
+    events::stop();
+    let active = gnttab::stop();
+    if active != 0 {
+        pr_warn!(
+            "{} grants still active at unbind: their pages stay granted\n",
+            active
+        );
+    }
+    let Bound {
+        grant_map,
+        irq,
+        shared_map,
+    } = b;
+    drop(irq);
+    drop(grant_map);
+    drop(shared_map);
+}
 
 struct PlatformPci;
 
@@ -94,19 +466,68 @@ impl PciDriverOps for PlatformPci {
             );
             return Err(ENODEV);
         }
-        dev.enable()?;
+        if BOUND.swap(true, Ordering::AcqRel) {
+            pr_err!("{:?}: a platform device is already bound\n", dev.name());
+            return Err(EBUSY);
+        }
+        let r = (|| -> Result {
+            dev.enable()?;
+            if let Err(e) = dev.request_region(1, DRV_NAME) {
+                dev.disable();
+                return Err(e);
+            }
+            if let Err(e) = dev.request_region(0, DRV_NAME) {
+                dev.release_region(1);
+                dev.disable();
+                return Err(e);
+            }
+            match setup(dev) {
+                Ok(b) => {
+                    // SAFETY: probe/remove are serialised; nothing else touches the cell.
+                    unsafe { *BOUND_STATE.0.get() = Some(b) };
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = hypercall::hvm_set_param(hvm::param::CALLBACK_IRQ, 0);
+                    events::stop();
+                    gnttab::stop();
+                    dev.release_region(0);
+                    dev.release_region(1);
+                    dev.disable();
+                    Err(e)
+                }
+            }
+        })();
+        if let Err(e) = r {
+            BOUND.store(false, Ordering::Release);
+            return Err(e);
+        }
         pr_info!(
             "{:?}: Xen platform device {:04x}:{:04x} bound\n",
             dev.name(),
             vendor,
             device
         );
+        if sys::param_selftest() {
+            selftest::run();
+        }
         Ok(())
     }
 
     fn remove(dev: &PciDev) {
+        // SAFETY: probe/remove are serialised; nothing else touches the cell.
+        if let Some(b) = unsafe { (*BOUND_STATE.0.get()).take() } {
+            teardown(b);
+        }
+        dev.release_region(0);
+        dev.release_region(1);
         dev.disable();
-        pr_info!("{:?}: Xen platform device unbound\n", dev.name());
+        BOUND.store(false, Ordering::Release);
+        pr_info!(
+            "{:?}: Xen platform device unbound ({} stray events)\n",
+            dev.name(),
+            events::stray_count()
+        );
     }
 }
 
@@ -121,6 +542,7 @@ fn detect_xen() {
     };
     match cpuid::detect(cpuid) {
         Ok(x) => {
+            let insn = hypercall::init();
             XEN_HVM_FEATURES.store(x.hvm_features, Ordering::Relaxed);
             XEN_DOMID.store(x.domid.map_or(u32::MAX, u32::from), Ordering::Relaxed);
             XEN_VERSION.store(
@@ -128,13 +550,22 @@ fn detect_xen() {
                 Ordering::Release,
             );
             pr_info!(
-                "Xen {}.{} detected (CPUID base {:#x}, HVM features {:#x}, domid {})\n",
+                "Xen {}.{} detected (CPUID base {:#x}, HVM features {:#x}, domid {}, vCPU id {}); hypercalls by {}\n",
                 x.major,
                 x.minor,
                 x.base,
                 x.hvm_features,
-                x.domid.map_or(-1, i32::from)
+                x.domid.map_or(-1, i32::from),
+                x.vcpu_id.map_or(-1, |v| v as i32),
+                match insn {
+                    hvm::HypercallInsn::Vmcall => "vmcall",
+                    hvm::HypercallInsn::Vmmcall => "vmmcall",
+                }
             );
+            match hypercall::xen_version() {
+                Ok((maj, min)) => pr_info!("XENVER_version: {}.{}\n", maj, min),
+                Err(e) => pr_warn!("XENVER_version failed: {}\n", e),
+            }
         }
         Err(cpuid::CpuidError::NoHypervisor) => {
             pr_info!("Xen not detected (no hypervisor in CPUID): not binding any device\n");
@@ -151,10 +582,191 @@ fn detect_xen() {
     }
 }
 
+/// Port I/O of the unplug protocol.
+struct Ports;
+
+impl unplug::PlatformIo for Ports {
+    fn inb(&mut self, port: u16) -> u8 {
+        sys::PortIo::inb(port)
+    }
+    fn inw(&mut self, port: u16) -> u16 {
+        sys::PortIo::inw(port)
+    }
+    fn outw(&mut self, port: u16, value: u16) {
+        sys::PortIo::outw(port, value)
+    }
+    fn outl(&mut self, port: u16, value: u32) {
+        sys::PortIo::outl(port, value)
+    }
+}
+
+fn mask_names(mask: u32) -> ([&'static str; 6], usize) {
+    let mut out = [""; 6];
+    let mut n = 0;
+    for (name, bits) in [
+        ("ide-disks", unplug::XEN_UNPLUG_ALL_IDE_DISKS),
+        ("nics", unplug::XEN_UNPLUG_ALL_NICS),
+        ("aux-ide-disks", unplug::XEN_UNPLUG_AUX_IDE_DISKS),
+        ("nvme-disks", unplug::XEN_UNPLUG_NVME_DISKS),
+        ("unnecessary", unplug::XEN_UNPLUG_UNNECESSARY),
+        ("never", unplug::XEN_UNPLUG_NEVER),
+    ] {
+        if mask & bits != 0 {
+            out[n] = name;
+            n += 1;
+        }
+    }
+    (out, n)
+}
+
+/// The `xen_emul_unplug` mask: the module parameter if given, else the kernel command line;
+/// `(mask, explicit)`. Unknown values: `pr_err` and the default (0).
+fn emul_unplug_setting() -> (u32, bool) {
+    let param = sys::param_emul_unplug().to_bytes();
+    if !param.is_empty() {
+        return match unplug::parse_emul_unplug(Some(param)) {
+            Ok(m) => (m, true),
+            Err(bad) => {
+                pr_err!(
+                    "xen_emul_unplug={:?}: unknown value {:?}, using the default\n",
+                    core::str::from_utf8(param).unwrap_or("?"),
+                    core::str::from_utf8(bad.token).unwrap_or("?")
+                );
+                (0, false)
+            }
+        };
+    }
+    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+        return (0, false);
+    };
+    let n = match sys::read_cmdline(&mut buf) {
+        Ok(n) => n,
+        Err(e) => {
+            pr_warn!(
+                "cannot read the kernel command line ({:?}): xen_emul_unplug default\n",
+                e
+            );
+            return (0, false);
+        }
+    };
+    match unplug::emul_unplug_from_cmdline(&buf[..n]) {
+        Ok(Some(m)) => (m, true),
+        Ok(None) => (0, false),
+        Err(bad) => {
+            pr_err!(
+                "xen_emul_unplug: unknown value {:?} on the kernel command line, using the default\n",
+                core::str::from_utf8(bad.token).unwrap_or("?")
+            );
+            (0, false)
+        }
+    }
+}
+
+/// Linux's `xen_unplug_emulated_devices()`, at module load.
+fn unplug_emulated() {
+    let (mask, explicit) = emul_unplug_setting();
+    let platform = if unplug::should_check_platform(mask) {
+        unplug::check_platform_magic(&mut Ports)
+    } else {
+        Ok(())
+    };
+    match platform {
+        Ok(()) => {}
+        Err(unplug::PlatformError::Magic { read }) => {
+            pr_warn!(
+                "unplug: no platform magic (read {:#x}): emulated devices stay\n",
+                read
+            )
+        }
+        Err(unplug::PlatformError::Protocol { version }) => {
+            pr_warn!(
+                "unplug: unknown protocol version {}: emulated devices stay\n",
+                version
+            )
+        }
+        Err(unplug::PlatformError::Blacklisted { read }) => {
+            pr_warn!(
+                "unplug: this driver is blacklisted by the host ({:#x})\n",
+                read
+            )
+        }
+    }
+    if platform.is_ok() && unplug::should_check_platform(mask) {
+        pr_info!(
+            "unplug protocol v{}: announced product {} build {}\n",
+            unplug::XEN_UNPLUG_PROTOCOL_VERSION,
+            unplug::XEN_IOPORT_LINUX_PRODNUM,
+            unplug::XEN_IOPORT_LINUX_DRVVER
+        );
+    }
+    let d = unplug::unplug_decision(mask, platform, true, true);
+    let (nic_n, nic_bound) = sys::pci_class_count(0x0200);
+    let (ide_n, ide_bound) = sys::pci_class_count(0x0101);
+    let bound = unplug::BoundEmulated {
+        nics: nic_bound > 0,
+        disks: ide_bound > 0,
+    };
+    let (d, skipped) = unplug::guard_late_unplug(d, explicit, bound);
+    if skipped != 0 {
+        let (names, n) = mask_names(skipped);
+        pr_warn!(
+            "unplug: not unplugging {:?}: the emulated device already has a driver (built-in \
+             drivers bind before a module loads; pass xen_emul_unplug= to force)\n",
+            &names[..n]
+        );
+    }
+    if let Some(w) = d.write {
+        if explicit
+            && (u32::from(w) & unplug::XEN_UNPLUG_ALL_NICS != 0 && nic_bound > 0
+                || u32::from(w)
+                    & (unplug::XEN_UNPLUG_ALL_IDE_DISKS | unplug::XEN_UNPLUG_AUX_IDE_DISKS)
+                    != 0
+                    && ide_bound > 0)
+        {
+            pr_warn!("unplug: pulling emulated devices from under their driver, as asked\n");
+        }
+        sys::PortIo::outw(unplug::XEN_IOPORT_UNPLUG, w);
+    }
+    UNPLUG.store(d.platform_pci_unplug, Ordering::Relaxed);
+    let (names, n) = mask_names(u32::from(d.write.unwrap_or(0)));
+    let (pnames, pn) = mask_names(d.platform_pci_unplug);
+    pr_info!(
+        "unplug: xen_emul_unplug {:#x} ({}), wrote {:#x} {:?}; PV devices: {:?} (NICs {}/{} bound, IDE {}/{} bound)\n",
+        mask,
+        if explicit { "given" } else { "default" },
+        d.write.unwrap_or(0),
+        &names[..n],
+        &pnames[..pn],
+        nic_bound,
+        nic_n,
+        ide_bound,
+        ide_n
+    );
+}
+
 impl kernel::Module for XenPlatform {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        if sys::kernel_has_xen() {
+            pr_err!("this kernel has its own Xen support (CONFIG_XEN): refusing to load\n");
+            return Err(EBUSY);
+        }
+        let (present, driver) = sys::pci_bound_driver(XEN_PLATFORM_VENDOR, XEN_PLATFORM_DEVICE);
+        if let Some(d) = driver {
+            pr_err!(
+                "the Xen platform device is already driven by {:?}: refusing to load\n",
+                d
+            );
+            return Err(EBUSY);
+        }
         detect_xen();
-        let pci = PciDriver::register::<PlatformPci>(c"xen-platform-pci", &PCI_IDS, module)?;
+        if xen_detected() {
+            if present {
+                unplug_emulated();
+            } else {
+                pr_warn!("no Xen platform PCI device: no unplug, no PV services\n");
+            }
+        }
+        let pci = PciDriver::register::<PlatformPci>(DRV_NAME, &PCI_IDS, module)?;
         Ok(XenPlatform { _pci: pci })
     }
 }

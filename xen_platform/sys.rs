@@ -2,7 +2,7 @@
 //! The one place where xen_platform touches raw kernel bindings: our bindgen output
 //! (`bindings_gen.rs`, from `bindings.h`) and safe wrappers over it.
 
-use core::ffi::CStr;
+use core::ffi::{c_void, CStr};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -76,6 +76,43 @@ impl PciDev {
             return Err(Error::from_errno(ret));
         }
         Ok(())
+    }
+
+    /// Start and length of BAR `bar`, in bytes (`pci_resource_start`/`pci_resource_len`).
+    pub(crate) fn resource(&self, bar: i32) -> (u64, u64) {
+        // SAFETY: `self.0` is a live device during the callback.
+        unsafe {
+            (
+                b::xpv_shim_pci_resource_start(self.0, bar),
+                b::xpv_shim_pci_resource_len(self.0, bar),
+            )
+        }
+    }
+
+    /// Segment, bus, devfn, interrupt pin (1 = INTA, 0 = none) and Linux IRQ number.
+    pub(crate) fn location(&self) -> (u16, u8, u8, u8, u32) {
+        let (mut seg, mut bus, mut devfn, mut pin, mut irq) = (0u16, 0u8, 0u8, 0u8, 0u32);
+        // SAFETY: `self.0` is a live device during the callback; the out-pointers are valid.
+        unsafe {
+            b::xpv_shim_pci_location(self.0, &mut seg, &mut bus, &mut devfn, &mut pin, &mut irq)
+        };
+        (seg, bus, devfn, pin, irq)
+    }
+
+    /// `pci_request_region(dev, bar, name)`: claims BAR `bar` for this driver.
+    pub(crate) fn request_region(&self, bar: i32, name: &'static CStr) -> Result {
+        // SAFETY: `self.0` is live; `name` is 'static (the resource keeps the pointer).
+        let ret = unsafe { b::pci_request_region(self.0, bar, name.as_ptr().cast()) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// `pci_release_region`, undoing a successful [`Self::request_region`].
+    pub(crate) fn release_region(&self, bar: i32) {
+        // SAFETY: `self.0` is live and the region was requested by us.
+        unsafe { b::pci_release_region(self.0, bar) };
     }
 
     /// `pci_disable_device`, undoing a successful [`Self::enable`].
@@ -153,4 +190,298 @@ impl Drop for PciDriver {
         // this unbinds (calls `remove` for) every bound device first.
         unsafe { b::pci_unregister_driver(self.drv.get()) };
     }
+}
+
+/// Name of the driver bound to a present `vendor:device`: `(present, Some(driver))`.
+pub(crate) fn pci_bound_driver(vendor: u32, device: u32) -> (bool, Option<&'static CStr>) {
+    let mut present = 0;
+    // SAFETY: `present` is a valid out-pointer; the returned name, if any, belongs to a
+    // registered driver (static storage of the driver's module).
+    let name = unsafe { b::xpv_shim_pci_bound_driver(vendor, device, &mut present) };
+    let name = if name.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL, NUL-terminated driver name.
+        Some(unsafe { CStr::from_ptr(name.cast()) })
+    };
+    (present != 0, name)
+}
+
+/// Number of PCI devices of class `class16` (`base << 8 | sub`, e.g. 0x0200 Ethernet) and how many
+/// of them have a driver bound.
+pub(crate) fn pci_class_count(class16: u32) -> (u32, u32) {
+    let mut bound = 0;
+    // SAFETY: `bound` is a valid out-pointer.
+    let n = unsafe { b::xpv_shim_pci_class_count(class16, &mut bound) };
+    (n.max(0) as u32, bound.max(0) as u32)
+}
+
+/// An interrupt handler's return value (`irqreturn_t`).
+pub(crate) type IrqReturn = b::irqreturn;
+/// `IRQ_HANDLED`.
+pub(crate) const IRQ_HANDLED: IrqReturn = b::irqreturn_IRQ_HANDLED;
+/// `IRQ_NONE`.
+pub(crate) const IRQ_NONE: IrqReturn = b::irqreturn_IRQ_NONE;
+/// A hard interrupt handler, `handler(irq, dev_id)`.
+pub(crate) type IrqHandler = unsafe extern "C" fn(kernel::ffi::c_int, *mut c_void) -> IrqReturn;
+
+/// A registered interrupt handler (`request_irq`); freed on drop (`free_irq`, which waits for a
+/// running handler).
+pub(crate) struct Irq {
+    irq: u32,
+    dev_id: *mut c_void,
+}
+
+// SAFETY: `Irq` only holds the numbers needed to free the registration.
+unsafe impl Send for Irq {}
+// SAFETY: as above.
+unsafe impl Sync for Irq {}
+
+impl Irq {
+    /// `request_irq(irq, handler, IRQF_SHARED | IRQF_NOBALANCING, name, dev_id)`.
+    ///
+    /// # Safety
+    /// `handler` must be callable in hard interrupt context with `dev_id` until the `Irq` is
+    /// dropped; `dev_id` must be unique to this registration (the line is shared).
+    pub(crate) unsafe fn request(
+        irq: u32,
+        handler: IrqHandler,
+        name: &'static CStr,
+        dev_id: *mut c_void,
+    ) -> Result<Self> {
+        let flags = (b::IRQF_SHARED | b::IRQF_NOBALANCING) as _;
+        // SAFETY: the caller guarantees handler and dev_id validity; `name` is 'static.
+        let ret = unsafe {
+            b::request_threaded_irq(
+                irq,
+                Some(handler),
+                None,
+                flags,
+                name.as_ptr().cast(),
+                dev_id,
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self { irq, dev_id })
+    }
+
+    /// The IRQ number.
+    pub(crate) fn number(&self) -> u32 {
+        self.irq
+    }
+}
+
+impl Drop for Irq {
+    fn drop(&mut self) {
+        // SAFETY: registered in `request` with this dev_id; freed exactly once.
+        unsafe { b::free_irq(self.irq, self.dev_id) };
+    }
+}
+
+/// `synchronize_irq`: waits until no handler of `irq` is running. May sleep.
+pub(crate) fn synchronize_irq(irq: u32) {
+    // SAFETY: any IRQ number is accepted.
+    unsafe { b::synchronize_irq(irq) };
+}
+
+/// Routes `irq` to `cpu` (`irq_set_affinity`).
+pub(crate) fn irq_set_affinity_cpu(irq: u32, cpu: u32) -> Result {
+    // SAFETY: plain numbers.
+    let ret = unsafe { b::xpv_shim_irq_affinity_cpu(irq, cpu) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// A write-back mapping of guest-physical memory that is not ordinary RAM for Linux (our BAR
+/// pages that Xen backed with the shared info page or grant frames): `memremap(MEMREMAP_WB)`,
+/// unmapped on drop.
+pub(crate) struct MemRemap {
+    ptr: *mut c_void,
+}
+
+// SAFETY: the mapping is plain memory; users synchronise through atomics.
+unsafe impl Send for MemRemap {}
+// SAFETY: as above.
+unsafe impl Sync for MemRemap {}
+
+impl MemRemap {
+    /// Maps `len` bytes at guest-physical address `phys`.
+    pub(crate) fn new(phys: u64, len: usize) -> Result<Self> {
+        // SAFETY: memremap validates the range; failure returns NULL.
+        let ptr = unsafe { b::memremap(phys, len, b::MEMREMAP_WB as _) };
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(Self { ptr })
+    }
+
+    /// Start of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for MemRemap {
+    fn drop(&mut self) {
+        // SAFETY: mapped by `new`, unmapped once.
+        unsafe { b::memunmap(self.ptr) };
+    }
+}
+
+/// Port I/O on the fixed ports of the Xen platform device (`inb`/`inw`/`outw`/`outl`).
+pub(crate) struct PortIo;
+
+impl PortIo {
+    /// Reads one byte.
+    pub(crate) fn inb(port: u16) -> u8 {
+        // SAFETY: port reads have no memory-safety effect; the ports are the platform device's.
+        unsafe { b::xpv_shim_inb(port) }
+    }
+    /// Reads two bytes.
+    pub(crate) fn inw(port: u16) -> u16 {
+        // SAFETY: as `inb`.
+        unsafe { b::xpv_shim_inw(port) }
+    }
+    /// Writes two bytes.
+    pub(crate) fn outw(port: u16, v: u16) {
+        // SAFETY: as `inb`.
+        unsafe { b::xpv_shim_outw(v, port) }
+    }
+    /// Writes four bytes.
+    pub(crate) fn outl(port: u16, v: u32) {
+        // SAFETY: as `inb`.
+        unsafe { b::xpv_shim_outl(v, port) }
+    }
+}
+
+/// A zeroed page of kernel memory (`get_zeroed_page`), freed on drop. To keep a page that may
+/// still be granted to another domain, `core::mem::forget` it (XSA-396).
+pub(crate) struct ZeroedPage {
+    addr: usize,
+}
+
+impl ZeroedPage {
+    /// Allocates one page (GFP_KERNEL, may sleep).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain allocation.
+        let addr = unsafe { b::xpv_shim_get_zeroed_page() } as usize;
+        if addr == 0 {
+            return Err(ENOMEM);
+        }
+        Ok(Self { addr })
+    }
+
+    /// The page's bytes.
+    pub(crate) fn bytes(&mut self) -> &mut [u8; 4096] {
+        // SAFETY: we own the page, 4096 bytes, page aligned.
+        unsafe { &mut *(self.addr as *mut [u8; 4096]) }
+    }
+
+    /// Guest frame number (in an HVM guest, the page frame number).
+    pub(crate) fn gfn(&self) -> u64 {
+        // SAFETY: a direct-map address of a page we own.
+        unsafe { b::xpv_shim_virt_to_pfn(self.addr as _) }
+    }
+}
+
+impl Drop for ZeroedPage {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`, freed once.
+        unsafe { b::xpv_shim_free_page(self.addr as _) };
+    }
+}
+
+/// `jiffies`.
+pub(crate) fn jiffies() -> u64 {
+    // SAFETY: reads a kernel variable.
+    unsafe { b::xpv_shim_jiffies() as u64 }
+}
+
+/// `HZ`: jiffies per second.
+pub(crate) fn hz() -> u32 {
+    // SAFETY: returns a constant.
+    unsafe { b::xpv_shim_hz() }
+}
+
+/// `msleep`. May sleep (process context only).
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: plain argument; callers are in process context.
+    unsafe { b::msleep(ms) };
+}
+
+/// The deferred-EOI timer (one per module, in helpers.c): its callback is `xpv_eoi_timer_fired`.
+pub(crate) mod eoi_timer {
+    use super::b;
+
+    /// Initialises the timer (once, before arming).
+    pub(crate) fn init() {
+        // SAFETY: initialises the static timer, before any use.
+        unsafe { b::xpv_shim_eoi_timer_init() };
+    }
+
+    /// Arms the timer to fire at `expires` (jiffies) unless it is armed earlier.
+    pub(crate) fn arm(expires: u64) {
+        // SAFETY: the timer was initialised by `init`.
+        unsafe { b::xpv_shim_eoi_timer_arm(expires as _) };
+    }
+
+    /// Stops the timer and waits for a running callback; it cannot be re-armed afterwards.
+    pub(crate) fn stop() {
+        // SAFETY: the timer was initialised by `init`.
+        unsafe { b::xpv_shim_eoi_timer_stop() };
+    }
+}
+
+/// Holds the grant allocator's IRQ-safe spinlock (in helpers.c) while alive.
+pub(crate) struct GnttabLockGuard {
+    flags: kernel::ffi::c_ulong,
+}
+
+impl GnttabLockGuard {
+    /// `spin_lock_irqsave`.
+    pub(crate) fn lock() -> Self {
+        // SAFETY: the lock is statically initialised; released by `drop`.
+        Self {
+            flags: unsafe { b::xpv_shim_gnttab_lock() },
+        }
+    }
+}
+
+impl Drop for GnttabLockGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken by `lock` with these flags.
+        unsafe { b::xpv_shim_gnttab_unlock(self.flags) };
+    }
+}
+
+/// Module parameter `selftest`.
+pub(crate) fn param_selftest() -> bool {
+    // SAFETY: reads an int module parameter.
+    unsafe { b::xpv_shim_param_selftest() != 0 }
+}
+
+/// Module parameter `xen_emul_unplug` (empty when not given).
+pub(crate) fn param_emul_unplug() -> &'static CStr {
+    // SAFETY: a NUL-terminated static buffer, only written by the module loader before init.
+    unsafe { CStr::from_ptr(b::xpv_shim_param_emul_unplug().cast()) }
+}
+
+/// Reads the kernel command line into `buf`; returns the bytes read (without NUL).
+pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes.
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
+/// Whether this kernel was built with its own Xen support (`CONFIG_XEN`).
+pub(crate) fn kernel_has_xen() -> bool {
+    // SAFETY: returns a constant.
+    unsafe { b::xpv_shim_kernel_has_xen() != 0 }
 }

@@ -11,7 +11,7 @@
 //! Only plain data and function pointers cross the boundary; errors are negative errnos.
 
 /// Version of every struct and function in this file; bump on any incompatible change.
-pub const XPV_ABI_VERSION: u32 = 1;
+pub const XPV_ABI_VERSION: u32 = 2;
 
 /// `-ENODEV`: returned when the platform did not find Xen.
 pub const ENODEV: i32 = 19;
@@ -21,6 +21,10 @@ pub const EINVAL: i32 = 22;
 pub const EBUSY: i32 = 16;
 /// `-ENOSPC`: a fixed-size table is full.
 pub const ENOSPC: i32 = 28;
+/// `-ENOENT`: no such object (e.g. no handler bound to a port).
+pub const ENOENT: i32 = 2;
+/// `-EAGAIN`: try again later (e.g. the platform device is not bound yet).
+pub const EAGAIN: i32 = 11;
 
 /// What `xen_platform` found about the hypervisor (from CPUID, see `cpuid.rs`).
 #[repr(C)]
@@ -36,7 +40,35 @@ pub struct PlatformInfo {
     pub hvm_features: u32,
     /// This domain's id, or `u32::MAX` when Xen did not report it.
     pub domid: u32,
+    /// `xen_platform_pci_unplug` after the emulated-device unplug (`unplug.rs`): the mask that
+    /// was applied (`XEN_UNPLUG_*`), 0 if the PV drivers must not bind (see
+    /// `unplug::has_pv_disk_devices` and friends).
+    pub unplug: u32,
+    /// [`PLATFORM_EVENTS`], [`PLATFORM_GRANTS`]: which services are ready.
+    pub flags: u32,
 }
+
+/// [`PlatformInfo::flags`]: event channels work (shared info mapped, callback installed).
+pub const PLATFORM_EVENTS: u32 = 1 << 0;
+/// [`PlatformInfo::flags`]: the grant table is mapped.
+pub const PLATFORM_GRANTS: u32 = 1 << 1;
+
+/// What an event channel handler asks for when it returns (late EOI, XSA-391). The port is
+/// masked while its handler runs; it is unmasked according to this value.
+pub mod evtchn_ret {
+    /// Work was done: unmask (EOI) now.
+    pub const EOI: u32 = 0;
+    /// Nothing to do (spurious event): unmask, but after repeated spurious events only after a
+    /// growing delay (up to 1 s), so a flooding backend cannot keep a CPU busy.
+    pub const SPURIOUS: u32 = 1;
+    /// Keep the port masked: the driver calls `xpv_evtchn_eoi` when it has processed the work
+    /// (e.g. from a thread or NAPI poll).
+    pub const LATE: u32 = 2;
+}
+
+/// An event channel handler: called in hard interrupt context, with the port masked, as
+/// `handler(port, data)`; returns one of [`evtchn_ret`]. Must not sleep.
+pub type EvtchnHandler = unsafe extern "C" fn(port: u32, data: *mut core::ffi::c_void) -> u32;
 
 /// Length of the NUL-padded device type and driver name fields, in bytes.
 pub const XENBUS_NAME_LEN: usize = 32;
@@ -57,6 +89,26 @@ pub struct XenbusDriver {
 
 /// Signature of `xpv_platform_get_info`.
 pub type PlatformGetInfoFn = unsafe extern "C" fn(info: *mut PlatformInfo) -> i32;
+/// Signature of `xpv_hvm_get_param`.
+pub type HvmGetParamFn = unsafe extern "C" fn(index: u32, value: *mut u64) -> i32;
+/// Signature of `xpv_evtchn_alloc_unbound`.
+pub type EvtchnAllocUnboundFn = unsafe extern "C" fn(remote_dom: u16, port: *mut u32) -> i32;
+/// Signature of `xpv_evtchn_bind_interdomain`.
+pub type EvtchnBindInterdomainFn =
+    unsafe extern "C" fn(remote_dom: u16, remote_port: u32, local_port: *mut u32) -> i32;
+/// Signature of `xpv_evtchn_bind`.
+pub type EvtchnBindFn =
+    unsafe extern "C" fn(port: u32, handler: EvtchnHandler, data: *mut core::ffi::c_void) -> i32;
+/// Signature of `xpv_evtchn_unbind`, `xpv_evtchn_close`, `xpv_evtchn_notify`.
+pub type EvtchnPortFn = unsafe extern "C" fn(port: u32) -> i32;
+/// Signature of `xpv_evtchn_eoi`.
+pub type EvtchnEoiFn = unsafe extern "C" fn(port: u32, spurious: u32) -> i32;
+/// Signature of `xpv_gnttab_grant_access`.
+pub type GnttabGrantAccessFn =
+    unsafe extern "C" fn(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
+/// Signature of `xpv_gnttab_end_access`.
+pub type GnttabEndAccessFn = unsafe extern "C" fn(gref: u32) -> i32;
+
 /// Signature of `xpv_xenbus_register_driver`.
 pub type XenbusRegisterDriverFn = unsafe extern "C" fn(drv: *const XenbusDriver) -> i32;
 /// Signature of `xpv_xenbus_unregister_driver`.
@@ -68,6 +120,57 @@ extern "C" {
     /// Returns 0, `-ENODEV` when not on Xen, `-EINVAL` on an ABI version mismatch.
     /// Provided by `xen_platform`; `info` must be valid for writes.
     pub fn xpv_platform_get_info(info: *mut PlatformInfo) -> i32;
+
+    /// Reads HVM parameter `index` (`HVM_PARAM_*`, e.g. `STORE_PFN`, `STORE_EVTCHN`) of this
+    /// domain into `*value` (`HVMOP_get_param`). Returns 0, `-ENODEV`, `-EINVAL` for an index
+    /// out of range, or Xen's negative errno. Provided by `xen_platform`.
+    pub fn xpv_hvm_get_param(index: u32, value: *mut u64) -> i32;
+
+    /// `EVTCHNOP_alloc_unbound`: a new local port that `remote_dom` may bind, written to `*port`.
+    /// The port starts masked and without handler. Returns 0 or a negative errno.
+    pub fn xpv_evtchn_alloc_unbound(remote_dom: u16, port: *mut u32) -> i32;
+
+    /// `EVTCHNOP_bind_interdomain`: connects to `remote_port` of `remote_dom` (which must have
+    /// allocated it for us), the new local port is written to `*local_port`, masked and without
+    /// handler. Returns 0 or a negative errno.
+    pub fn xpv_evtchn_bind_interdomain(
+        remote_dom: u16,
+        remote_port: u32,
+        local_port: *mut u32,
+    ) -> i32;
+
+    /// Installs `handler(port, data)` for local `port` and unmasks the port. Returns 0,
+    /// `-EINVAL` for an invalid port, `-EBUSY` if the port already has a handler, `-ENODEV`
+    /// without Xen, `-EAGAIN` before the platform device is bound. `data` must stay valid until
+    /// `xpv_evtchn_unbind` returns.
+    pub fn xpv_evtchn_bind(port: u32, handler: EvtchnHandler, data: *mut core::ffi::c_void) -> i32;
+
+    /// Masks `port` and removes its handler; when it returns, the handler is not running and will
+    /// not be called again. Does not close the port. May sleep. Returns 0 or `-ENOENT`.
+    pub fn xpv_evtchn_unbind(port: u32) -> i32;
+
+    /// `EVTCHNOP_close` (unbinds the handler first if there is one). May sleep. Returns 0 or a
+    /// negative errno.
+    pub fn xpv_evtchn_close(port: u32) -> i32;
+
+    /// `EVTCHNOP_send`: notifies the other end of `port`. Any context. Returns 0 or a negative
+    /// errno.
+    pub fn xpv_evtchn_notify(port: u32) -> i32;
+
+    /// Late EOI of a port whose handler returned `evtchn_ret::LATE`: unmasks it, after a delay if
+    /// `spurious` is non-zero and the port keeps getting spurious events. Any context.
+    pub fn xpv_evtchn_eoi(port: u32, spurious: u32) -> i32;
+
+    /// Grants `domid` access to our guest frame `gfn` (read-only if `readonly` is non-zero); the
+    /// reference is written to `*gref`. Any context. Returns 0, `-ENOSPC` when no reference is
+    /// free, `-EINVAL` for a frame beyond the v1 limit, `-ENODEV`/`-EAGAIN` as `xpv_evtchn_bind`.
+    pub fn xpv_gnttab_grant_access(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
+
+    /// Revokes grant `gref` (XSA-396 semantics): 0 if revoked (the reference is freed and the
+    /// page may be reused), `-EBUSY` if the other domain still maps it: then nothing changed, the
+    /// page must be neither freed nor reused, and the caller retries later or leaks the page.
+    /// `-EINVAL` for a reference not currently granted. Any context.
+    pub fn xpv_gnttab_end_access(gref: u32) -> i32;
 
     /// Registers a frontend driver. Returns 0, `-ENODEV` without Xen, `-EINVAL` on a bad
     /// descriptor, `-EBUSY` if that device type already has a driver, `-ENOSPC` if the table is full.
@@ -145,7 +248,7 @@ mod tests {
 
     #[test]
     fn layouts_are_fixed() {
-        assert_eq!(core::mem::size_of::<PlatformInfo>(), 16);
+        assert_eq!(core::mem::size_of::<PlatformInfo>(), 24);
         assert_eq!(core::mem::size_of::<XenbusDriver>(), 68);
     }
 }

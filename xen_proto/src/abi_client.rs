@@ -6,9 +6,12 @@
 //! (`xen_platform` includes `abi.rs` only). Includers must also include `abi.rs` as a sibling.
 
 use super::abi::{
-    xpv_platform_get_info, xpv_xenbus_register_driver, xpv_xenbus_unregister_driver, PlatformInfo,
-    XenbusDriver, XPV_ABI_VERSION,
+    xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
+    xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_unbind, xpv_gnttab_end_access,
+    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_platform_get_info, xpv_xenbus_register_driver,
+    xpv_xenbus_unregister_driver, EvtchnHandler, PlatformInfo, XenbusDriver, XPV_ABI_VERSION,
 };
+use core::ffi::c_void;
 
 /// Safe wrapper of [`xpv_platform_get_info`]: the platform's findings, or a negative errno
 /// (`-ENODEV` when not on Xen).
@@ -44,5 +47,140 @@ impl Drop for DriverRegistration {
     fn drop(&mut self) {
         // SAFETY: `self.0` was registered by `new` and is unregistered exactly once.
         unsafe { xpv_xenbus_unregister_driver(self.0) };
+    }
+}
+
+/// Reads HVM parameter `index` (`hvm::param::*`) of this domain, or a negative errno.
+pub fn hvm_get_param(index: u32) -> Result<u64, i32> {
+    let mut v = 0u64;
+    // SAFETY: `v` is a valid, writable u64; the symbol comes from xen_platform.
+    match unsafe { xpv_hvm_get_param(index, &mut v) } {
+        0 => Ok(v),
+        e => Err(e),
+    }
+}
+
+/// A local event channel port; [`Port::close`] or dropping an [`EvtchnBinding`] ends its use.
+/// Plain value: closing is explicit because some ports (xenstore's) are not ours to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port(pub u32);
+
+impl Port {
+    /// `EVTCHNOP_alloc_unbound` for `remote_dom` (the backend's domain id).
+    pub fn alloc_unbound(remote_dom: u16) -> Result<Self, i32> {
+        let mut p = 0u32;
+        // SAFETY: `p` is a valid, writable u32.
+        match unsafe { xpv_evtchn_alloc_unbound(remote_dom, &mut p) } {
+            0 => Ok(Self(p)),
+            e => Err(e),
+        }
+    }
+
+    /// `EVTCHNOP_bind_interdomain` to `remote_port` of `remote_dom`.
+    pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<Self, i32> {
+        let mut p = 0u32;
+        // SAFETY: `p` is a valid, writable u32.
+        match unsafe { xpv_evtchn_bind_interdomain(remote_dom, remote_port, &mut p) } {
+            0 => Ok(Self(p)),
+            e => Err(e),
+        }
+    }
+
+    /// Notifies the other end (`EVTCHNOP_send`). Any context.
+    pub fn notify(self) -> Result<(), i32> {
+        // SAFETY: plain integer argument.
+        match unsafe { xpv_evtchn_notify(self.0) } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    /// Late EOI after a handler returned `evtchn_ret::LATE`. Any context.
+    pub fn eoi(self, spurious: bool) -> Result<(), i32> {
+        // SAFETY: plain integer arguments.
+        match unsafe { xpv_evtchn_eoi(self.0, u32::from(spurious)) } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    /// `EVTCHNOP_close` (removes a handler first). May sleep.
+    pub fn close(self) -> Result<(), i32> {
+        // SAFETY: plain integer argument.
+        match unsafe { xpv_evtchn_close(self.0) } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    }
+}
+
+/// A handler installed on a port; dropping it removes the handler (waiting for a running one to
+/// finish) but does not close the port.
+#[derive(Debug)]
+pub struct EvtchnBinding {
+    port: Port,
+}
+
+impl EvtchnBinding {
+    /// Installs `handler(port, data)` on `port` and unmasks it.
+    ///
+    /// # Safety
+    /// `data` must stay valid for `handler` until the binding is dropped, and `handler` must be
+    /// safe to call from hard interrupt context with it.
+    pub unsafe fn new(port: Port, handler: EvtchnHandler, data: *mut c_void) -> Result<Self, i32> {
+        // SAFETY: the caller guarantees `data`'s lifetime and the handler's context rules.
+        match unsafe { xpv_evtchn_bind(port.0, handler, data) } {
+            0 => Ok(Self { port }),
+            e => Err(e),
+        }
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> Port {
+        self.port
+    }
+}
+
+impl Drop for EvtchnBinding {
+    fn drop(&mut self) {
+        // SAFETY: plain integer argument; the handler was installed by `new`.
+        unsafe { xpv_evtchn_unbind(self.port.0) };
+    }
+}
+
+/// An active grant of one of our frames to another domain. Revoking is explicit
+/// ([`Grant::end`]): if the other domain still maps the frame the grant is handed back and the
+/// frame must not be freed or reused (XSA-396). Dropping a `Grant` without ending it leaks the
+/// reference, never the safety.
+#[derive(Debug)]
+#[must_use = "a grant must be ended with Grant::end before its page is reused"]
+pub struct Grant {
+    gref: u32,
+}
+
+impl Grant {
+    /// Grants `domid` access to our guest frame `gfn` (read-only if `readonly`).
+    pub fn new(domid: u16, gfn: u64, readonly: bool) -> Result<Self, i32> {
+        let mut gref = 0u32;
+        // SAFETY: `gref` is a valid, writable u32.
+        match unsafe { xpv_gnttab_grant_access(domid, gfn, u32::from(readonly), &mut gref) } {
+            0 => Ok(Self { gref }),
+            e => Err(e),
+        }
+    }
+
+    /// The grant reference to hand to the other domain (e.g. through xenstore or a ring).
+    pub fn gref(&self) -> u32 {
+        self.gref
+    }
+
+    /// Revokes the grant. `Err((self, -EBUSY))` while the other domain still maps the frame:
+    /// keep the page, retry later or leak it.
+    pub fn end(self) -> Result<(), (Self, i32)> {
+        // SAFETY: plain integer argument; `self.gref` is ours.
+        match unsafe { xpv_gnttab_end_access(self.gref) } {
+            0 => Ok(()),
+            e => Err((self, e)),
+        }
     }
 }

@@ -444,6 +444,32 @@ impl SharedInfo {
     }
 }
 
+/// Consecutive spurious events (the handler found no work) after which EOIs are delayed
+/// (Linux's default `spurious_threshold` of 1).
+pub const LATEEOI_SPURIOUS_THRESHOLD: u8 = 1;
+
+/// One late EOI of a port (Linux's `xen_irq_lateeoi_locked`, XSA-391): given the port's count
+/// of consecutive spurious events and whether this event was spurious, returns the new count and
+/// how long to keep the port masked before unmasking it, in jiffies (`hz` = jiffies per
+/// second). A backend that floods a port with events carrying no work is throttled to at most
+/// one event per second; a single real event resets the count.
+pub const fn lateeoi_step(spurious_cnt: u8, spurious: bool, hz: u32) -> (u8, u32) {
+    if !spurious {
+        return (0, 0);
+    }
+    let mut cnt = spurious_cnt;
+    // Stop counting once the delay would exceed 4 s (it is capped at 1 s anyway).
+    if cnt < 63 && (1u64 << cnt) < (hz as u64) << 2 && cnt != u8::MAX {
+        cnt += 1;
+    }
+    if cnt <= LATEEOI_SPURIOUS_THRESHOLD {
+        return (cnt, 0);
+    }
+    let shift = cnt - 1 - LATEEOI_SPURIOUS_THRESHOLD;
+    let delay = if shift >= 32 { u32::MAX } else { 1u32 << shift };
+    (cnt, if delay > hz { hz } else { delay })
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -659,5 +685,27 @@ mod tests {
             .evtchn_pending
             .iter()
             .all(|w| w.load(Ordering::SeqCst) == 0));
+    }
+
+    #[test]
+    fn lateeoi_throttles_spurious_storms() {
+        // A real event: no delay, count reset.
+        assert_eq!(lateeoi_step(7, false, 250), (0, 0));
+        // First spurious event: counted, not delayed (threshold 1).
+        assert_eq!(lateeoi_step(0, true, 250), (1, 0));
+        // Then 1, 2, 4, ... jiffies, capped at HZ.
+        let mut cnt = 1;
+        let mut delays = Vec::new();
+        for _ in 0..20 {
+            let (c, d) = lateeoi_step(cnt, true, 250);
+            cnt = c;
+            delays.push(d);
+        }
+        assert_eq!(&delays[..4], [1, 2, 4, 8]);
+        assert_eq!(*delays.last().unwrap(), 250);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
+        // The count saturates and never overflows.
+        assert_eq!(lateeoi_step(u8::MAX, true, 1000).1, 1000);
+        assert_eq!(lateeoi_step(62, true, u32::MAX).1, u32::MAX);
     }
 }

@@ -143,6 +143,39 @@ pub struct GnttabQuerySize {
     pub status: i16,
 }
 
+/// `GNTCOPY_source_gref`: the copy source is a grant reference of `source.domid`.
+pub const GNTCOPY_SOURCE_GREF: u16 = 1 << 0;
+/// `GNTCOPY_dest_gref`: the copy destination is a grant reference of `dest.domid`.
+pub const GNTCOPY_DEST_GREF: u16 = 1 << 1;
+
+/// One side of a grant copy (`struct gnttab_copy`'s `source`/`dest`, x86_64: 16 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabCopyPtr {
+    /// A grant reference (with the matching `GNTCOPY_*_gref` flag) or a frame number of ours.
+    pub ref_or_gmfn: u64,
+    /// The domain owning the reference, or `DOMID_SELF` for a frame.
+    pub domid: DomId,
+    /// Byte offset in the page.
+    pub offset: u16,
+}
+
+/// `struct gnttab_copy` (`GNTTABOP_copy`, x86_64: 40 bytes): copy `len` bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabCopy {
+    /// IN: source.
+    pub source: GnttabCopyPtr,
+    /// IN: destination.
+    pub dest: GnttabCopyPtr,
+    /// IN: bytes to copy; source and destination must each stay within one page.
+    pub len: u16,
+    /// IN: `GNTCOPY_*`.
+    pub flags: u16,
+    /// OUT: `GNTST_*`.
+    pub status: i16,
+}
+
 /// Grant table errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrantError {
@@ -443,6 +476,11 @@ mod tests {
         assert_eq!(core::mem::offset_of!(GrantEntryV1, domid), 2);
         assert_eq!(core::mem::offset_of!(GrantEntryV1, frame), 4);
         assert_eq!(core::mem::size_of::<GnttabQuerySize>(), 16);
+        assert_eq!(core::mem::size_of::<GnttabCopy>(), 40);
+        assert_eq!(core::mem::offset_of!(GnttabCopy, dest), 16);
+        assert_eq!(core::mem::offset_of!(GnttabCopy, len), 32);
+        assert_eq!(core::mem::offset_of!(GnttabCopy, status), 36);
+        assert_eq!(core::mem::offset_of!(GnttabCopyPtr, offset), 10);
         assert_eq!(core::mem::offset_of!(GnttabQuerySize, status), 12);
         assert_eq!(GREFS_PER_GRANT_FRAME_V1, 512);
         assert_eq!(GNTTAB_NR_RESERVED_ENTRIES, 8);

@@ -17,6 +17,7 @@ pub mod abi_client;
 pub mod cpuid;
 pub mod evtchn;
 pub mod grant;
+pub mod hvm;
 pub mod ring;
 pub mod unplug;
 pub mod vdev;

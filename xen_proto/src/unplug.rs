@@ -164,6 +164,121 @@ pub fn parse_emul_unplug_lenient(arg: Option<&[u8]>) -> (u32, Option<UnknownToke
     (mask, first_bad)
 }
 
+/// The values of every `key=value` (or bare `key`: `None`) option on a kernel command line, in
+/// order. Options are separated by spaces; a value in double quotes may contain spaces (the
+/// quotes are removed, as Linux's `next_arg`). Parsing stops at a NUL byte or at `--` (arguments
+/// for init).
+pub fn cmdline_values<'a>(
+    cmdline: &'a [u8],
+    key: &'a [u8],
+) -> impl Iterator<Item = Option<&'a [u8]>> + 'a {
+    let end = cmdline
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(cmdline.len());
+    let mut rest = &cmdline[..end];
+    core::iter::from_fn(move || loop {
+        while let [b' ' | b'\t' | b'\n', tail @ ..] = rest {
+            rest = tail;
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        // One argument: up to a space outside quotes.
+        let mut in_quotes = false;
+        let mut len = rest.len();
+        for (i, &b) in rest.iter().enumerate() {
+            if b == b'"' {
+                in_quotes = !in_quotes;
+            } else if !in_quotes && matches!(b, b' ' | b'\t' | b'\n') {
+                len = i;
+                break;
+            }
+        }
+        let arg = &rest[..len];
+        rest = &rest[len..];
+        if arg == b"--" {
+            rest = &[];
+            return None;
+        }
+        let (name, value) = match arg.iter().position(|&b| b == b'=') {
+            Some(i) => (&arg[..i], Some(&arg[i + 1..])),
+            None => (arg, None),
+        };
+        let name = name.strip_prefix(b"\"").unwrap_or(name);
+        if name != key {
+            continue;
+        }
+        let value = value.map(|v| {
+            let v = v.strip_prefix(b"\"").unwrap_or(v);
+            v.strip_suffix(b"\"").unwrap_or(v)
+        });
+        return Some(value);
+    })
+}
+
+/// `xen_emul_unplug` from a kernel command line: every occurrence ORed, as Linux's early_param
+/// does. `Ok(None)` when absent (the default applies).
+///
+/// # Errors
+/// The first unknown token: the caller reports it and uses the default (mask 0).
+pub fn emul_unplug_from_cmdline(cmdline: &[u8]) -> Result<Option<u32>, UnknownToken<'_>> {
+    let mut found = None;
+    for v in cmdline_values(cmdline, b"xen_emul_unplug") {
+        let m = parse_emul_unplug(v)?;
+        found = Some(found.unwrap_or(0) | m);
+    }
+    Ok(found)
+}
+
+/// Emulated device classes that already have a driver bound in the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BoundEmulated {
+    /// An emulated NIC (PCI class 0x0200) is driven (e.g. by e1000).
+    pub nics: bool,
+    /// The emulated IDE controller (PCI class 0x0101) is driven (e.g. by ata_piix).
+    pub disks: bool,
+}
+
+/// Guards the *default* decision of a late unplug (a module loaded after the built-in drivers of
+/// the emulated devices bound them, which Linux's boot-time unplug never meets): device classes
+/// whose emulated device is in use are not pulled from under their driver. What is skipped is
+/// returned as second value; then [`XEN_UNPLUG_UNNECESSARY`] is added, so PV drivers may still
+/// bind but blkfront takes only the vbds without an emulated twin
+/// ([`has_pv_and_legacy_disk_devices`]). An explicit `xen_emul_unplug=` (`explicit`) is
+/// applied as given.
+pub const fn guard_late_unplug(
+    d: UnplugDecision,
+    explicit: bool,
+    bound: BoundEmulated,
+) -> (UnplugDecision, u32) {
+    let Some(w) = d.write else {
+        return (d, 0);
+    };
+    if explicit {
+        return (d, 0);
+    }
+    let mut skip = 0u32;
+    if bound.nics {
+        skip |= XEN_UNPLUG_ALL_NICS;
+    }
+    if bound.disks {
+        skip |= XEN_UNPLUG_ALL_IDE_DISKS | XEN_UNPLUG_AUX_IDE_DISKS;
+    }
+    let skipped = w as u32 & skip;
+    if skipped == 0 {
+        return (d, 0);
+    }
+    let left = w as u32 & !skip;
+    (
+        UnplugDecision {
+            write: if left == 0 { None } else { Some(left as u16) },
+            platform_pci_unplug: (d.platform_pci_unplug & !skipped) | XEN_UNPLUG_UNNECESSARY,
+        },
+        skipped,
+    )
+}
+
 /// Why the platform device refused the unplug handshake (`XEN_PLATFORM_ERR_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlatformError {
@@ -564,6 +679,79 @@ mod tests {
             unplug_decision(XEN_UNPLUG_UNNECESSARY | 2, ok, true, true).write,
             None
         );
+    }
+
+    #[test]
+    fn command_line() {
+        let c = b"console=ttyS0 xen_emul_unplug=nics quiet xen_emul_unplug=ide-disks";
+        assert_eq!(emul_unplug_from_cmdline(c), Ok(Some(3)));
+        assert_eq!(emul_unplug_from_cmdline(b"quiet root=/dev/xvda1"), Ok(None));
+        assert_eq!(emul_unplug_from_cmdline(b""), Ok(None));
+        assert_eq!(
+            emul_unplug_from_cmdline(b"a xen_emul_unplug=never\n"),
+            Ok(Some(XEN_UNPLUG_NEVER))
+        );
+        // Bare option: Linux's handler gets NULL and sets nothing.
+        assert_eq!(emul_unplug_from_cmdline(b"xen_emul_unplug"), Ok(Some(0)));
+        assert_eq!(
+            emul_unplug_from_cmdline(b"xen_emul_unplug=nics,bogus"),
+            Err(UnknownToken { token: b"bogus" })
+        );
+        // Not a prefix match on the key; quotes removed; `--` ends kernel options.
+        assert_eq!(
+            emul_unplug_from_cmdline(b"xen_emul_unplugged=all"),
+            Ok(None)
+        );
+        assert_eq!(
+            emul_unplug_from_cmdline(b"x=\"a b\" xen_emul_unplug=\"all\""),
+            Ok(Some(7))
+        );
+        assert_eq!(
+            emul_unplug_from_cmdline(b"quiet -- xen_emul_unplug=all"),
+            Ok(None)
+        );
+        assert_eq!(
+            emul_unplug_from_cmdline(b"xen_emul_unplug=nics\0xen_emul_unplug=all"),
+            Ok(Some(2))
+        );
+        let v: Vec<_> = cmdline_values(b"k=1  k  k=", b"k").collect();
+        assert_eq!(v, [Some(&b"1"[..]), None, Some(&b""[..])]);
+    }
+
+    #[test]
+    fn late_unplug_guard() {
+        let d = unplug_decision(0, Ok(()), true, true);
+        let none = BoundEmulated::default();
+        assert_eq!(guard_late_unplug(d, false, none), (d, 0));
+        // e1000 bound: NICs kept, disks unplugged, PV drivers told about the leftover NIC.
+        let (g, skipped) = guard_late_unplug(
+            d,
+            false,
+            BoundEmulated {
+                nics: true,
+                disks: false,
+            },
+        );
+        assert_eq!(skipped, XEN_UNPLUG_ALL_NICS);
+        assert_eq!(g.write, Some(1));
+        assert_eq!(g.platform_pci_unplug, 1 | XEN_UNPLUG_UNNECESSARY);
+        assert!(has_pv_nic_devices(g.platform_pci_unplug));
+        // Both bound: nothing written; PV drivers may bind, blkfront only PV-only vbds.
+        let both = BoundEmulated {
+            nics: true,
+            disks: true,
+        };
+        let (g, skipped) = guard_late_unplug(d, false, both);
+        assert_eq!(skipped, 3);
+        assert_eq!(g.write, None);
+        assert_eq!(g.platform_pci_unplug, XEN_UNPLUG_UNNECESSARY);
+        assert!(has_pv_and_legacy_disk_devices(g.platform_pci_unplug));
+        // Explicit choice: applied as given.
+        let d = unplug_decision(XEN_UNPLUG_ALL, Ok(()), true, true);
+        assert_eq!(guard_late_unplug(d, true, both), (d, 0));
+        // Nothing to write: unchanged.
+        let d = unplug_decision(XEN_UNPLUG_NEVER, Ok(()), true, true);
+        assert_eq!(guard_late_unplug(d, false, both), (d, 0));
     }
 
     #[test]
