@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# All of the project's tests, in order (what `make check` and CI run):
+#   1. host: cargo fmt --check, cargo clippy -D warnings, cargo test over the shared protocol core
+#      (each #[test] counts as one result)
+#   2. the guest kernel (cached) and our four modules built against it; modinfo dependency chain
+#   3. smoke boot without Xen (scripts/smoke.sh)
+#   4. the Xen test bed: every default scenario on real Xen (scripts/testbed run), then the
+#      runner's self-test (broken scenarios must be reported FAIL with their logs)
+# Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
+# Exit status 1 if anything failed. A step that cannot run is a failure.
+#
+#   scripts/check.sh [STEP...]   STEP: host modules smoke testbed selftest (default: all of them, as CI);
+#                                steps not named are not run and are listed as "not run" on stderr
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$XPV_ROOT"
+
+passed=0 failed=0
+t_start=$(date +%s)
+results=$(mktemp); trap 'rm -f "$results"' EXIT
+# count FILE: add the PASS/FAIL lines of FILE (already printed) to the totals.
+count() {
+  local p f
+  p=$(grep -cE '^[A-Za-z0-9_.:-]+: PASS' "$1" || true)
+  f=$(grep -cE '^[A-Za-z0-9_.:-]+: FAIL' "$1" || true)
+  passed=$((passed + p)); failed=$((failed + f))
+}
+result() { # NAME STATUS DETAIL
+  if [ "$2" = 0 ]; then echo "$1: PASS${3:+ ($3)}"; passed=$((passed + 1))
+  else echo "$1: FAIL ${3:-exit status $2}"; failed=$((failed + 1)); fi
+}
+step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
+all_steps=(host modules smoke testbed selftest)
+steps=("$@"); ((${#steps[@]})) || steps=("${all_steps[@]}")
+for s in "${steps[@]}"; do
+  [[ " ${all_steps[*]} " == *" $s "* ]] || { echo "unknown step '$s' (steps: ${all_steps[*]})" >&2; exit 2; }
+done
+want() { [[ " ${steps[*]} " == *" $1 "* ]]; }
+notrun=(); for s in "${all_steps[@]}"; do want "$s" || notrun+=("$s"); done
+((${#notrun[@]} == 0)) || xpv_log "check: not run (not asked for): ${notrun[*]}"
+
+step "setup"
+if ! scripts/setup.sh; then
+  result setup 1 "scripts/setup.sh failed"; echo "$passed passed, $failed failed"; exit 1
+fi
+
+if want host; then
+step "host: fmt, clippy, tests"
+out=$(cargo fmt --all -- --check 2>&1); rc=$?
+result host-fmt $rc "$( ((rc)) && echo "$out" | head -n 5 | tr '\n' ' ')"
+out=$(cargo clippy --all-targets --quiet -- -D warnings 2>&1); rc=$?
+result host-clippy $rc "$( ((rc)) && echo "$out" | grep -m 3 -E '^(error|warning)' | tr '\n' ' ')"
+# One result per #[test]: the harness prints "test NAME ... ok|FAILED" for each.
+cargo test --no-fail-fast -- --test-threads="$(nproc)" > "$results" 2>&1; rc=$?
+n_ok=$(grep -cE '^test .* \.\.\. ok$' "$results" || true)
+n_fail=$(grep -cE '^test .* \.\.\. FAILED$' "$results" || true)
+grep -E '^test .* \.\.\. FAILED$' "$results" | sed -E 's/^test (.*) \.\.\. FAILED$/host-test-\1: FAIL see cargo test/'
+echo "host-tests: $n_ok passed, $n_fail failed (cargo test)"
+passed=$((passed + n_ok)); failed=$((failed + n_fail))
+if ((rc != 0 && n_fail == 0)); then result host-tests-build "$rc" "cargo test failed: $(grep -m 1 '^error' "$results")"; fi
+
+fi
+
+step "guest kernel"
+kdir=$(scripts/build-kernel.sh | tail -n 1); rc=$?
+result kernel "$rc" "$kdir"
+if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
+
+if want modules || want smoke || want testbed || want selftest; then
+step "modules"
+make -s KDIR="$kdir" modules > "$results" 2>&1; rc=$?
+result build-modules "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
+deps=() want=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
+for m in xen_platform xenbus xen_blkfront xen_netfront; do
+  d=$(/sbin/modinfo -F depends "$m/$m.ko" 2>/dev/null | tr ',' '\n' | sort | paste -sd, -)
+  deps+=("$m:$d")
+done
+[ "${deps[*]}" = "${want[*]}" ]; result modinfo-depends $? "${deps[*]}"
+
+fi
+
+if want smoke; then
+step "smoke boot without Xen"
+scripts/smoke.sh "$kdir" | tee "$results"; count "$results"
+
+fi
+
+if want testbed; then
+step "Xen test bed"
+scripts/testbed run | tee "$results"; count "$results"
+# The summary line of the runner is not a result of its own.
+if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"; fi
+
+fi
+
+if want selftest; then
+step "Xen test bed self-test"
+scripts/testbed selftest > "$results" 2>&1; rc=$?
+result testbed-selftest "$rc" "$(grep -E '^selftest' "$results" | tail -n 1)"
+
+fi
+
+xpv_log "check: done in $(( $(date +%s) - t_start ))s"
+echo "$passed passed, $failed failed"
+((failed == 0))
