@@ -508,7 +508,7 @@ impl PciDriverOps for PlatformPci {
             vendor,
             device
         );
-        if sys::param_selftest() {
+        if want_selftest() {
             selftest::run();
         }
         Ok(())
@@ -582,6 +582,34 @@ fn detect_xen() {
     }
 }
 
+/// The kernel command line (`/proc/cmdline`), up to 4 KiB; `None` if it cannot be read.
+fn read_cmdline() -> Option<KVec<u8>> {
+    let mut buf = KVec::from_elem(0u8, 4096, GFP_KERNEL).ok()?;
+    match sys::read_cmdline(&mut buf) {
+        // NUL-terminated (and zero-filled): the parsers stop at the NUL.
+        Ok(_) => Some(buf),
+        Err(e) => {
+            pr_warn!("cannot read the kernel command line ({:?})\n", e);
+            None
+        }
+    }
+}
+
+/// Whether to run the self-tests: module parameter `selftest`, or `xen_platform.selftest=` on
+/// the kernel command line (which `modprobe` would pass, but `insmod` does not).
+fn want_selftest() -> bool {
+    if sys::param_selftest() {
+        return true;
+    }
+    let Some(c) = read_cmdline() else {
+        return false;
+    };
+    unplug::cmdline_values(&c, b"xen_platform.selftest")
+        .last()
+        .flatten()
+        .is_some_and(|v| matches!(v, b"1" | b"y" | b"Y"))
+}
+
 /// Port I/O of the unplug protocol.
 struct Ports;
 
@@ -621,7 +649,7 @@ fn mask_names(mask: u32) -> ([&'static str; 6], usize) {
 
 /// The `xen_emul_unplug` mask: the module parameter if given, else the kernel command line;
 /// `(mask, explicit)`. Unknown values: `pr_err` and the default (0).
-fn emul_unplug_setting() -> (u32, bool) {
+fn emul_unplug_setting(cmdline: Option<&[u8]>) -> (u32, bool) {
     let param = sys::param_emul_unplug().to_bytes();
     if !param.is_empty() {
         return match unplug::parse_emul_unplug(Some(param)) {
@@ -636,20 +664,10 @@ fn emul_unplug_setting() -> (u32, bool) {
             }
         };
     }
-    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+    let Some(cmdline) = cmdline else {
         return (0, false);
     };
-    let n = match sys::read_cmdline(&mut buf) {
-        Ok(n) => n,
-        Err(e) => {
-            pr_warn!(
-                "cannot read the kernel command line ({:?}): xen_emul_unplug default\n",
-                e
-            );
-            return (0, false);
-        }
-    };
-    match unplug::emul_unplug_from_cmdline(&buf[..n]) {
+    match unplug::emul_unplug_from_cmdline(cmdline) {
         Ok(Some(m)) => (m, true),
         Ok(None) => (0, false),
         Err(bad) => {
@@ -663,8 +681,8 @@ fn emul_unplug_setting() -> (u32, bool) {
 }
 
 /// Linux's `xen_unplug_emulated_devices()`, at module load.
-fn unplug_emulated() {
-    let (mask, explicit) = emul_unplug_setting();
+fn unplug_emulated(cmdline: Option<&[u8]>) {
+    let (mask, explicit) = emul_unplug_setting(cmdline);
     let platform = if unplug::should_check_platform(mask) {
         unplug::check_platform_magic(&mut Ports)
     } else {
@@ -761,7 +779,8 @@ impl kernel::Module for XenPlatform {
         detect_xen();
         if xen_detected() {
             if present {
-                unplug_emulated();
+                let cmdline = read_cmdline();
+                unplug_emulated(cmdline.as_deref());
             } else {
                 pr_warn!("no Xen platform PCI device: no unplug, no PV services\n");
             }
