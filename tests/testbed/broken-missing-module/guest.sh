@@ -1,0 +1,2 @@
+# shellcheck shell=sh
+tb_fail selftest "this guest must never boot"
