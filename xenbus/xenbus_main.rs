@@ -16,6 +16,24 @@ mod abi;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/abi_client.rs"]
 mod abi_client;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/hvm.rs"]
+mod hvm;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/unplug.rs"]
+mod unplug;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xenbus_state.rs"]
+mod xenbus_state;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xs_wire.rs"]
+mod xs_wire;
+
+mod bus;
+mod control;
+mod selftest;
+mod sys;
+mod xs;
 
 module! {
     type: Xenbus,
@@ -65,16 +83,29 @@ pub unsafe extern "C" fn xpv_xenbus_register_driver(drv: *const abi::XenbusDrive
         // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
         // them from the table first.
         if !cur.is_null() && devicetype_of(unsafe { &*cur }) == Some(ty) {
-            pr_err!("driver {:?} for {:?}: that device type already has a driver\n", name, ty);
+            pr_err!(
+                "driver {:?} for {:?}: that device type already has a driver\n",
+                name,
+                ty
+            );
             return -abi::EBUSY;
         }
     }
     for slot in &DRIVERS {
         if slot
-            .compare_exchange(null_mut(), drv.cast_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                null_mut(),
+                drv.cast_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
         {
-            pr_info!("registered frontend driver {:?} for device type {:?}\n", name, ty);
+            pr_info!(
+                "registered frontend driver {:?} for device type {:?}\n",
+                name,
+                ty
+            );
             return 0;
         }
     }
@@ -91,7 +122,12 @@ const _: abi::XenbusRegisterDriverFn = xpv_xenbus_register_driver;
 pub unsafe extern "C" fn xpv_xenbus_unregister_driver(drv: *const abi::XenbusDriver) {
     for slot in &DRIVERS {
         if slot
-            .compare_exchange(drv.cast_mut(), null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                drv.cast_mut(),
+                null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
         {
             return;
@@ -100,21 +136,90 @@ pub unsafe extern "C" fn xpv_xenbus_unregister_driver(drv: *const abi::XenbusDri
 }
 const _: abi::XenbusUnregisterDriverFn = xpv_xenbus_unregister_driver;
 
-struct Xenbus;
+/// Everything xenbus runs when Xen is present, torn down in reverse order on drop.
+struct Running {
+    /// Token of the self-test's Dom0-visible watch.
+    test_watch: Option<u64>,
+    bus: Option<bus::Bus>,
+    control: Option<control::Control>,
+    /// Declared last: dropped after everything that uses xenstore.
+    conn: xs::Connection,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let xs = self.conn.xs();
+        if let Some(c) = self.control.take() {
+            c.shutdown(xs);
+        }
+        if let Some(b) = self.bus.take() {
+            b.shutdown(xs);
+        }
+        if let Some(t) = self.test_watch.take() {
+            xs.unwatch(selftest::DOM0_WATCH_PATH, t);
+        }
+    }
+}
+
+/// Whether to run the self-tests: module parameter `selftest`, or `xenbus.selftest=` on the
+/// kernel command line (which `modprobe` would pass, but `insmod` does not).
+fn want_selftest() -> bool {
+    if sys::param_selftest() {
+        return true;
+    }
+    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+        return false;
+    };
+    if sys::read_cmdline(&mut buf).is_err() {
+        return false;
+    }
+    unplug::cmdline_values(&buf, b"xenbus.selftest")
+        .last()
+        .flatten()
+        .is_some_and(|v| matches!(v, b"1" | b"y" | b"Y"))
+}
+
+struct Xenbus {
+    running: Option<Running>,
+}
 
 impl kernel::Module for Xenbus {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        match abi_client::platform_info() {
-            Ok(info) => {
-                pr_info!("Xen {}.{}: frontend drivers can register\n", info.xen_major, info.xen_minor);
-                ACTIVE.store(true, Ordering::Release);
-            }
+        let info = match abi_client::platform_info() {
+            Ok(info) => info,
             Err(e) if e == -abi::ENODEV => {
                 pr_info!("Xen not detected by xen_platform: no xenstore, no devices to bind\n");
+                return Ok(Xenbus { running: None });
             }
             Err(e) => return Err(Error::from_errno(e)),
+        };
+        pr_info!(
+            "Xen {}.{}: connecting to xenstore\n",
+            info.xen_major,
+            info.xen_minor
+        );
+        let conn = xs::Connection::new().inspect_err(|e| {
+            pr_err!("cannot connect to xenstore: errno {}\n", -e.to_errno());
+        })?;
+        let mut running = Running {
+            test_watch: None,
+            bus: None,
+            control: None,
+            conn,
+        };
+        if want_selftest() {
+            running.test_watch = selftest::run(running.conn.xs(), info.domid);
         }
-        Ok(Xenbus)
+        match bus::Bus::new(running.conn.xs()) {
+            Ok(b) => running.bus = Some(b),
+            Err(e) => pr_err!("cannot register the xen bus: errno {}\n", -e.to_errno()),
+        }
+        running.control = Some(control::Control::new(running.conn.xs()));
+        ACTIVE.store(true, Ordering::Release);
+        pr_info!("ready: frontend drivers can register\n");
+        Ok(Xenbus {
+            running: Some(running),
+        })
     }
 }
 
@@ -122,6 +227,7 @@ impl Drop for Xenbus {
     fn drop(&mut self) {
         // Frontends depend on our symbols, so they are all unloaded (and unregistered) by now.
         ACTIVE.store(false, Ordering::Release);
+        self.running = None;
         pr_info!("unloaded\n");
     }
 }

@@ -1,0 +1,90 @@
+# shellcheck shell=sh
+# Guest side of xenbus-basic (see scenario.conf).
+
+# _xb_check CHECK REGEX: PASS with the first matching kernel log line.
+_xb_check() {
+  _l=$($TB_BB dmesg | grep -E "$2" | head -n 1 | sed 's/^\[[^]]*\] //')
+  if [ -n "$_l" ]; then tb_pass "$1" "$_l"; else tb_fail "$1" "no line matching '$2' in the kernel log"; fi
+}
+# _xb_wait SECONDS CMD...: run CMD every 0.5 s until it succeeds or SECONDS pass.
+_xb_wait() {
+  _end=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
+  while :; do
+    "$@" && return 0
+    [ "$(cut -d. -f1 /proc/uptime)" -lt "$_end" ] || return 1
+    usleep 500000
+  done
+}
+_xb_attr() { cat "/sys/bus/xen/devices/$1/$2" 2>/dev/null; }
+_xb_devs() { ls /sys/bus/xen/devices 2>/dev/null | tr '\n' ' '; }
+
+_xb_check xenstore-connected 'xenbus: xenstore connected: ring at pfn'
+for t in read errno write inflight transaction watch; do
+  _xb_check "selftest-$t" "xenbus: selftest $t: PASS"
+done
+$TB_BB dmesg | grep -E 'xenbus: ' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done
+
+# sysfs: the two devices of the xl config, with Linux's attributes.
+_xb_sysfs() { # CHECK DEV NODENAME DEVTYPE
+  d=/sys/bus/xen/devices/$2
+  if [ ! -e "$d" ]; then
+    tb_fail "$1" "no $d (devices: $(_xb_devs))"
+    return
+  fi
+  n=$(_xb_attr "$2" nodename) t=$(_xb_attr "$2" devtype) o=$(_xb_attr "$2" otherend_id)
+  s=$(_xb_attr "$2" state) m=$(_xb_attr "$2" modalias) b=$(_xb_attr "$2" otherend)
+  if [ "$n" = "$3" ] && [ "$t" = "$4" ] && [ "$o" = 0 ] && [ -n "$s" ] && [ "$m" = "xen:$4" ] \
+      && [ -n "$b" ]; then
+    tb_pass "$1" "$2: nodename=$n devtype=$t otherend_id=$o state=$s modalias=$m otherend=$b"
+  else
+    tb_fail "$1" "$2: nodename='$n' devtype='$t' otherend_id='$o' state='$s' modalias='$m' otherend='$b'"
+  fi
+}
+_xb_sysfs sysfs-vbd vbd-51712 device/vbd/51712 vbd
+_xb_sysfs sysfs-vif vif-0 device/vif/0 vif
+tb_info "xen bus devices: $(_xb_devs); bus dir: $(ls /sys/bus/xen 2>/dev/null | tr '\n' ' ')"
+ue=$(cat /sys/bus/xen/devices/vbd-51712/uevent 2>/dev/null | tr '\n' ' ')
+case $ue in
+  *XENBUS_TYPE=vbd*XENBUS_PATH=device/vbd/51712*|*XENBUS_PATH=device/vbd/51712*XENBUS_TYPE=vbd*)
+    tb_pass uevent "vbd-51712/uevent: $ue" ;;
+  *) tb_fail uevent "vbd-51712/uevent: '$ue'" ;;
+esac
+
+# A watch that fires when Dom0 writes the key.
+if tb_event dom0_write_watch; then
+  _xb_has_dom0() { $TB_BB dmesg | grep -q 'xenbus: watch data/xpv-watch = dom0-wrote-this'; }
+  if _xb_wait 30 _xb_has_dom0; then
+    tb_pass dom0-watch "$($TB_BB dmesg | grep 'xenbus: watch data/xpv-watch = dom0' | head -n 1 | sed 's/^\[[^]]*\] //')"
+  else
+    tb_fail dom0-watch "no 'watch data/xpv-watch = dom0-wrote-this' line; watch lines: $($TB_BB dmesg | grep 'xenbus: watch' | tr '\n' '|')"
+  fi
+fi
+
+# Hotplug: attach a second disk (xvdb = 51728), then detach it.
+if tb_event block_attach; then
+  _xb_has_new() { [ -e /sys/bus/xen/devices/vbd-51728 ]; }
+  if _xb_wait 60 _xb_has_new; then
+    tb_pass hotplug-add "vbd-51728 appeared: nodename=$(_xb_attr vbd-51728 nodename) state=$(_xb_attr vbd-51728 state) otherend=$(_xb_attr vbd-51728 otherend)"
+  else
+    tb_fail hotplug-add "no vbd-51728 within 60 s (devices: $(_xb_devs))"
+  fi
+fi
+if tb_event block_detach; then
+  _xb_gone() { [ ! -e /sys/bus/xen/devices/vbd-51728 ]; }
+  if _xb_wait 60 _xb_gone; then
+    tb_pass hotplug-remove "vbd-51728 removed (devices: $(_xb_devs))"
+  else
+    tb_fail hotplug-remove "vbd-51728 still there after 60 s, state $(_xb_attr vbd-51728 state)"
+  fi
+fi
+$TB_BB dmesg | grep -E 'xenbus: (device|vbd-51728)' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done
+
+# Unload and load again: watches reset, devices enumerated again.
+ko=/tb/modules/$(awk '$2 == "xenbus" { print $1 }' /tb/modules.list)
+if rmmod xenbus && [ ! -e /sys/bus/xen ] && insmod "$ko" && [ -e /sys/bus/xen/devices/vbd-51712 ] \
+    && [ -e /sys/bus/xen/devices/vif-0 ]; then
+  tb_pass reload "rmmod + insmod: devices $(_xb_devs)"
+else
+  tb_fail reload "rmmod/insmod: devices '$(_xb_devs)', modules '$(cut -d' ' -f1 /proc/modules | tr '\n' ' ')'"
+fi
+rmmod xenbus || tb_fail rmmod "rmmod xenbus failed"

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `xen` bus: one device per frontend node `device/<type>/<id>` of this domain, named
+//! `<type>-<id>` (`/sys/bus/xen/devices/vbd-51712`), with the attributes of Linux's frontend bus
+//! (`drivers/xen/xenbus/xenbus_probe.c`, `xenbus_probe_frontend.c`): `nodename`, `devtype`,
+//! `modalias`, `state` (our state, `xenbus_strstate` names), `otherend_id`, `otherend`, and
+//! uevents with `MODALIAS=xen:<type>`, `XENBUS_TYPE`, `XENBUS_PATH`.
+//!
+//! Devices are enumerated at load and re-scanned on every event of a watch on `device`
+//! (hotplug: `xl block-attach` adds nodes, `xl block-detach` removes them). Each device watches
+//! its backend's `state` (`include/xen/interface/io/xenbus.h`); while no frontend driver drives
+//! it, a backend that starts closing is answered with our state `Closed`, so that the toolstack's
+//! detach completes at once instead of after its timeout.
+//!
+//! All names and values come from xenstore, i.e. from other domains: type and id must be short
+//! `[A-Za-z0-9_-]` names, the backend path a printable path shorter than 128 bytes, the backend
+//! id a number below 32768, else the device is skipped with a `pr_err`.
+
+use crate::sys::BusDevice;
+use crate::xenbus_state::XenbusState;
+use crate::xs::{self, trim, Xs};
+use core::ffi::c_void;
+use kernel::fmt;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Mutex;
+
+/// Longest accepted device type or id, in bytes.
+const NAME_MAX: usize = 31;
+/// Longest accepted node or backend path, in bytes (the C side stores 128 with the NUL).
+const PATH_MAX: usize = 127;
+/// Devices at once.
+const MAX_DEVICES: usize = 64;
+
+struct Dev {
+    devtype: CString,
+    id: CString,
+    nodename: CString,
+    otherend: CString,
+    dev: BusDevice,
+    /// Token of the watch on `<otherend>/state`.
+    watch: Option<u64>,
+}
+
+#[pin_data]
+struct Inner {
+    #[pin]
+    devs: Mutex<KVec<Option<KBox<Dev>>>>,
+}
+
+/// The registered bus and its devices; dropping it removes them and unregisters the bus.
+pub(crate) struct Bus {
+    inner: Pin<KBox<Inner>>,
+    watch: Option<u64>,
+}
+
+fn valid_name(n: &[u8]) -> bool {
+    !n.is_empty()
+        && n.len() <= NAME_MAX
+        && n.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+fn valid_path(p: &[u8]) -> bool {
+    !p.is_empty() && p.len() <= PATH_MAX && p.iter().all(|&c| c.is_ascii_graphic())
+}
+
+fn s(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("?")
+}
+
+fn cstring(b: &[u8]) -> Result<CString> {
+    CString::try_from_fmt(fmt!("{}", s(b)))
+}
+
+/// Reads a state node; a missing or malformed node counts as `Unknown` (as Linux's
+/// `xenbus_read_driver_state`), malformed ones with a message.
+fn read_state(xs: &Xs, path: &[u8]) -> XenbusState {
+    match xs.read(0, path) {
+        Ok(r) => XenbusState::parse(trim(r.payload())).unwrap_or_else(|e| {
+            pr_err!("{}: bad state value: {:?}\n", s(path), e);
+            XenbusState::Unknown
+        }),
+        Err(_) => XenbusState::Unknown,
+    }
+}
+
+fn join(a: &[u8], b: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::with_capacity(a.len() + 1 + b.len(), GFP_KERNEL)?;
+    v.extend_from_slice(a, GFP_KERNEL)?;
+    v.push(b'/', GFP_KERNEL)?;
+    v.extend_from_slice(b, GFP_KERNEL)?;
+    Ok(v)
+}
+
+/// Backend state watch: keep the `state` attribute current and close driverless devices whose
+/// backend closes. Every backend state is handled.
+unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_void) {
+    // SAFETY: `data` is the boxed `Dev` registered with this watch; it is freed only after
+    // `unwatch` returned, which waits for this callback.
+    let dev = unsafe { &*(data as *const Dev) };
+    let Some(xs) = xs::get() else { return };
+    let (Ok(ours_path), Ok(other_path)) = (
+        join(dev.nodename.as_bytes(), b"state"),
+        join(dev.otherend.as_bytes(), b"state"),
+    ) else {
+        return;
+    };
+    let other = read_state(xs, &other_path);
+    let mut ours = read_state(xs, &ours_path);
+    use XenbusState as S;
+    let close = match other {
+        S::Closing | S::Closed => ours != S::Closed,
+        S::Unknown
+        | S::Initialising
+        | S::InitWait
+        | S::Initialised
+        | S::Connected
+        | S::Reconfiguring
+        | S::Reconfigured => false,
+    };
+    if close {
+        match xs.write(0, &ours_path, S::Closed.as_xenstore_str().as_bytes()) {
+            Ok(()) => ours = S::Closed,
+            Err(e) => pr_err!(
+                "{}-{}: cannot switch to Closed: errno {}\n",
+                dev.devtype.to_str().unwrap_or("?"),
+                dev.id.to_str().unwrap_or("?"),
+                -e.to_errno()
+            ),
+        }
+    }
+    dev.dev.set_state(ours as u32);
+    pr_info!(
+        "{}-{}: backend {}, frontend {}\n",
+        dev.devtype.to_str().unwrap_or("?"),
+        dev.id.to_str().unwrap_or("?"),
+        other.name(),
+        ours.name()
+    );
+}
+
+unsafe extern "C" fn device_cb(_path: *const u8, _len: usize, data: *mut c_void) {
+    // SAFETY: `data` is the pinned `Inner` of the `Bus`, which unwatches before it is freed.
+    let inner = unsafe { &*(data as *const Inner) };
+    if let Some(xs) = xs::get() {
+        inner.scan(xs);
+    }
+}
+
+impl Inner {
+    /// Brings the device list in line with `device/*/*`.
+    fn scan(&self, xs: &Xs) {
+        let mut present: KVec<(KVec<u8>, KVec<u8>)> = KVec::new();
+        let types = match xs.directory(0, b"device") {
+            Ok(r) => r,
+            Err(e) if e == ENOENT => return self.sync(xs, &present),
+            Err(e) => {
+                pr_err!("cannot list device/: errno {}\n", -e.to_errno());
+                return;
+            }
+        };
+        let Ok(types_it) = types.entries() else {
+            return;
+        };
+        for t in types_it {
+            if !valid_name(t) {
+                pr_err!("ignoring device type {:?}: not a short plain name\n", s(t));
+                continue;
+            }
+            let Ok(dir) = join(b"device", t) else { return };
+            let Ok(ids) = xs.directory(0, &dir) else {
+                continue;
+            };
+            let Ok(ids_it) = ids.entries() else { continue };
+            for id in ids_it {
+                if !valid_name(id) {
+                    pr_err!(
+                        "ignoring device {}/{:?}: not a short plain name\n",
+                        s(t),
+                        s(id)
+                    );
+                    continue;
+                }
+                let mut tv = KVec::new();
+                let mut iv = KVec::new();
+                if tv.extend_from_slice(t, GFP_KERNEL).is_err()
+                    || iv.extend_from_slice(id, GFP_KERNEL).is_err()
+                    || present.push((tv, iv), GFP_KERNEL).is_err()
+                {
+                    return;
+                }
+            }
+        }
+        self.sync(xs, &present);
+    }
+
+    fn sync(&self, xs: &Xs, present: &[(KVec<u8>, KVec<u8>)]) {
+        let mut devs = self.devs.lock();
+        // Removals.
+        for slot in devs.iter_mut() {
+            let gone = slot.as_ref().is_some_and(|d| {
+                !present.iter().any(|(t, i)| {
+                    t.as_slice() == d.devtype.as_bytes() && i.as_slice() == d.id.as_bytes()
+                })
+            });
+            if gone {
+                if let Some(d) = slot.take() {
+                    remove(xs, d);
+                }
+            }
+        }
+        // Additions.
+        for (t, i) in present {
+            let known = devs
+                .iter()
+                .flatten()
+                .any(|d| t.as_slice() == d.devtype.as_bytes() && i.as_slice() == d.id.as_bytes());
+            if known {
+                continue;
+            }
+            // A free slot first, so that a device once added is never dropped unwatched.
+            let idx = match devs.iter().position(|s| s.is_none()) {
+                Some(i) => i,
+                None if devs.len() < MAX_DEVICES => {
+                    if devs.push(None, GFP_KERNEL).is_err() {
+                        pr_err!("out of memory for the device list\n");
+                        return;
+                    }
+                    devs.len() - 1
+                }
+                None => {
+                    pr_err!(
+                        "more than {} xen devices: {}-{} ignored\n",
+                        MAX_DEVICES,
+                        s(t),
+                        s(i)
+                    );
+                    continue;
+                }
+            };
+            devs[idx] = add(xs, t, i);
+        }
+        // Our own state may have changed (it is under device/ too).
+        for d in devs.iter().flatten() {
+            if let Ok(p) = join(d.nodename.as_bytes(), b"state") {
+                d.dev.set_state(read_state(xs, &p) as u32);
+            }
+        }
+    }
+}
+
+fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<KBox<Dev>> {
+    let node = join(b"device", t).and_then(|d| join(&d, id)).ok()?;
+    let backend = match join(&node, b"backend").and_then(|p| xs.read(0, &p)) {
+        Ok(r) => r,
+        Err(e) => {
+            // Not complete yet (or being removed): a later event brings it.
+            pr_warn!(
+                "{}: no backend node (errno {}), not added yet\n",
+                s(&node),
+                -e.to_errno()
+            );
+            return None;
+        }
+    };
+    let backend = trim(backend.payload());
+    if !valid_path(backend) {
+        pr_err!("{}: refusing backend path {:?}\n", s(&node), s(backend));
+        return None;
+    }
+    let backend_id = match join(&node, b"backend-id").and_then(|p| xs.read_u32(0, &p)) {
+        Ok(v) if v < 0x7ff0 => v,
+        Ok(v) => {
+            pr_err!("{}: refusing backend-id {}\n", s(&node), v);
+            return None;
+        }
+        Err(e) => {
+            pr_warn!(
+                "{}: no backend-id (errno {}), not added yet\n",
+                s(&node),
+                -e.to_errno()
+            );
+            return None;
+        }
+    };
+    let (devtype, idc, nodename, otherend) =
+        match (cstring(t), cstring(id), cstring(&node), cstring(backend)) {
+            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+            _ => return None,
+        };
+    let dev = match BusDevice::add(&devtype, &idc, &nodename, &otherend, backend_id as i32) {
+        Ok(d) => d,
+        Err(e) => {
+            pr_err!("{}: device_add failed: errno {}\n", s(&node), -e.to_errno());
+            return None;
+        }
+    };
+    let state_path = join(&node, b"state").ok()?;
+    dev.set_state(read_state(xs, &state_path) as u32);
+    let mut d = KBox::new(
+        Dev {
+            devtype,
+            id: idc,
+            nodename,
+            otherend,
+            dev,
+            watch: None,
+        },
+        GFP_KERNEL,
+    )
+    .ok()?;
+    pr_info!(
+        "device {}-{} added: {} (backend {} in domain {})\n",
+        s(t),
+        s(id),
+        s(&node),
+        s(backend),
+        backend_id
+    );
+    if let Ok(p) = join(backend, b"state") {
+        let data = (&*d as *const Dev).cast_mut().cast::<c_void>();
+        // SAFETY: `data` is the boxed `Dev`, which `remove` unwatches before freeing; the callback
+        // only reads it and issues xenstore requests (fine on the watch workqueue).
+        match unsafe { xs.watch(&p, otherend_cb, data) } {
+            Ok(tok) => d.watch = Some(tok),
+            Err(e) => pr_err!(
+                "{}: cannot watch the backend state: errno {}\n",
+                s(&node),
+                -e.to_errno()
+            ),
+        }
+    }
+    Some(d)
+}
+
+fn remove(xs: &Xs, d: KBox<Dev>) {
+    if let Some(tok) = d.watch {
+        if let Ok(p) = join(d.otherend.as_bytes(), b"state") {
+            xs.unwatch(&p, tok);
+        }
+    }
+    pr_info!(
+        "device {}-{} removed\n",
+        d.devtype.to_str().unwrap_or("?"),
+        d.id.to_str().unwrap_or("?")
+    );
+    drop(d);
+}
+
+impl Bus {
+    /// Registers the `xen` bus, adds the devices present and watches `device` for hotplug.
+    ///
+    /// # Errors
+    /// The errno of `bus_register`, `ENOMEM`.
+    pub(crate) fn new(xs: &Xs) -> Result<Self> {
+        crate::sys::bus_register()?;
+        let inner = match KBox::pin_init(
+            pin_init!(Inner { devs <- new_mutex!(KVec::new()) }),
+            GFP_KERNEL,
+        ) {
+            Ok(i) => i,
+            Err(e) => {
+                crate::sys::bus_unregister();
+                return Err(e);
+            }
+        };
+        let mut bus = Bus { inner, watch: None };
+        bus.inner.scan(xs);
+        let data = (&*bus.inner as *const Inner).cast_mut().cast::<c_void>();
+        // SAFETY: `data` is the pinned `Inner`, unwatched in `Bus::shutdown` before it is freed.
+        match unsafe { xs.watch(b"device", device_cb, data) } {
+            Ok(t) => bus.watch = Some(t),
+            Err(e) => pr_err!(
+                "cannot watch device/ (no hotplug): errno {}\n",
+                -e.to_errno()
+            ),
+        }
+        Ok(bus)
+    }
+
+    /// Stops hotplug, removes every device and unregisters the bus.
+    pub(crate) fn shutdown(mut self, xs: &Xs) {
+        if let Some(t) = self.watch.take() {
+            xs.unwatch(b"device", t);
+        }
+        let mut devs = self.inner.devs.lock();
+        for slot in devs.iter_mut() {
+            if let Some(d) = slot.take() {
+                remove(xs, d);
+            }
+        }
+        drop(devs);
+        crate::sys::bus_unregister();
+    }
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Load-time xenstore self-tests (module parameter `selftest=1`), each printing one line
+//! `xenbus: selftest <name>: PASS|FAIL <details>`:
+//! - `read`: `name` and `domid` of this domain (relative paths, under `/local/domain/<domid>`);
+//! - `errno`: reading a missing node gives `ENOENT` (an `XS_ERROR` reply mapped to the errno);
+//! - `write`: write, read back and remove `data/xpv-selftest`, then `mkdir`/`directory`;
+//! - `inflight`: 32 reads submitted before any reply is awaited, each matched by `req_id`;
+//! - `transaction`: increment a counter and write a second node in one transaction (with
+//!   `EAGAIN` retry), then check both outside it;
+//! - `watch`: a watch on `data/xpv-watchtest` fires at registration and again when we write it.
+//!
+//! Afterwards (also only with `selftest=1`) a watch on `data/xpv-watch` stays registered until
+//! unload and logs `xenbus: watch data/xpv-watch = <value>` at every change, so that a write from
+//! Dom0 (`xenstore-write /local/domain/<domid>/data/xpv-watch ...`) can be observed in the log.
+
+use crate::sys;
+use crate::xs::{trim, Xs};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::prelude::*;
+
+fn report(name: &str, r: Result<(), &str>, detail: core::fmt::Arguments<'_>) {
+    match r {
+        Ok(()) => pr_info!("selftest {}: PASS {}\n", name, detail),
+        Err(why) => pr_err!("selftest {}: FAIL {} {}\n", name, why, detail),
+    }
+}
+
+fn s(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("<not utf-8>")
+}
+
+fn errno(e: Error) -> i32 {
+    -e.to_errno()
+}
+
+static WATCH_FIRED: AtomicU32 = AtomicU32::new(0);
+static WATCH_MINE: AtomicU32 = AtomicU32::new(0);
+
+unsafe extern "C" fn test_watch_cb(path: *const u8, len: usize, _data: *mut c_void) {
+    // SAFETY: the dispatcher passes a valid path of `len` bytes for the call.
+    let p = unsafe { core::slice::from_raw_parts(path, len) };
+    WATCH_FIRED.fetch_add(1, Ordering::AcqRel);
+    if p == b"data/xpv-watchtest" {
+        WATCH_MINE.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Logs the value of `data/xpv-watch` whenever it changes (the Dom0-visible watch).
+unsafe extern "C" fn log_watch_cb(path: *const u8, len: usize, _data: *mut c_void) {
+    // SAFETY: as `test_watch_cb`.
+    let p = unsafe { core::slice::from_raw_parts(path, len) };
+    let Some(xs) = crate::xs::get() else { return };
+    match xs.read(0, p) {
+        Ok(r) => pr_info!("watch {} = {}\n", s(p), s(trim(r.payload()))),
+        Err(e) => pr_info!("watch {}: unreadable (errno {})\n", s(p), errno(e)),
+    }
+}
+
+fn wait_for(counter: &AtomicU32, at_least: u32, ms: u32) -> bool {
+    let mut waited = 0;
+    while counter.load(Ordering::Acquire) < at_least {
+        if waited >= ms {
+            return false;
+        }
+        sys::msleep(20);
+        waited += 20;
+    }
+    true
+}
+
+/// Path of the watch left registered for Dom0 (see the module docs).
+pub(crate) const DOM0_WATCH_PATH: &[u8] = b"data/xpv-watch";
+
+/// Runs all self-tests; returns the token of the Dom0-visible watch, if registered.
+pub(crate) fn run(xs: &Xs, domid: u32) -> Option<u64> {
+    // read
+    match (xs.read(0, b"name"), xs.read_u32(0, b"domid")) {
+        (Ok(name), Ok(id)) => {
+            let ok = if domid == u32::MAX || id == domid {
+                Ok(())
+            } else {
+                Err("domid differs from the platform's")
+            };
+            report(
+                "read",
+                ok,
+                format_args!("name={} domid={}", s(trim(name.payload())), id),
+            );
+        }
+        (n, d) => report(
+            "read",
+            Err("read failed"),
+            format_args!(
+                "name: {:?}, domid: {:?}",
+                n.err().map(errno),
+                d.err().map(errno)
+            ),
+        ),
+    }
+
+    // errno mapping
+    match xs.read(0, b"data/xpv-does-not-exist") {
+        Err(e) if e == ENOENT => report("errno", Ok(()), format_args!("missing node: ENOENT")),
+        Err(e) => report("errno", Err("wrong errno"), format_args!("{}", errno(e))),
+        Ok(_) => report(
+            "errno",
+            Err("read of a missing node succeeded"),
+            format_args!(""),
+        ),
+    }
+
+    // write / read back / rm / mkdir / directory
+    let value = b"hello from xen-pvhvm-rs";
+    let r = (|| -> Result<(), &'static str> {
+        xs.write(0, b"data/xpv-selftest", value)
+            .map_err(|_| "write failed")?;
+        let back = xs
+            .read(0, b"data/xpv-selftest")
+            .map_err(|_| "read back failed")?;
+        if back.payload() != value {
+            return Err("read back a different value");
+        }
+        xs.rm(0, b"data/xpv-selftest").map_err(|_| "rm failed")?;
+        match xs.read(0, b"data/xpv-selftest") {
+            Err(e) if e == ENOENT => {}
+            _ => return Err("node still there after rm"),
+        }
+        xs.mkdir(0, b"data/xpv-dir").map_err(|_| "mkdir failed")?;
+        xs.write(0, b"data/xpv-dir/a", b"1")
+            .map_err(|_| "write a failed")?;
+        xs.write(0, b"data/xpv-dir/b", b"2")
+            .map_err(|_| "write b failed")?;
+        let d = xs
+            .directory(0, b"data/xpv-dir")
+            .map_err(|_| "directory failed")?;
+        let names = d.entries().map_err(|_| "bad listing")?;
+        let mut seen = 0;
+        for n in names {
+            if n == b"a" || n == b"b" {
+                seen += 1;
+            }
+        }
+        xs.rm(0, b"data/xpv-dir").map_err(|_| "rm dir failed")?;
+        if seen != 2 {
+            return Err("directory does not list a and b");
+        }
+        Ok(())
+    })();
+    report("write", r, format_args!("data/xpv-selftest, data/xpv-dir"));
+
+    // many requests in flight
+    let r = (|| -> Result<(), &'static str> {
+        let mut pend = KVec::new();
+        for _ in 0..32 {
+            let p = xs
+                .submit(0, xs_wire_read(b"domid"))
+                .map_err(|_| "submit failed")?;
+            pend.push(p, GFP_KERNEL).map_err(|_| "out of memory")?;
+        }
+        let mut first: Option<u32> = None;
+        let mut bad = false;
+        for p in pend {
+            match xs.wait(p) {
+                Ok(r) => {
+                    let v = crate::xs_wire::parse_u32(trim(r.payload())).ok();
+                    match (first, v) {
+                        (None, Some(v)) => first = Some(v),
+                        (Some(f), Some(v)) if f == v => {}
+                        _ => bad = true,
+                    }
+                }
+                Err(_) => bad = true,
+            }
+        }
+        if bad {
+            Err("a reply was missing or differed")
+        } else {
+            Ok(())
+        }
+    })();
+    report("inflight", r, format_args!("32 concurrent reads of domid"));
+
+    // transaction
+    let r = (|| -> Result<u32, &'static str> {
+        let before = xs.read_u32(0, b"data/xpv-tx-counter").unwrap_or(0);
+        xs.transaction(|tx| {
+            let n = match xs.read_u32(tx, b"data/xpv-tx-counter") {
+                Ok(n) => n,
+                Err(e) if e == ENOENT => 0,
+                Err(e) => return Err(e),
+            };
+            let mut buf = [0u8; 12];
+            let v = fmt_u32(n.wrapping_add(1), &mut buf);
+            xs.write(tx, b"data/xpv-tx-counter", v)?;
+            xs.write(tx, b"data/xpv-tx-other", v)
+        })
+        .map_err(|_| "transaction failed")?;
+        let after = xs
+            .read_u32(0, b"data/xpv-tx-counter")
+            .map_err(|_| "read after failed")?;
+        let other = xs
+            .read_u32(0, b"data/xpv-tx-other")
+            .map_err(|_| "read other failed")?;
+        if after != before.wrapping_add(1) || other != after {
+            return Err("values after commit are wrong");
+        }
+        // An aborted transaction leaves no trace.
+        let tx = xs.transaction_start().map_err(|_| "start failed")?;
+        xs.write(tx, b"data/xpv-tx-counter", b"999999")
+            .map_err(|_| "write in tx failed")?;
+        xs.transaction_end(tx, false).map_err(|_| "abort failed")?;
+        if xs.read_u32(0, b"data/xpv-tx-counter") != Ok(after) {
+            return Err("aborted write is visible");
+        }
+        Ok(after)
+    })();
+    match r {
+        Ok(n) => report(
+            "transaction",
+            Ok(()),
+            format_args!("counter now {}, abort discarded", n),
+        ),
+        Err(why) => report("transaction", Err(why), format_args!("")),
+    }
+
+    // watch
+    WATCH_FIRED.store(0, Ordering::Release);
+    WATCH_MINE.store(0, Ordering::Release);
+    // SAFETY: the callback uses no data and only statics.
+    let r = match unsafe { xs.watch(b"data/xpv-watchtest", test_watch_cb, core::ptr::null_mut()) } {
+        Ok(token) => {
+            let initial = wait_for(&WATCH_MINE, 1, 5000);
+            let wrote = xs.write(0, b"data/xpv-watchtest", b"changed").is_ok();
+            let fired = wrote && wait_for(&WATCH_MINE, 2, 5000);
+            xs.unwatch(b"data/xpv-watchtest", token);
+            let _ = xs.rm(0, b"data/xpv-watchtest");
+            match (initial, fired) {
+                (true, true) => Ok(()),
+                (false, _) => Err("no initial event"),
+                (true, false) => Err("no event after the write"),
+            }
+        }
+        Err(_) => Err("XS_WATCH failed"),
+    };
+    report(
+        "watch",
+        r,
+        format_args!("{} events", WATCH_FIRED.load(Ordering::Acquire)),
+    );
+
+    // SAFETY: the callback uses no data; it reads through the live connection.
+    match unsafe { xs.watch(DOM0_WATCH_PATH, log_watch_cb, core::ptr::null_mut()) } {
+        Ok(t) => {
+            pr_info!("selftest: watching data/xpv-watch for writes from Dom0\n");
+            Some(t)
+        }
+        Err(e) => {
+            pr_err!("selftest: cannot watch data/xpv-watch: {}\n", errno(e));
+            None
+        }
+    }
+}
+
+fn xs_wire_read(p: &[u8]) -> crate::xs_wire::Request<'_> {
+    crate::xs_wire::Request::Read(p)
+}
+
+/// Decimal digits of `v` in `buf`.
+pub(crate) fn fmt_u32(v: u32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut n = 0;
+    let mut t = v;
+    let mut tmp = [0u8; 10];
+    loop {
+        tmp[n] = b'0' + (t % 10) as u8;
+        n += 1;
+        t /= 10;
+        if t == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        buf[i] = tmp[n - 1 - i];
+    }
+    &buf[..n]
+}
