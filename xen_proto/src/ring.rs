@@ -467,10 +467,12 @@ mod tests {
 
     impl Backend {
         fn hdr(&self) -> &SringHeader {
+            // SAFETY: `base` is the test's page-aligned, live page; the header is its first bytes.
             unsafe { &*(self.base as *const SringHeader) }
         }
         fn slot(&self, idx: u32) -> *mut u8 {
             let eb = SharedRing::<Req, Rsp>::ENTRY_BYTES;
+            // SAFETY: the index is masked to the ring size, so the slot lies inside the page.
             unsafe {
                 self.base
                     .add(RING_HEADER_BYTES + (idx & (self.size - 1)) as usize * eb)
@@ -480,12 +482,14 @@ mod tests {
         fn serve(&mut self) -> bool {
             let prod = self.hdr().req_prod.load(Ordering::Acquire);
             while self.req_cons != prod {
+                // SAFETY: an in-page slot (see `slot`); `Req` is plain data.
                 let req: Req = unsafe { core::ptr::read_volatile(self.slot(self.req_cons).cast()) };
                 self.req_cons = self.req_cons.wrapping_add(1);
                 let rsp = Rsp {
                     id: req.id,
                     status: 0,
                 };
+                // SAFETY: as above, for the response slot.
                 unsafe { core::ptr::write_volatile(self.slot(self.rsp_prod_pvt).cast(), rsp) };
                 self.rsp_prod_pvt = self.rsp_prod_pvt.wrapping_add(1);
             }
@@ -502,6 +506,7 @@ mod tests {
     fn round_trip_through_shared_memory() {
         let mut page = Box::new(Page([0xAA; XEN_PAGE_SIZE]));
         let base = page.0.as_mut_ptr();
+        // SAFETY: `base` is a live, page-aligned page owned by the test for the ring's lifetime.
         let mut ring = unsafe { SharedRing::<Req, Rsp>::init(base, XEN_PAGE_SIZE) }.unwrap();
         assert_eq!(SharedRing::<Req, Rsp>::ENTRY_BYTES, 16);
         assert_eq!(ring.state().size(), 128);
@@ -554,6 +559,7 @@ mod tests {
     fn hostile_rsp_prod_is_reported_not_trusted() {
         let mut page = Box::new(Page([0; XEN_PAGE_SIZE]));
         let base = page.0.as_mut_ptr();
+        // SAFETY: `base` is a live, page-aligned page owned by the test for the ring's lifetime.
         let mut ring = unsafe { SharedRing::<Req, Rsp>::init(base, XEN_PAGE_SIZE) }.unwrap();
         ring.put_request(Req {
             id: 1,
@@ -561,6 +567,7 @@ mod tests {
         })
         .unwrap();
         ring.push_requests();
+        // SAFETY: `base` is the live test page; the header is its first bytes.
         let hdr = unsafe { &*(base as *const SringHeader) };
         hdr.rsp_prod.store(200, Ordering::Release);
         assert_eq!(
@@ -583,6 +590,7 @@ mod tests {
     fn init_rejects_tiny_or_misaligned_areas() {
         let mut page = Box::new(Page([0; XEN_PAGE_SIZE]));
         let base = page.0.as_mut_ptr();
+        // SAFETY: both areas lie inside the live test page; init must refuse them.
         assert!(unsafe { SharedRing::<Req, Rsp>::init(base, 64) }.is_none());
         assert!(unsafe { SharedRing::<Req, Rsp>::init(base.add(2), 1024) }.is_none());
     }
