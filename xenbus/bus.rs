@@ -15,10 +15,13 @@
 //! `[A-Za-z0-9_-]` names, the backend path a printable path shorter than 128 bytes, the backend
 //! id a number below 32768, else the device is skipped with a `pr_err`.
 
+use crate::frontend;
 use crate::sys::BusDevice;
 use crate::xenbus_state::XenbusState;
 use crate::xs::{self, trim, Xs};
 use core::ffi::c_void;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::fmt;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -32,20 +35,31 @@ const PATH_MAX: usize = 127;
 /// Devices at once.
 const MAX_DEVICES: usize = 64;
 
-struct Dev {
-    devtype: CString,
+/// A device; its address is the `XenbusDevHandle` given to frontend drivers.
+#[pin_data]
+pub(crate) struct Dev {
+    pub(crate) devtype: CString,
     id: CString,
-    nodename: CString,
-    otherend: CString,
-    dev: BusDevice,
-    /// Token of the watch on `<otherend>/state`.
-    watch: Option<u64>,
+    pub(crate) nodename: CString,
+    pub(crate) otherend: CString,
+    pub(crate) otherend_id: u32,
+    pub(crate) dev: BusDevice,
+    /// Token of the watch on `<otherend>/state` (0: none).
+    watch: AtomicU64,
+    /// Our state as last written or read (`enum xenbus_state`).
+    pub(crate) state: AtomicU32,
+    /// The frontend driver bound to this device; held while its callbacks run.
+    #[pin]
+    pub(crate) drv: Mutex<frontend::DrvRef>,
 }
 
+/// The live bus (null when not registered), for the frontend driver API.
+pub(crate) static BUS: AtomicPtr<Inner> = AtomicPtr::new(null_mut());
+
 #[pin_data]
-struct Inner {
+pub(crate) struct Inner {
     #[pin]
-    devs: Mutex<KVec<Option<KBox<Dev>>>>,
+    pub(crate) devs: Mutex<KVec<Option<Pin<KBox<Dev>>>>>,
 }
 
 /// The registered bus and its devices; dropping it removes them and unregisters the bus.
@@ -75,7 +89,7 @@ fn cstring(b: &[u8]) -> Result<CString> {
 
 /// Reads a state node; a missing or malformed node counts as `Unknown` (as Linux's
 /// `xenbus_read_driver_state`), malformed ones with a message.
-fn read_state(xs: &Xs, path: &[u8]) -> XenbusState {
+pub(crate) fn read_state(xs: &Xs, path: &[u8]) -> XenbusState {
     match xs.read(0, path) {
         Ok(r) => XenbusState::parse(trim(r.payload())).unwrap_or_else(|e| {
             pr_err!("{}: bad state value: {:?}\n", s(path), e);
@@ -85,7 +99,7 @@ fn read_state(xs: &Xs, path: &[u8]) -> XenbusState {
     }
 }
 
-fn join(a: &[u8], b: &[u8]) -> Result<KVec<u8>> {
+pub(crate) fn join(a: &[u8], b: &[u8]) -> Result<KVec<u8>> {
     let mut v = KVec::with_capacity(a.len() + 1 + b.len(), GFP_KERNEL)?;
     v.extend_from_slice(a, GFP_KERNEL)?;
     v.push(b'/', GFP_KERNEL)?;
@@ -107,6 +121,18 @@ unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_voi
         return;
     };
     let other = read_state(xs, &other_path);
+    // A bound driver with an otherend_changed callback decides (every state, in order).
+    {
+        let drv = dev.drv.lock();
+        if let Some(d) = drv.get() {
+            if let Some(cb) = d.otherend_changed {
+                // SAFETY: the driver stays registered while bound (unregistering unbinds under
+                // this lock first); the handle is valid until its `remove`, also under this lock.
+                unsafe { cb(frontend::handle(dev), other as u32, d.ctx) };
+                return;
+            }
+        }
+    }
     let mut ours = read_state(xs, &ours_path);
     use XenbusState as S;
     let close = match other {
@@ -130,6 +156,7 @@ unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_voi
             ),
         }
     }
+    dev.state.store(ours as u32, Ordering::Release);
     dev.dev.set_state(ours as u32);
     pr_info!(
         "{}-{}: backend {}, frontend {}\n",
@@ -244,13 +271,15 @@ impl Inner {
         // Our own state may have changed (it is under device/ too).
         for d in devs.iter().flatten() {
             if let Ok(p) = join(d.nodename.as_bytes(), b"state") {
-                d.dev.set_state(read_state(xs, &p) as u32);
+                let st = read_state(xs, &p) as u32;
+                d.state.store(st, Ordering::Release);
+                d.dev.set_state(st);
             }
         }
     }
 }
 
-fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<KBox<Dev>> {
+fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<Pin<KBox<Dev>>> {
     let node = join(b"device", t).and_then(|d| join(&d, id)).ok()?;
     let backend = match join(&node, b"backend").and_then(|p| xs.read(0, &p)) {
         Ok(r) => r,
@@ -297,16 +326,20 @@ fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<KBox<Dev>> {
         }
     };
     let state_path = join(&node, b"state").ok()?;
-    dev.set_state(read_state(xs, &state_path) as u32);
-    let mut d = KBox::new(
-        Dev {
+    let st = read_state(xs, &state_path) as u32;
+    dev.set_state(st);
+    let d = KBox::pin_init(
+        pin_init!(Dev {
             devtype,
             id: idc,
             nodename,
             otherend,
+            otherend_id: backend_id,
             dev,
-            watch: None,
-        },
+            watch: AtomicU64::new(0),
+            state: AtomicU32::new(st),
+            drv <- new_mutex!(frontend::DrvRef::none()),
+        }),
         GFP_KERNEL,
     )
     .ok()?;
@@ -318,12 +351,14 @@ fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<KBox<Dev>> {
         s(backend),
         backend_id
     );
+    // Bind a registered driver first, so that it sees the backend's state from the start.
+    frontend::probe_new(&d);
     if let Ok(p) = join(backend, b"state") {
         let data = (&*d as *const Dev).cast_mut().cast::<c_void>();
-        // SAFETY: `data` is the boxed `Dev`, which `remove` unwatches before freeing; the callback
-        // only reads it and issues xenstore requests (fine on the watch workqueue).
+        // SAFETY: `data` is the pinned `Dev`, which `remove` unwatches before freeing; the
+        // callback only reads it and issues xenstore requests (fine on the watch workqueue).
         match unsafe { xs.watch(&p, otherend_cb, data) } {
-            Ok(tok) => d.watch = Some(tok),
+            Ok(tok) => d.watch.store(tok, Ordering::Release),
             Err(e) => pr_err!(
                 "{}: cannot watch the backend state: errno {}\n",
                 s(&node),
@@ -334,12 +369,14 @@ fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<KBox<Dev>> {
     Some(d)
 }
 
-fn remove(xs: &Xs, d: KBox<Dev>) {
-    if let Some(tok) = d.watch {
+fn remove(xs: &Xs, d: Pin<KBox<Dev>>) {
+    let tok = d.watch.swap(0, Ordering::AcqRel);
+    if tok != 0 {
         if let Ok(p) = join(d.otherend.as_bytes(), b"state") {
             xs.unwatch(&p, tok);
         }
     }
+    frontend::unbind(&d);
     pr_info!(
         "device {}-{} removed\n",
         d.devtype.to_str().unwrap_or("?"),
@@ -366,6 +403,7 @@ impl Bus {
             }
         };
         let mut bus = Bus { inner, watch: None };
+        BUS.store((&*bus.inner as *const Inner).cast_mut(), Ordering::Release);
         bus.inner.scan(xs);
         let data = (&*bus.inner as *const Inner).cast_mut().cast::<c_void>();
         // SAFETY: `data` is the pinned `Inner`, unwatched in `Bus::shutdown` before it is freed.
@@ -390,6 +428,7 @@ impl Bus {
                 remove(xs, d);
             }
         }
+        BUS.store(null_mut(), Ordering::Release);
         drop(devs);
         crate::sys::bus_unregister();
     }

@@ -307,3 +307,25 @@ int xpv_xenbus_register_driver(const void *drv);
 void xpv_xenbus_unregister_driver(const void *drv);
 EXPORT_SYMBOL_GPL(xpv_xenbus_register_driver);
 EXPORT_SYMBOL_GPL(xpv_xenbus_unregister_driver);
+
+/* The frontend driver API (xen_proto/src/abi_xenbus.rs), implemented in frontend.rs. */
+int xpv_xenbus_register_frontend(const void *drv);
+void xpv_xenbus_unregister_frontend(const void *drv);
+int xpv_xenbus_dev_info(void *dev, void *info);
+int xpv_xenbus_dev_read(void *dev, u32 otherend, const u8 *node, size_t node_len, u8 *buf,
+			size_t buf_len, size_t *out_len);
+int xpv_xenbus_dev_write(void *dev, u32 tx, const u8 *node, size_t node_len, const u8 *value,
+			 size_t value_len);
+int xpv_xenbus_switch_state(void *dev, u32 state);
+int xpv_xenbus_wait_otherend(void *dev, u32 mask, u32 timeout_ms, u32 *state);
+int xpv_xenbus_transaction_start(u32 *tx);
+int xpv_xenbus_transaction_end(u32 tx, u32 commit);
+EXPORT_SYMBOL_GPL(xpv_xenbus_register_frontend);
+EXPORT_SYMBOL_GPL(xpv_xenbus_unregister_frontend);
+EXPORT_SYMBOL_GPL(xpv_xenbus_dev_info);
+EXPORT_SYMBOL_GPL(xpv_xenbus_dev_read);
+EXPORT_SYMBOL_GPL(xpv_xenbus_dev_write);
+EXPORT_SYMBOL_GPL(xpv_xenbus_switch_state);
+EXPORT_SYMBOL_GPL(xpv_xenbus_wait_otherend);
+EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_start);
+EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_end);

@@ -17,6 +17,9 @@ mod abi;
 #[path = "../xen_proto/src/abi_client.rs"]
 mod abi_client;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/abi_xenbus.rs"]
+mod abi_xenbus;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/hvm.rs"]
 mod hvm;
 #[allow(unreachable_pub, dead_code)]
@@ -31,6 +34,7 @@ mod xs_wire;
 
 mod bus;
 mod control;
+mod frontend;
 mod selftest;
 mod sys;
 mod xs;

@@ -14,6 +14,8 @@
 
 pub mod abi;
 pub mod abi_client;
+pub mod abi_xenbus;
+pub mod abi_xenbus_client;
 pub mod cpuid;
 pub mod evtchn;
 pub mod grant;

@@ -762,14 +762,21 @@ impl XenstoreDomainInterface {
     /// Notify whenever `bytes > 0`.
     ///
     /// # Errors
-    /// [`XsError::RingIndex`] if xenstored's `req_cons` is impossible; nothing is written.
-    /// (Linux then resets both indices and returns `-EIO`; what to do is the caller's choice.)
+    /// [`XsError::RingIndex`] if xenstored's `req_cons` is impossible; nothing is written. (If
+    /// it turns impossible after some bytes were written, those are reported and the next call
+    /// fails: a result never hides bytes that were published.) Linux then resets both indices
+    /// and returns `-EIO`; what to do is the caller's choice.
     pub fn write_requests(&self, data: &[u8]) -> Result<RingIo, XsError> {
         let mut io = RingIo::default();
         while io.bytes < data.len() {
             let cons = self.req_cons.load(Ordering::Acquire);
             let prod = self.req_prod.load(Ordering::Relaxed);
-            let (off, avail) = output_chunk(cons, prod)?;
+            let (off, avail) = match output_chunk(cons, prod) {
+                Ok(c) => c,
+                // Report what was written; the bad index shows again on the next call.
+                Err(_) if io.bytes > 0 => break,
+                Err(e) => return Err(e),
+            };
             if avail == 0 {
                 break;
             }
@@ -795,14 +802,21 @@ impl XenstoreDomainInterface {
     /// Copies up to `buf.len()` response bytes out of the ring and frees their space (`xb_read`).
     ///
     /// # Errors
-    /// [`XsError::RingIndex`] if xenstored's `rsp_prod` is impossible; nothing is consumed.
+    /// [`XsError::RingIndex`] if xenstored's `rsp_prod` is impossible; nothing is consumed. (If
+    /// it turns impossible after some bytes were consumed, those are returned and the next call
+    /// fails: a result never hides bytes that were consumed.)
     pub fn read_responses(&self, buf: &mut [u8]) -> Result<RingIo, XsError> {
         let mut io = RingIo::default();
         while io.bytes < buf.len() {
             let cons = self.rsp_cons.load(Ordering::Relaxed);
             // Data is read only after the producer index (virt_rmb).
             let prod = self.rsp_prod.load(Ordering::Acquire);
-            let (off, avail) = input_chunk(cons, prod)?;
+            let (off, avail) = match input_chunk(cons, prod) {
+                Ok(c) => c,
+                // Report what was consumed; the bad index shows again on the next call.
+                Err(_) if io.bytes > 0 => break,
+                Err(e) => return Err(e),
+            };
             if avail == 0 {
                 break;
             }
@@ -1194,6 +1208,27 @@ mod tests {
             assert!(!intf.has_responses());
         }
         assert_eq!(server_got, sent);
+    }
+
+    #[test]
+    fn progress_is_never_hidden_by_a_later_bad_index() {
+        // Transfers across the ring's end (two chunks) move the index by exactly `bytes`; an
+        // error moves nothing.
+        let intf = XenstoreDomainInterface::new();
+        intf.rsp_cons.store(1020, Ordering::SeqCst);
+        intf.rsp_prod.store(1030, Ordering::SeqCst);
+        let mut buf = [0u8; 32];
+        let io = intf.read_responses(&mut buf).unwrap();
+        assert_eq!(io.bytes, 10);
+        assert_eq!(intf.rsp_cons.load(Ordering::SeqCst), 1030);
+        intf.rsp_prod.store(1030 + 2000, Ordering::SeqCst);
+        assert!(intf.read_responses(&mut buf).is_err());
+        assert_eq!(intf.rsp_cons.load(Ordering::SeqCst), 1030);
+        intf.req_cons.store(1020, Ordering::SeqCst);
+        intf.req_prod.store(1020, Ordering::SeqCst);
+        let io = intf.write_requests(&[1u8; 10]).unwrap();
+        assert_eq!(io.bytes, 10);
+        assert_eq!(intf.req_prod.load(Ordering::SeqCst), 1030);
     }
 
     #[test]

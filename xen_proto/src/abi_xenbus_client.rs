@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Safe wrappers over `abi_xenbus.rs` for frontend drivers. Includers also include `abi.rs`,
+//! `abi_client.rs`, `abi_xenbus.rs` and `xenbus_state.rs` as siblings (kept apart from
+//! `abi_xenbus.rs` because including a wrapper references `xenbus`'s symbols).
+
+use super::abi_client::{Grant, Port};
+use super::abi_xenbus::{
+    state_bit, xpv_xenbus_dev_info, xpv_xenbus_dev_read, xpv_xenbus_dev_write,
+    xpv_xenbus_register_frontend, xpv_xenbus_switch_state, xpv_xenbus_transaction_end,
+    xpv_xenbus_transaction_start, xpv_xenbus_unregister_frontend, xpv_xenbus_wait_otherend,
+    XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
+};
+use super::xenbus_state::XenbusState;
+
+/// A registered frontend driver; dropping it removes its devices and unregisters it.
+#[derive(Debug)]
+pub struct FrontendRegistration(&'static XenbusFrontendDriver);
+
+impl FrontendRegistration {
+    /// Registers `drv` and probes the devices of its type (errors: see
+    /// `xpv_xenbus_register_frontend`, as negative errnos).
+    pub fn new(drv: &'static XenbusFrontendDriver) -> Result<Self, i32> {
+        // SAFETY: `drv` is 'static, so it outlives the registration.
+        match unsafe { xpv_xenbus_register_frontend(drv) } {
+            0 => Ok(Self(drv)),
+            e => Err(e),
+        }
+    }
+}
+
+impl Drop for FrontendRegistration {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new`, unregistered once.
+        unsafe { xpv_xenbus_unregister_frontend(self.0) };
+    }
+}
+
+/// A device handed to a driver callback: valid from `probe` until `remove` returns (the driver
+/// keeps it no longer than that).
+#[derive(Debug, Clone, Copy)]
+pub struct XenbusDevice(*mut XenbusDevHandle);
+
+impl XenbusDevice {
+    /// Wraps the handle a callback received.
+    ///
+    /// # Safety
+    /// `h` must be a handle passed to a callback, and the wrapper used only until the device's
+    /// `remove` callback returns.
+    pub unsafe fn from_raw(h: *mut XenbusDevHandle) -> Self {
+        Self(h)
+    }
+
+    /// Our node, the backend's, its domain id, the device type.
+    pub fn info(&self) -> Result<XenbusDevInfo, i32> {
+        let mut info = XenbusDevInfo::default();
+        // SAFETY: valid handle (constructor contract), `info` writable.
+        match unsafe { xpv_xenbus_dev_info(self.0, &mut info) } {
+            0 => Ok(info),
+            e => Err(e),
+        }
+    }
+
+    fn read(&self, otherend: bool, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+        let mut n = 0usize;
+        // SAFETY: valid handle; `node` and `buf` are valid for their lengths; `n` writable.
+        let r = unsafe {
+            xpv_xenbus_dev_read(
+                self.0,
+                u32::from(otherend),
+                node.as_ptr(),
+                node.len(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut n,
+            )
+        };
+        match r {
+            0 => Ok(n.min(buf.len())),
+            e => Err(e),
+        }
+    }
+
+    /// Reads backend node `node` (a feature, `sectors`, ...) into `buf`; returns its length.
+    /// `-ENOENT` if absent, `-E2BIG` if `buf` is too small.
+    pub fn read_otherend(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+        self.read(true, node, buf)
+    }
+
+    /// Reads one of our own nodes into `buf`; returns its length.
+    pub fn read_own(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+        self.read(false, node, buf)
+    }
+
+    /// Reads a backend node as a decimal `u32` (`-EINVAL` if it is not one).
+    pub fn read_otherend_u32(&self, node: &[u8]) -> Result<u32, i32> {
+        let mut buf = [0u8; 24];
+        let n = self.read_otherend(node, &mut buf)?;
+        let v = buf[..n].strip_suffix(&[0]).unwrap_or(&buf[..n]);
+        super::xs_wire::parse_u32(v).map_err(|_| -22)
+    }
+
+    /// Whether backend feature `node` is present and non-zero (`feature-persistent`, ...): a
+    /// missing or unreadable node is `false`, as Linux's `xenbus_read_unsigned(.., 0)`.
+    pub fn otherend_feature(&self, node: &[u8]) -> bool {
+        self.read_otherend_u32(node).is_ok_and(|v| v != 0)
+    }
+
+    /// Writes our node `node` (in transaction `tx`, 0 for none).
+    pub fn write(&self, tx: u32, node: &[u8], value: &[u8]) -> Result<(), i32> {
+        // SAFETY: valid handle; slices valid for their lengths.
+        match unsafe {
+            xpv_xenbus_dev_write(
+                self.0,
+                tx,
+                node.as_ptr(),
+                node.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    /// Switches our state (`xenbus_switch_state`).
+    pub fn switch_state(&self, s: XenbusState) -> Result<(), i32> {
+        // SAFETY: valid handle.
+        match unsafe { xpv_xenbus_switch_state(self.0, s as u32) } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    /// Waits up to `timeout_ms` for the backend to be in one of `states`; returns the state.
+    /// `Err((-ETIMEDOUT, last_state))` when it did not get there in time.
+    pub fn wait_otherend(
+        &self,
+        states: &[XenbusState],
+        timeout_ms: u32,
+    ) -> Result<XenbusState, (i32, XenbusState)> {
+        let mask = states.iter().fold(0u32, |m, &s| m | state_bit(s as u32));
+        let mut st = 0u32;
+        // SAFETY: valid handle; `st` writable.
+        let r = unsafe { xpv_xenbus_wait_otherend(self.0, mask, timeout_ms, &mut st) };
+        let s = XenbusState::from_u32(st).unwrap_or(XenbusState::Unknown);
+        match r {
+            0 => Ok(s),
+            e => Err((e, s)),
+        }
+    }
+
+    /// Grants the backend access to our frame `gfn` (a shared ring page, writable).
+    pub fn grant_ring(&self, gfn: u64) -> Result<Grant, i32> {
+        let info = self.info()?;
+        let dom = u16::try_from(info.otherend_id).map_err(|_| -22)?;
+        Grant::new(dom, gfn, false)
+    }
+
+    /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`).
+    pub fn alloc_evtchn(&self) -> Result<Port, i32> {
+        let info = self.info()?;
+        let dom = u16::try_from(info.otherend_id).map_err(|_| -22)?;
+        Port::alloc_unbound(dom)
+    }
+}
+
+/// Starts a transaction; returns its id.
+pub fn transaction_start() -> Result<u32, i32> {
+    let mut tx = 0u32;
+    // SAFETY: `tx` writable.
+    match unsafe { xpv_xenbus_transaction_start(&mut tx) } {
+        0 => Ok(tx),
+        e => Err(e),
+    }
+}
+
+/// Ends a transaction (`-EAGAIN`: redo it).
+pub fn transaction_end(tx: u32, commit: bool) -> Result<(), i32> {
+    // SAFETY: plain integers.
+    match unsafe { xpv_xenbus_transaction_end(tx, u32::from(commit)) } {
+        0 => Ok(()),
+        e => Err(e),
+    }
+}

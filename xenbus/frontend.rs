@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The frontend driver API (`xen_proto/src/abi_xenbus.rs`): driver registration with
+//! probe/remove/otherend_changed callbacks, and the per-device xenstore helpers, exported to
+//! `xen_blkfront`/`xen_netfront` (behaviour after Linux's `drivers/xen/xenbus/xenbus_probe.c`,
+//! `xenbus_client.c`).
+//!
+//! A device's driver reference is held under the device's `drv` lock while any callback runs, so
+//! `remove` never overlaps `probe` or `otherend_changed`; unregistering a driver unbinds its
+//! devices (calling `remove`) before it returns.
+
+use crate::abi;
+use crate::abi_xenbus::{
+    fill_field, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver, E2BIG, ETIMEDOUT,
+    XPV_XENBUS_ABI_VERSION,
+};
+use crate::bus::{join, read_state, Dev, BUS};
+use crate::xenbus_state::XenbusState;
+use crate::xs;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::prelude::*;
+
+/// Registered frontend drivers (compare-exchange claimed; at most one per device type).
+const MAX_FRONTENDS: usize = 8;
+static FRONTENDS: [AtomicPtr<XenbusFrontendDriver>; MAX_FRONTENDS] =
+    [const { AtomicPtr::new(null_mut()) }; MAX_FRONTENDS];
+
+/// The driver bound to a device (null: none).
+pub(crate) struct DrvRef(*const XenbusFrontendDriver);
+
+// SAFETY: a registered descriptor is immutable and shared by design (see `XenbusFrontendDriver`).
+unsafe impl Send for DrvRef {}
+
+impl DrvRef {
+    /// No driver.
+    pub(crate) const fn none() -> Self {
+        Self(core::ptr::null())
+    }
+
+    /// The driver, if bound.
+    pub(crate) fn get(&self) -> Option<&XenbusFrontendDriver> {
+        // SAFETY: non-null only while the driver is registered: unregistering clears every
+        // `DrvRef` pointing to it (under the device's lock) before returning.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// The handle given to drivers for `d`.
+pub(crate) fn handle(d: &Dev) -> *mut XenbusDevHandle {
+    (d as *const Dev).cast_mut().cast()
+}
+
+/// The device behind a handle a driver passed back.
+///
+/// # Safety
+/// `h` must be a handle given to that driver's callbacks whose `remove` has not returned.
+unsafe fn dev_of<'a>(h: *mut XenbusDevHandle) -> Option<&'a Dev> {
+    // SAFETY: the caller's contract: the `Dev` lives until after its `remove` returns.
+    unsafe { h.cast::<Dev>().cast_const().as_ref() }
+}
+
+fn name_of(d: &XenbusFrontendDriver) -> &str {
+    crate::abi_xenbus::field_str(&d.name).unwrap_or("?")
+}
+
+fn type_of(d: &XenbusFrontendDriver) -> Option<&[u8]> {
+    let t = crate::abi_xenbus::field_str(&d.devicetype)?;
+    (!t.is_empty()).then_some(t.as_bytes())
+}
+
+fn driver_for(devtype: &[u8]) -> Option<&'static XenbusFrontendDriver> {
+    FRONTENDS.iter().find_map(|slot| {
+        // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
+        // them from the table first.
+        let d = unsafe { slot.load(Ordering::Acquire).as_ref() }?;
+        (type_of(d) == Some(devtype)).then_some(d)
+    })
+}
+
+fn bind(d: &Dev, drv: &XenbusFrontendDriver) {
+    let mut g = d.drv.lock();
+    if !g.0.is_null() {
+        return;
+    }
+    let Some(probe) = drv.probe else { return };
+    // SAFETY: the handle is valid until `remove`; `ctx` is the driver's.
+    let r = unsafe { probe(handle(d), drv.ctx) };
+    if r == 0 {
+        *g = DrvRef(drv);
+        pr_info!(
+            "{}: bound to driver {}\n",
+            d.nodename.to_str().unwrap_or("?"),
+            name_of(drv)
+        );
+    } else {
+        pr_err!(
+            "{}: probe by driver {} failed: errno {}\n",
+            d.nodename.to_str().unwrap_or("?"),
+            name_of(drv),
+            -r
+        );
+    }
+}
+
+/// Binds a new device to the registered driver of its type, if any.
+pub(crate) fn probe_new(d: &Dev) {
+    if let Some(drv) = driver_for(d.devtype.as_bytes()) {
+        bind(d, drv);
+    }
+}
+
+/// Calls the bound driver's `remove` and unbinds it.
+pub(crate) fn unbind(d: &Dev) {
+    let mut g = d.drv.lock();
+    if let Some(drv) = g.get() {
+        if let Some(rm) = drv.remove {
+            // SAFETY: the handle is valid until this returns.
+            unsafe { rm(handle(d), drv.ctx) };
+        }
+    }
+    *g = DrvRef::none();
+}
+
+/// Exported: see `abi_xenbus::xpv_xenbus_register_frontend`.
+///
+/// # Safety
+/// `drv` must point to a valid descriptor that stays valid until unregistered.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_register_frontend(
+    drv: *const XenbusFrontendDriver,
+) -> i32 {
+    if xs::get().is_none() {
+        return -abi::ENODEV;
+    }
+    // SAFETY: the caller passes a valid descriptor.
+    let Some(d) = (unsafe { drv.as_ref() }) else {
+        return -abi::EINVAL;
+    };
+    if d.abi_version != XPV_XENBUS_ABI_VERSION {
+        pr_err!(
+            "frontend driver uses xenbus ABI {}, xenbus {}: rebuild all modules together\n",
+            d.abi_version,
+            XPV_XENBUS_ABI_VERSION
+        );
+        return -abi::EINVAL;
+    }
+    let Some(ty) = type_of(d) else {
+        pr_err!("refusing a frontend driver with a bad device type\n");
+        return -abi::EINVAL;
+    };
+    if d.probe.is_none() {
+        pr_err!(
+            "refusing frontend driver {}: no probe callback\n",
+            name_of(d)
+        );
+        return -abi::EINVAL;
+    }
+    if driver_for(ty).is_some() {
+        pr_err!(
+            "frontend driver {}: that device type already has a driver\n",
+            name_of(d)
+        );
+        return -abi::EBUSY;
+    }
+    let claimed = FRONTENDS.iter().any(|slot| {
+        slot.compare_exchange(
+            null_mut(),
+            drv.cast_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    });
+    if !claimed {
+        return -abi::ENOSPC;
+    }
+    pr_info!("registered frontend driver {}\n", name_of(d));
+    // SAFETY: BUS is null or the live bus; frontends are unregistered before xenbus unloads.
+    if let Some(inner) = unsafe { BUS.load(Ordering::Acquire).as_ref() } {
+        let devs = inner.devs.lock();
+        for dev in devs.iter().flatten() {
+            if dev.devtype.as_bytes() == ty {
+                bind(dev, d);
+            }
+        }
+    }
+    0
+}
+const _: crate::abi_xenbus::RegisterFrontendFn = xpv_xenbus_register_frontend;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_unregister_frontend`.
+///
+/// # Safety
+/// `drv` is compared, and used only if registered.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_unregister_frontend(drv: *const XenbusFrontendDriver) {
+    let found = FRONTENDS.iter().any(|slot| {
+        slot.compare_exchange(
+            drv.cast_mut(),
+            null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    });
+    if !found {
+        return;
+    }
+    // SAFETY: as in register.
+    if let Some(inner) = unsafe { BUS.load(Ordering::Acquire).as_ref() } {
+        let devs = inner.devs.lock();
+        for dev in devs.iter().flatten() {
+            if dev.drv.lock().0 == drv {
+                unbind(dev);
+            }
+        }
+    }
+}
+const _: crate::abi_xenbus::UnregisterFrontendFn = xpv_xenbus_unregister_frontend;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_dev_info`.
+///
+/// # Safety
+/// `dev` a live handle, `info` valid for writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_dev_info(
+    dev: *mut XenbusDevHandle,
+    info: *mut XenbusDevInfo,
+) -> i32 {
+    // SAFETY: caller's contract.
+    let (Some(d), Some(out)) = (unsafe { dev_of(dev) }, unsafe { info.as_mut() }) else {
+        return -abi::EINVAL;
+    };
+    if out.abi_version != XPV_XENBUS_ABI_VERSION {
+        return -abi::EINVAL;
+    }
+    out.otherend_id = d.otherend_id;
+    fill_field(&mut out.devtype, d.devtype.as_bytes());
+    fill_field(&mut out.nodename, d.nodename.as_bytes());
+    fill_field(&mut out.otherend, d.otherend.as_bytes());
+    0
+}
+const _: crate::abi_xenbus::DevInfoFn = xpv_xenbus_dev_info;
+
+fn errno(e: Error) -> i32 {
+    e.to_errno()
+}
+
+/// Exported: see `abi_xenbus::xpv_xenbus_dev_read`.
+///
+/// # Safety
+/// `dev` a live handle; `node` valid for `node_len` bytes, `buf` for `buf_len`, `out_len`
+/// writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_dev_read(
+    dev: *mut XenbusDevHandle,
+    otherend: u32,
+    node: *const u8,
+    node_len: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> i32 {
+    // SAFETY: caller's contract.
+    let Some(d) = (unsafe { dev_of(dev) }) else {
+        return -abi::EINVAL;
+    };
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    if node.is_null() || (buf.is_null() && buf_len != 0) || out_len.is_null() {
+        return -abi::EINVAL;
+    }
+    // SAFETY: caller's contract.
+    let node = unsafe { core::slice::from_raw_parts(node, node_len) };
+    let base = if otherend != 0 {
+        &d.otherend
+    } else {
+        &d.nodename
+    };
+    let path = match join(base.as_bytes(), node) {
+        Ok(p) => p,
+        Err(e) => return errno(e),
+    };
+    let r = match xs.read(0, &path) {
+        Ok(r) => r,
+        Err(e) => return errno(e),
+    };
+    let v = r.payload();
+    // SAFETY: caller's contract.
+    unsafe { *out_len = v.len() };
+    if v.len() > buf_len {
+        return -E2BIG;
+    }
+    // SAFETY: `buf` is valid for `buf_len` ≥ `v.len()` bytes and does not overlap our reply.
+    unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), buf, v.len()) };
+    0
+}
+const _: crate::abi_xenbus::DevReadFn = xpv_xenbus_dev_read;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_dev_write`.
+///
+/// # Safety
+/// `dev` a live handle; `node` and `value` valid for their lengths.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_dev_write(
+    dev: *mut XenbusDevHandle,
+    tx: u32,
+    node: *const u8,
+    node_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> i32 {
+    // SAFETY: caller's contract.
+    let Some(d) = (unsafe { dev_of(dev) }) else {
+        return -abi::EINVAL;
+    };
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    if node.is_null() || (value.is_null() && value_len != 0) {
+        return -abi::EINVAL;
+    }
+    // SAFETY: caller's contract.
+    let node = unsafe { core::slice::from_raw_parts(node, node_len) };
+    let value: &[u8] = if value_len == 0 {
+        &[]
+    } else {
+        // SAFETY: caller's contract.
+        unsafe { core::slice::from_raw_parts(value, value_len) }
+    };
+    match join(d.nodename.as_bytes(), node).and_then(|p| xs.write(tx, &p, value)) {
+        Ok(()) => 0,
+        Err(e) => errno(e),
+    }
+}
+const _: crate::abi_xenbus::DevWriteFn = xpv_xenbus_dev_write;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_switch_state`.
+///
+/// # Safety
+/// `dev` a live handle.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_switch_state(
+    dev: *mut XenbusDevHandle,
+    state: u32,
+) -> i32 {
+    // SAFETY: caller's contract.
+    let Some(d) = (unsafe { dev_of(dev) }) else {
+        return -abi::EINVAL;
+    };
+    let Ok(st) = XenbusState::from_u32(state) else {
+        return -abi::EINVAL;
+    };
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    if d.state.load(Ordering::Acquire) == state {
+        return 0;
+    }
+    let r = join(d.nodename.as_bytes(), b"state")
+        .and_then(|p| xs.write(0, &p, st.as_xenstore_str().as_bytes()));
+    match r {
+        Ok(()) => {
+            d.state.store(state, Ordering::Release);
+            d.dev.set_state(state);
+            0
+        }
+        Err(e) => {
+            pr_err!(
+                "{}: cannot switch to {}: errno {}\n",
+                d.nodename.to_str().unwrap_or("?"),
+                st.name(),
+                -e.to_errno()
+            );
+            errno(e)
+        }
+    }
+}
+const _: crate::abi_xenbus::SwitchStateFn = xpv_xenbus_switch_state;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_wait_otherend`.
+///
+/// # Safety
+/// `dev` a live handle, `state` writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_wait_otherend(
+    dev: *mut XenbusDevHandle,
+    mask: u32,
+    timeout_ms: u32,
+    state: *mut u32,
+) -> i32 {
+    // SAFETY: caller's contract.
+    let (Some(d), Some(out)) = (unsafe { dev_of(dev) }, unsafe { state.as_mut() }) else {
+        return -abi::EINVAL;
+    };
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    let Ok(path) = join(d.otherend.as_bytes(), b"state") else {
+        return -12;
+    };
+    let mut waited = 0u32;
+    loop {
+        let s = read_state(xs, &path) as u32;
+        *out = s;
+        if crate::abi_xenbus::state_bit(s) & mask != 0 {
+            return 0;
+        }
+        if waited >= timeout_ms {
+            pr_err!(
+                "{}: backend still {} after {} ms\n",
+                d.nodename.to_str().unwrap_or("?"),
+                XenbusState::from_u32(s).map_or("?", |s| s.name()),
+                timeout_ms
+            );
+            return -ETIMEDOUT;
+        }
+        crate::sys::msleep(20);
+        waited = waited.saturating_add(20);
+    }
+}
+const _: crate::abi_xenbus::WaitOtherendFn = xpv_xenbus_wait_otherend;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_transaction_start`.
+///
+/// # Safety
+/// `tx` writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_transaction_start(tx: *mut u32) -> i32 {
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    // SAFETY: caller's contract.
+    let Some(out) = (unsafe { tx.as_mut() }) else {
+        return -abi::EINVAL;
+    };
+    match xs.transaction_start() {
+        Ok(id) => {
+            *out = id;
+            0
+        }
+        Err(e) => errno(e),
+    }
+}
+const _: crate::abi_xenbus::TransactionStartFn = xpv_xenbus_transaction_start;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_transaction_end`.
+#[no_mangle]
+pub(crate) extern "C" fn xpv_xenbus_transaction_end(tx: u32, commit: u32) -> i32 {
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    match xs.transaction_end(tx, commit != 0) {
+        Ok(()) => 0,
+        Err(e) => errno(e),
+    }
+}
