@@ -191,6 +191,11 @@ impl Inner {
             return;
         };
         for t in types_it {
+            // device/suspend/event-channel is the suspend event channel of the toolstack's
+            // suspend protocol, not a device (Linux's frontend bus finds no backend there either).
+            if t == b"suspend" {
+                continue;
+            }
             if !valid_name(t) {
                 pr_err!("ignoring device type {:?}: not a short plain name\n", s(t));
                 continue;

@@ -5,8 +5,8 @@
 //!   message (not supported yet; `feature-suspend` is not advertised, so `xl` does not ask).
 //!   The request is acknowledged by writing an empty value in a transaction, as Linux does.
 //! - `control/sysrq` = one key → `handle_sysrq(key)`, acknowledged by writing `"\0"`.
-//! - `control/feature-poweroff`, `feature-reboot` and `feature-sysrq` are set to `1`, so
-//!   `xl shutdown`/`xl reboot` use this path instead of ACPI.
+//! - `control/feature-poweroff` and `feature-reboot` are set to `1` (as manage.c does for the
+//!   requests it handles), so `xl shutdown`/`xl reboot` use this path instead of ACPI.
 
 use crate::sys;
 use crate::xs::{self, trim, Xs};
@@ -118,11 +118,7 @@ impl Control {
     /// Advertises the features and watches `control/shutdown` and `control/sysrq`.
     /// Failures are logged (the guest then only reacts to ACPI); never fatal.
     pub(crate) fn new(xs: &Xs) -> Self {
-        for f in [
-            &b"control/feature-poweroff"[..],
-            b"control/feature-reboot",
-            b"control/feature-sysrq",
-        ] {
+        for f in [&b"control/feature-poweroff"[..], b"control/feature-reboot"] {
             if let Err(e) = xs.write(0, f, b"1") {
                 pr_err!(
                     "cannot write {}: errno {}\n",

@@ -851,7 +851,21 @@ impl Connection {
             unsafe { EvtchnBinding::new(Port(evtchn as u32), xs_event, data) }
                 .map_err(Error::from_errno)?,
         );
-        conn.xs.reset_watches()?;
+        // Watches of an earlier load of this module would fire into nothing (their tokens are
+        // ignored anyway); a xenstored without XS_RESET_WATCHES is not fatal.
+        if let Err(e) = conn.xs.reset_watches() {
+            if e == EIO || e.to_errno() == -ETIMEDOUT {
+                pr_err!(
+                    "xenstore does not answer (XS_RESET_WATCHES): errno {}\n",
+                    -e.to_errno()
+                );
+                return Err(e);
+            }
+            pr_warn!(
+                "XS_RESET_WATCHES refused (errno {}), continuing\n",
+                -e.to_errno()
+            );
+        }
         pr_info!(
             "xenstore connected: ring at pfn {:#x}, event channel {}\n",
             pfn,

@@ -16,17 +16,26 @@ dom0_event_dom0_write_watch() {
   fi
 }
 
+# The disk to hot-plug: Dom0's root-image disk when the test bed attached one (unused by this
+# guest), else a loop device over a fresh 16 MiB file (the test bed's block script takes block
+# devices only).
+XB_LOOP=''
 dom0_event_block_attach() {
   local target=${TB_ROOTFS_DEV:-}
   if [ -z "$target" ] || [ ! -b "$target" ]; then
-    target=/tmp/xb-hotplug.img
-    truncate -s 16M "$target"
+    truncate -s 16M /tmp/xb-hotplug.img
+    modprobe loop 2> /dev/null
+    if ! XB_LOOP=$(losetup -f --show /tmp/xb-hotplug.img 2> "$OUT/losetup.log"); then
+      tb_dom0_fail hotplug-add "no block device to attach: losetup: $(tr '\n' ' ' < "$OUT/losetup.log")"
+      return
+    fi
+    target=$XB_LOOP
   fi
   if timeout 60 xl block-attach "$DOM" "format=raw,vdev=xvdb,access=ro,target=$target" \
       > "$OUT/block-attach.log" 2>&1; then
     log "block-attach xvdb ($target) done; backend state $(tb_backend_state vbd 51728)"
   else
-    tb_dom0_fail hotplug-add "xl block-attach failed: $(tail -n 2 "$OUT/block-attach.log" | tr '\n' ' ')"
+    tb_dom0_fail hotplug-add "xl block-attach of $target failed: $(tail -n 2 "$OUT/block-attach.log" | tr '\n' ' ')"
   fi
 }
 
@@ -37,4 +46,9 @@ dom0_event_block_detach() {
   else
     tb_dom0_fail hotplug-remove "xl block-detach failed after $((SECONDS - t0)) s: $(tail -n 2 "$OUT/block-detach.log" | tr '\n' ' ')"
   fi
+}
+
+dom0_after() {
+  [ -z "$XB_LOOP" ] || losetup -d "$XB_LOOP" 2> /dev/null
+  rm -f /tmp/xb-hotplug.img
 }
