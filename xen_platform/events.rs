@@ -259,6 +259,9 @@ fn dispatch(port: u32) {
 
 /// The upcall: the platform device's interrupt handler (Linux's `__xen_evtchn_do_upcall` with
 /// the 2-level scan of `evtchn_2l_handle_events`).
+///
+/// # Safety
+/// Called by the kernel's interrupt core only (registered with `request_irq` in probe).
 pub(crate) unsafe extern "C" fn upcall_irq(
     _irq: kernel::ffi::c_int,
     _dev: *mut c_void,

@@ -20,10 +20,26 @@
 //! project's smoke test loads all modules on plain QEMU). A kernel with its own Xen support
 //! (`CONFIG_XEN`) or a platform device already bound to another driver makes loading fail.
 //!
-//! The per-vCPU upcall vector (`HVMOP_set_evtchn_upcall_vector`) is not used: it needs an IDT
-//! vector with our handler, and a module cannot install IDT entries (Linux's
-//! `sysvec_xen_hvm_callback` is built into the kernel under `CONFIG_XEN_PVHVM`); the INTx/GSI
-//! callback delivers everything to vCPU 0, which is where all our ports are bound.
+//! Emulated-device unplug (`xen_emul_unplug=` on the kernel command line, or the module
+//! parameter of the same name, which wins) runs at module load, before the PCI driver
+//! registers, with Linux's values and default (unplug the IDE disks and NICs, since blkfront
+//! and netfront exist). It only helps if no driver has bound those devices yet: Linux does it
+//! in early boot, a module can only do it when it is loaded before `ata_piix`/`e1000` (initramfs
+//! order, or those drivers as modules). When the default finds an emulated NIC or IDE
+//! controller already driven, it leaves that class alone (pulling a disk from under a mounted
+//! file system would lose data) and reports `unnecessary` to the frontends; an explicit value is
+//! applied as given. The result is `PlatformInfo::unplug`.
+//!
+//! The per-vCPU upcall vector (`HVMOP_set_evtchn_upcall_vector`, offered by Xen 4.17: CPUID
+//! HVM feature `XEN_HVM_CPUID_UPCALL_VECTOR`) is not used. Xen injects that vector straight into
+//! the vCPU's local APIC, so the guest needs an IDT entry for it that acknowledges the APIC and
+//! runs our handler. Linux has one built in (`sysvec_xen_hvm_callback`, only under
+//! `CONFIG_XEN_PVHVM`); a module can neither install IDT entries nor allocate a vector from
+//! the x86 vector domain (`x86_vector_domain` and `irq_domain_alloc_irqs` on it are not
+//! exported), and borrowing the vector of an MSI would need the platform device to have MSI,
+//! which it has not. The INTx/GSI callback delivers everything to vCPU 0, where all our ports
+//! are bound (`events.rs`); its cost is one interrupt path for all devices, no per-vCPU
+//! spreading.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};

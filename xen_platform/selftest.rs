@@ -30,12 +30,20 @@ const WAIT_MS: u32 = 2000;
 static COUNT: AtomicU32 = AtomicU32::new(0);
 static LAST_PORT: AtomicU32 = AtomicU32::new(0);
 
+/// Self-test event handler.
+///
+/// # Safety
+/// Called by the event demultiplexer only; `data` is unused.
 unsafe extern "C" fn count_eoi(port: u32, _data: *mut c_void) -> u32 {
     COUNT.fetch_add(1, Ordering::SeqCst);
     LAST_PORT.store(port, Ordering::Relaxed);
     evtchn_ret::EOI
 }
 
+/// Self-test event handler.
+///
+/// # Safety
+/// Called by the event demultiplexer only; `data` is unused.
 unsafe extern "C" fn count_late(port: u32, _data: *mut c_void) -> u32 {
     COUNT.fetch_add(1, Ordering::SeqCst);
     LAST_PORT.store(port, Ordering::Relaxed);
@@ -129,6 +137,10 @@ fn test_lateeoi() -> Result<u32, (&'static str, i32)> {
     r
 }
 
+/// Self-test event handler.
+///
+/// # Safety
+/// Called by the event demultiplexer only; `data` is unused.
 unsafe extern "C" fn count_spurious(port: u32, _data: *mut c_void) -> u32 {
     COUNT.fetch_add(1, Ordering::SeqCst);
     LAST_PORT.store(port, Ordering::Relaxed);

@@ -130,6 +130,10 @@ pub(crate) trait PciDriverOps {
     fn remove(dev: &PciDev);
 }
 
+/// `probe` of our `pci_driver`.
+///
+/// # Safety
+/// Called by the PCI core with a live device.
 unsafe extern "C" fn probe_trampoline<T: PciDriverOps>(
     pdev: *mut pci_dev,
     _id: *const pci_device_id,
@@ -140,6 +144,10 @@ unsafe extern "C" fn probe_trampoline<T: PciDriverOps>(
     }
 }
 
+/// `remove` of our `pci_driver`.
+///
+/// # Safety
+/// Called by the PCI core with a live, bound device.
 unsafe extern "C" fn remove_trampoline<T: PciDriverOps>(pdev: *mut pci_dev) {
     T::remove(&PciDev(pdev));
 }
@@ -445,9 +453,8 @@ impl GnttabLockGuard {
     /// `spin_lock_irqsave`.
     pub(crate) fn lock() -> Self {
         // SAFETY: the lock is statically initialised; released by `drop`.
-        Self {
-            flags: unsafe { b::xpv_shim_gnttab_lock() },
-        }
+        let flags = unsafe { b::xpv_shim_gnttab_lock() };
+        Self { flags }
     }
 }
 

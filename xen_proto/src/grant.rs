@@ -241,7 +241,7 @@ impl GrantEntryValue {
     }
 
     /// The 8 bytes of the entry, little-endian.
-    pub const fn to_bytes(&self) -> [u8; 8] {
+    pub const fn to_bytes(self) -> [u8; 8] {
         let f = self.flags.to_le_bytes();
         let d = self.domid.to_le_bytes();
         let r = self.frame.to_le_bytes();
