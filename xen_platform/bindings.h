@@ -24,6 +24,10 @@ void xpv_shim_pci_location(struct pci_dev *pdev, u16 *segment, u8 *bus, u8 *devf
 const char *xpv_shim_pci_bound_driver(u32 vendor, u32 device, int *present);
 /* Number of PCI devices of class (base << 8 | sub), and how many have a driver bound. */
 int xpv_shim_pci_class_count(u32 class16, int *bound);
+/* After QEMU dropped unplugged devices: removes (pci_stop_and_remove_bus_device_locked) the
+ * PCI devices of class (base << 8 | sub) whose vendor id now reads 0xffff, as a hot-unplug would;
+ * returns how many. */
+int xpv_shim_remove_vanished_pci(u32 class16);
 /* irq_set_affinity(irq, cpumask_of(cpu)): cpumask_of is a macro. */
 int xpv_shim_irq_affinity_cpu(u32 irq, u32 cpu);
 

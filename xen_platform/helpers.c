@@ -77,6 +77,27 @@ int xpv_shim_pci_class_count(u32 class16, int *bound)
 	return n;
 }
 
+int xpv_shim_remove_vanished_pci(u32 class16)
+{
+	struct pci_dev *pdev = NULL, *gone[8];
+	int n = 0, i;
+	u16 vendor;
+
+	for_each_pci_dev(pdev) {
+		if ((pdev->class >> 8) != class16 || n == ARRAY_SIZE(gone))
+			continue;
+		if (pci_read_config_word(pdev, PCI_VENDOR_ID, &vendor) == 0 && vendor != 0xffff)
+			continue;
+		gone[n++] = pci_dev_get(pdev);
+	}
+	for (i = 0; i < n; i++) {
+		pci_info(gone[i], "gone from the device model (unplugged): removing\n");
+		pci_stop_and_remove_bus_device_locked(gone[i]);
+		pci_dev_put(gone[i]);
+	}
+	return n;
+}
+
 int xpv_shim_irq_affinity_cpu(u32 irq, u32 cpu)
 {
 	return irq_set_affinity(irq, cpumask_of(cpu));

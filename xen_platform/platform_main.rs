@@ -760,6 +760,15 @@ fn unplug_emulated(cmdline: Option<&[u8]>) {
             pr_warn!("unplug: pulling emulated devices from under their driver, as asked\n");
         }
         sys::PortIo::outw(unplug::XEN_IOPORT_UNPLUG, w);
+        // QEMU removes the NICs from its bus at once (the disks only lose their drives: the IDE
+        // controller stays). Linux enumerated them at boot: drop them as a hot-unplug would, so
+        // that a NIC driver loaded later does not probe a device that is gone.
+        if u32::from(w) & unplug::XEN_UNPLUG_ALL_NICS != 0 {
+            let n = sys::remove_vanished_pci(0x0200);
+            if n != 0 {
+                pr_info!("unplug: removed {} unplugged NIC(s) from the PCI tree\n", n);
+            }
+        }
     }
     UNPLUG.store(d.platform_pci_unplug, Ordering::Relaxed);
     let (names, n) = mask_names(u32::from(d.write.unwrap_or(0)));

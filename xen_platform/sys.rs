@@ -224,6 +224,14 @@ pub(crate) fn pci_class_count(class16: u32) -> (u32, u32) {
     (n.max(0) as u32, bound.max(0) as u32)
 }
 
+/// Removes from Linux's PCI tree the devices of class `class16` that QEMU dropped (vendor id
+/// reads 0xffff), as a hot-unplug would; returns how many. May sleep.
+pub(crate) fn remove_vanished_pci(class16: u32) -> u32 {
+    // SAFETY: plain argument; process context.
+    let n = unsafe { b::xpv_shim_remove_vanished_pci(class16) };
+    n.max(0) as u32
+}
+
 /// An interrupt handler's return value (`irqreturn_t`).
 pub(crate) type IrqReturn = b::irqreturn;
 /// `IRQ_HANDLED`.
