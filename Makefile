@@ -6,6 +6,9 @@
 #   make demo         everything a new user runs first (see README.md)
 #   make check        all tests; ends with "N passed, N failed"
 #   make kernel       build (or reuse) the cached guest kernel and print its path
+#   make install      build, then install into /lib/modules/<KDIR's release>/updates (+ depmod) with
+#                     the modprobe.d softdeps and initramfs hooks of packaging/
+#   make dkms-install / dkms-remove   the same through DKMS (source in /usr/src/xen-pvhvm-rs-<version>)
 #   make clean
 
 SHELL := /bin/bash
@@ -22,7 +25,9 @@ SYMS_xenbus := xen_platform
 SYMS_xen_blkfront := xen_platform xenbus
 SYMS_xen_netfront := xen_platform xenbus
 
-.PHONY: all modules $(MODULES) demo check kernel clean
+.PHONY: all modules $(MODULES) toolchain-check demo check kernel install install-files dkms-install dkms-remove clean
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
+KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 all: modules
 modules: $(MODULES)
@@ -30,9 +35,16 @@ modules: $(MODULES)
 xenbus: xen_platform
 xen_blkfront xen_netfront: xen_platform xenbus
 
-$(MODULES):
+xen_platform: toolchain-check
+
+# Rust support, no in-tree Xen PVHVM, and the kernel's own rustc/bindgen: said plainly, before
+# rustc would fail with E0514.
+toolchain-check:
 	@test -d "$(KDIR)" || { echo "error: KDIR=$(KDIR) is not a kernel build tree" \
 	  "(install the kernel headers, or pass KDIR=...; 'make kernel' builds the test guest's)" >&2; exit 1; }
+	@$(ENV) scripts/check-toolchain.sh $(KDIR)
+
+$(MODULES):
 	$(KMAKE) M=$(CURDIR)/$@ \
 	  KBUILD_EXTRA_SYMBOLS="$(foreach p,$(SYMS_$@),$(CURDIR)/$(p)/Module.symvers)" modules
 
@@ -44,6 +56,36 @@ demo:
 
 check:
 	scripts/check.sh
+
+install: modules install-files
+	@for m in $(MODULES); do $(KMAKE) M=$(CURDIR)/$$m INSTALL_MOD_DIR=updates modules_install || exit 1; done
+	depmod -a $(KRELEASE)
+	@echo "installed for $(KRELEASE); rebuild the initramfs (update-initramfs -u -k $(KRELEASE) or dracut -f) to boot from xvda"
+
+# modprobe.d softdeps (unplug before the emulated-device drivers bind), initramfs-tools hook and
+# script, dracut module.
+install-files:
+	install -D -m 0644 packaging/modprobe.d/xen-pvhvm-rs.conf $(DESTDIR)/etc/modprobe.d/xen-pvhvm-rs.conf
+	install -D -m 0755 packaging/initramfs-tools/hooks/xen-pvhvm-rs $(DESTDIR)/etc/initramfs-tools/hooks/xen-pvhvm-rs
+	install -D -m 0755 packaging/initramfs-tools/scripts/init-top/xen-pvhvm-rs $(DESTDIR)/etc/initramfs-tools/scripts/init-top/xen-pvhvm-rs
+	install -D -m 0755 -t $(DESTDIR)/usr/lib/dracut/modules.d/90xen-pvhvm-rs packaging/dracut/90xen-pvhvm-rs/module-setup.sh packaging/dracut/90xen-pvhvm-rs/xen-pvhvm-rs-load.sh
+
+dkms-install: install-files
+	command -v dkms >/dev/null || { echo "error: dkms is not installed (apt-get install dkms)" >&2; exit 1; }
+	-dkms remove -m xen-pvhvm-rs -v $(VERSION) --all >/dev/null 2>&1
+	scripts/dkms-source.sh /usr/src/xen-pvhvm-rs-$(VERSION)
+	dkms add -m xen-pvhvm-rs -v $(VERSION)
+	dkms build -m xen-pvhvm-rs -v $(VERSION) -k $(KRELEASE) --kernelsourcedir $(KDIR)
+	dkms install -m xen-pvhvm-rs -v $(VERSION) -k $(KRELEASE) --kernelsourcedir $(KDIR)
+	@if command -v update-initramfs >/dev/null; then update-initramfs -u -k $(KRELEASE); \
+	elif command -v dracut >/dev/null; then dracut -f --kver $(KRELEASE); fi
+
+dkms-remove:
+	-dkms remove -m xen-pvhvm-rs -v $(VERSION) --all
+	rm -rf /usr/src/xen-pvhvm-rs-$(VERSION)
+	rm -f /etc/modprobe.d/xen-pvhvm-rs.conf /etc/initramfs-tools/hooks/xen-pvhvm-rs \
+	  /etc/initramfs-tools/scripts/init-top/xen-pvhvm-rs
+	rm -rf /usr/lib/dracut/modules.d/90xen-pvhvm-rs
 
 clean:
 	@for m in $(MODULES); do \

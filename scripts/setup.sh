@@ -31,6 +31,13 @@ if ((${#need_apt[@]})) || ((!qemu_ok)); then
   if ((!qemu_ok)); then apt-get install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null; fi
 fi
 
+# dkms for the packaging test (its Recommends would pull in the host's kernel headers).
+if ! dpkg-query -W -f='${Status}' dkms 2>/dev/null | grep -q 'install ok installed'; then
+  xpv_log "apt-get install dkms"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dkms >/dev/null
+fi
+
 command -v rustup >/dev/null || xpv_die "rustup not found: install rustup first (https://rustup.rs)"
 if ! rustup run "$RUSTUP_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
   xpv_log "rustup toolchain install $RUSTUP_TOOLCHAIN"

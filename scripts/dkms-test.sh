@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# DKMS packaging test, contained in a temporary tree (DKMS's --sourcetree, --dkmstree and
+# --installtree): `dkms add`, `dkms build` and `dkms install` of dkms.conf against the project's
+# cached guest kernel tree must produce the four modules; a build with another rustc first on PATH
+# must stop with our toolchain-mismatch message. Prints dkms-<check>: PASS|FAIL lines.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+command -v dkms >/dev/null || xpv_die "dkms not installed (scripts/setup.sh installs it)"
+kdir=${1:-$("$XPV_ROOT/scripts/build-kernel.sh" | tail -n 1)}
+kver=$(cat "$kdir/include/config/kernel.release")
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$XPV_ROOT/dkms.conf")
+w=$(mktemp -d "${TMPDIR:-/tmp}/xpv-dkms.XXXXXX"); trap 'rm -rf "$w"' EXIT
+mkdir -p "$w/src" "$w/dkms" "$w/root/lib/modules/$kver"
+# DKMS's own environment: no RUSTUP_TOOLCHAIN pin, as from a kernel postinst hook.
+unset RUSTUP_TOOLCHAIN
+# DKMS runs depmod on the real /lib/modules; here depmod -b runs on the contained tree instead.
+trees=(--sourcetree "$w/src" --dkmstree "$w/dkms" --installtree "$w/root/lib/modules" --no-depmod)
+fails=0
+res() { if [ "$2" = 0 ]; then echo "dkms-$1: PASS${3:+ ($3)}"; else echo "dkms-$1: FAIL $3"; fails=$((fails + 1)); fi; }
+
+"$XPV_ROOT/scripts/dkms-source.sh" "$w/src/xen-pvhvm-rs-$ver"
+o=$(dkms add -m xen-pvhvm-rs -v "$ver" "${trees[@]}" 2>&1); rc=$?
+res add $rc "$(tail -n 1 <<<"$o")"
+o=$(dkms build -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
+log=$w/dkms/xen-pvhvm-rs/$ver/build/make.log
+res build $rc "$( ((rc)) && { tail -n 3 <<<"$o"; grep -m 3 -E 'error|xen-pvhvm-rs:' "$log" 2>/dev/null; } | tr '\n' ' ')"
+o=$(dkms install -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
+found=$(cd "$w/root/lib/modules/$kver" 2>/dev/null && find . -name '*.ko*' | sort | tr '\n' ' ')
+n=$(wc -w <<<"$found")
+[ $rc = 0 ] && [ "$n" = 4 ]; res install $? "${found:-$(tail -n 2 <<<"$o" | tr '\n' ' ')}"
+# depmod over the installed tree must see the dependency chain of the four modules.
+depmod -b "$w/root" "$kver" 2>/dev/null
+dep=$(grep -E '^updates/dkms/(xenbus|xen_blkfront|xen_netfront)\.ko' "$w/root/lib/modules/$kver/modules.dep" 2>/dev/null | sed 's#updates/dkms/##g; s#\.ko##g' | sort | tr '\n' ';')
+[ "$dep" = "xen_blkfront: xenbus xen_platform;xen_netfront: xenbus xen_platform;xenbus: xen_platform;" ]
+res depmod $? "${dep:-no modules.dep}"
+for m in xen_platform xenbus xen_blkfront xen_netfront; do
+  ko=$(find "$w/root/lib/modules/$kver" -name "$m.ko*" | head -n 1)
+  v=$( [ -n "$ko" ] && /sbin/modinfo -F vermagic "$ko" | cut -d' ' -f1)
+  [ "$v" = "$kver" ]; res "module-$m" $? "vermagic ${v:-none}"
+done
+dkms remove -m xen-pvhvm-rs -v "$ver" --all "${trees[@]}" >/dev/null 2>&1
+
+# Another rustc first on PATH: the build must stop with our message, not with rustc's E0514.
+mkdir -p "$w/bin"
+printf '#!/bin/sh\necho "rustc 1.0.0 (00000000 2015-05-15)"\n' > "$w/bin/rustc"; chmod +x "$w/bin/rustc"
+"$XPV_ROOT/scripts/dkms-source.sh" "$w/src/xen-pvhvm-rs-$ver"
+dkms add -m xen-pvhvm-rs -v "$ver" "${trees[@]}" >/dev/null 2>&1
+o=$(PATH=$w/bin:$PATH dkms build -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
+msg=$(grep -h -m 1 'xen-pvhvm-rs: toolchain mismatch' "$log" <<<"$o" 2>/dev/null)
+[ $rc != 0 ] && [ -n "$msg" ] && ! grep -q E0514 "$log"
+res toolchain-mismatch $? "$(cut -c1-160 <<<"${msg:-build status $rc, no mismatch message}")"
+((fails == 0))
