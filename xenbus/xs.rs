@@ -23,8 +23,8 @@ use crate::abi;
 use crate::abi_client::{EvtchnBinding, Port};
 use crate::sys;
 use crate::xs_wire::{
-    self, DirEntries, Message, Request, XenstoreDomainInterface, XsError, XsType,
-    XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_BYTES,
+    self, Assembler, DirEntries, Message, Request, XenstoreDomainInterface, XsError, XsType,
+    XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_BYTES, XS_MSG_MAX,
 };
 use core::ffi::c_void;
 use core::ptr::null_mut;
@@ -66,8 +66,9 @@ struct State {
 
 /// The reader's partial message: header and payload bytes received so far.
 struct Rx {
+    /// [`XS_MSG_MAX`] bytes.
     buf: KVec<u8>,
-    have: usize,
+    asm: Assembler,
 }
 
 #[derive(Clone, Copy)]
@@ -525,54 +526,33 @@ impl Xs {
         self.request(0, Request::ResetWatches).map(drop)
     }
 
-    /// The reader: moves complete messages off the response ring. Runs in the `xenbus_rx` work.
+    /// The reader: moves complete messages off the response ring (reassembly:
+    /// `xs_wire::Assembler`). Runs in the `xenbus_rx` work.
     fn rx(&self) {
-        let mut rx = self.rx.lock();
+        let mut guard = self.rx.lock();
+        let rx = &mut *guard;
         loop {
             if self.st.lock().broken {
                 return;
             }
-            let need = if rx.have < XSD_SOCKMSG_BYTES {
-                XSD_SOCKMSG_BYTES
-            } else {
-                let hdr: &[u8; XSD_SOCKMSG_BYTES] = match rx.buf[..XSD_SOCKMSG_BYTES].try_into() {
-                    Ok(h) => h,
-                    Err(_) => return,
-                };
-                match xs_wire::XsdSockmsg::parse(hdr) {
-                    Ok((h, _)) => XSD_SOCKMSG_BYTES + h.len as usize,
-                    Err(e) => {
-                        self.mark_broken(format_args!(
-                            "bad message header from xenstored: {:?}",
-                            e
-                        ));
-                        return;
-                    }
-                }
-            };
-            if rx.have < need {
-                let have = rx.have;
-                let io = match self.intf().read_responses(&mut rx.buf[have..need]) {
-                    Ok(io) => io,
-                    Err(e) => {
-                        self.mark_broken(format_args!("response ring indices: {:?}", e));
-                        return;
-                    }
-                };
-                if io.notify {
-                    self.notify();
-                }
-                rx.have += io.bytes;
-                if io.bytes == 0 {
-                    // Nothing more for now; the next event queues us again.
+            let mut notify = false;
+            let r = rx.asm.poll(&mut rx.buf, |dst| {
+                let io = self.intf().read_responses(dst)?;
+                notify |= io.notify;
+                Ok(io.bytes)
+            });
+            if notify {
+                self.notify();
+            }
+            match r {
+                Ok(Some(n)) => self.deliver(&rx.buf[..n]),
+                // Nothing more for now; the next event queues us again.
+                Ok(None) => return,
+                Err(e) => {
+                    self.mark_broken(format_args!("bad data from xenstored: {:?}", e));
                     return;
                 }
-                continue;
             }
-            // A complete header (validated) and payload.
-            let have = rx.have;
-            rx.have = 0;
-            self.deliver(&rx.buf[..have]);
         }
     }
 
@@ -797,7 +777,7 @@ impl Connection {
                 }),
                 cv <- new_condvar!(),
                 wlock <- new_mutex!(()),
-                rx <- new_mutex!(Rx { buf: KVec::new(), have: 0 }),
+                rx <- new_mutex!(Rx { buf: KVec::new(), asm: Assembler::new() }),
                 watches <- new_mutex!(Watches {
                     next_token: 0,
                     list: [const { None }; MAX_WATCHES],
@@ -817,7 +797,7 @@ impl Connection {
         let mut conn = Connection { binding: None, xs };
         {
             let mut rx = conn.xs.rx.lock();
-            rx.buf = KVec::from_elem(0u8, XSD_SOCKMSG_BYTES + XENSTORE_PAYLOAD_MAX, GFP_KERNEL)?;
+            rx.buf = KVec::from_elem(0u8, XS_MSG_MAX, GFP_KERNEL)?;
         }
         let intf = conn.xs.intf();
         // As xb_init_comms: a previous user (e.g. an earlier load of this module) may have left

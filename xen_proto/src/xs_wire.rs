@@ -429,6 +429,85 @@ impl Request<'_> {
     }
 }
 
+/// Size of a buffer that holds any one message (header + [`XENSTORE_PAYLOAD_MAX`]).
+pub const XS_MSG_MAX: usize = XSD_SOCKMSG_BYTES + XENSTORE_PAYLOAD_MAX;
+
+/// Reassembly of messages from the response byte stream, which arrives in arbitrary pieces:
+/// given the first bytes of a message, the total size it needs. The header is validated as soon
+/// as it is complete, before any payload is read, so a hostile length never makes the reader
+/// wait for (or copy) more than [`XS_MSG_MAX`] bytes.
+///
+/// Returns 16 while the header is incomplete, then 16 + `len`. `partial` longer than that is
+/// fine (the rest belongs to the next message).
+///
+/// # Errors
+/// As [`XsdSockmsg::parse`]: the stream is out of sync and cannot be resynchronised.
+pub fn message_size(partial: &[u8]) -> Result<usize, XsError> {
+    let Some(hdr) = partial.get(..XSD_SOCKMSG_BYTES) else {
+        return Ok(XSD_SOCKMSG_BYTES);
+    };
+    let hdr: &[u8; XSD_SOCKMSG_BYTES] = hdr.try_into().map_err(|_| XsError::ShortHeader {
+        available: partial.len(),
+    })?;
+    let (h, _) = XsdSockmsg::parse(hdr)?;
+    Ok(XSD_SOCKMSG_BYTES + h.len as usize)
+}
+
+/// The reader's reassembly state (used by the kernel module's response reader and fuzzed):
+/// how many bytes of the current message are in the caller's buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Assembler {
+    have: usize,
+}
+
+impl Assembler {
+    /// Nothing received yet.
+    pub const fn new() -> Self {
+        Self { have: 0 }
+    }
+
+    /// Bytes of the current, incomplete message held in the buffer.
+    pub const fn pending(&self) -> usize {
+        self.have
+    }
+
+    /// Pulls bytes with `read` into `buf` until a message is complete. `read(dst)` copies up to
+    /// `dst.len()` bytes and returns how many (0: nothing available now). Never asks for more
+    /// than the current message still needs, so bytes of the next message stay in the ring.
+    ///
+    /// Returns `Ok(Some(n))` when `buf[..n]` holds a complete message (header validated, payload
+    /// present; decode it with [`Message::parse`]); the next call starts a new message, so use
+    /// it before. `Ok(None)` when the bytes ran out mid-message (call again after the next
+    /// event).
+    ///
+    /// # Errors
+    /// As [`message_size`] (the stream is out of sync: stop reading), `read`'s errors, and
+    /// [`XsError::BufferTooSmall`] if `buf` is shorter than [`XS_MSG_MAX`] and the message needs
+    /// more.
+    pub fn poll(
+        &mut self,
+        buf: &mut [u8],
+        mut read: impl FnMut(&mut [u8]) -> Result<usize, XsError>,
+    ) -> Result<Option<usize>, XsError> {
+        loop {
+            let have = self.have.min(buf.len());
+            let need = message_size(&buf[..have])?;
+            if have >= need {
+                self.have = 0;
+                return Ok(Some(need));
+            }
+            let dst = buf
+                .get_mut(have..need)
+                .ok_or(XsError::BufferTooSmall { needed: need })?;
+            let got = read(dst)?;
+            if got == 0 {
+                return Ok(None);
+            }
+            self.have = have + got.min(need - have);
+        }
+    }
+}
+
 /// A complete, validated message: header and exactly `len` payload bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Message<'a> {
@@ -1094,6 +1173,79 @@ mod tests {
         // Exactly the maximum is fine.
         let big = vec![b'x'; 4096];
         assert!(Message::parse(&msg(XsType::Read as u32, 1, &big)).is_ok());
+    }
+
+    #[test]
+    fn reassembly_sizes() {
+        let m = msg(XsType::Read as u32, 3, b"value");
+        for cut in 0..16 {
+            assert_eq!(message_size(&m[..cut]), Ok(16));
+        }
+        for cut in 16..=m.len() {
+            assert_eq!(message_size(&m[..cut]), Ok(m.len()));
+        }
+        let mut bad = m.clone();
+        bad[12..16].copy_from_slice(&4097u32.to_le_bytes());
+        assert_eq!(
+            message_size(&bad),
+            Err(XsError::PayloadTooLong { len: 4097 })
+        );
+        bad[0] = 20;
+        assert!(message_size(&bad).is_err());
+        assert!(message_size(&msg(XsType::Read as u32, 1, &[b'x'; 4096])).unwrap() <= XS_MSG_MAX);
+    }
+
+    #[test]
+    fn assembler_in_pieces() {
+        let mut stream = msg(XsType::Read as u32, 1, b"abc");
+        stream.extend_from_slice(&msg(XsType::WatchEvent as u32, 0, b"p\0t\0"));
+        stream.extend_from_slice(&msg(XsType::Write as u32, 2, b""));
+        for piece in 1..40 {
+            let mut pos = 0;
+            let mut asm = Assembler::new();
+            let mut buf = vec![0u8; XS_MSG_MAX];
+            let mut got = Vec::new();
+            let mut avail = 0;
+            while got.len() < 3 {
+                avail = (avail + piece).min(stream.len());
+                let mut read = |dst: &mut [u8]| {
+                    let n = dst.len().min(avail - pos);
+                    dst[..n].copy_from_slice(&stream[pos..pos + n]);
+                    pos += n;
+                    Ok(n)
+                };
+                while let Some(n) = asm.poll(&mut buf, &mut read).unwrap() {
+                    got.push(buf[..n].to_vec());
+                }
+            }
+            assert_eq!(got.concat(), stream);
+            assert_eq!(asm.pending(), 0);
+        }
+        // A hostile length is refused once the header is in, before any payload is read.
+        let mut bad = msg(XsType::Read as u32, 1, b"");
+        bad[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut asm = Assembler::new();
+        let mut buf = vec![0u8; XS_MSG_MAX];
+        let mut pos = 0;
+        let r = asm.poll(&mut buf, |dst| {
+            let n = dst.len().min(bad.len() - pos);
+            dst[..n].copy_from_slice(&bad[pos..pos + n]);
+            pos += n;
+            Ok(n)
+        });
+        assert_eq!(r, Err(XsError::PayloadTooLong { len: u32::MAX }));
+        assert_eq!(pos, 16);
+        // A short buffer is an error, not an over-run.
+        let mut small = [0u8; 20];
+        let m = msg(XsType::Read as u32, 1, b"0123456789");
+        let mut pos = 0;
+        let r = Assembler::new().poll(&mut small, |dst| {
+            let n = dst.len().min(m.len() - pos);
+            dst[..n].copy_from_slice(&m[pos..pos + n]);
+            pos += n;
+            Ok(n)
+        });
+        assert_eq!(r, Err(XsError::BufferTooSmall { needed: 26 }));
     }
 
     #[test]

@@ -31,7 +31,7 @@ dom0_event_block_attach() {
     fi
     target=$XB_LOOP
   fi
-  if timeout 60 xl block-attach "$DOM" "format=raw,vdev=xvdb,access=ro,target=$target" \
+  if timeout 50 xl block-attach "$DOM" "format=raw,vdev=xvdb,access=ro,target=$target" \
       > "$OUT/block-attach.log" 2>&1; then
     log "block-attach xvdb ($target) done; backend state $(tb_backend_state vbd 51728)"
   else
@@ -41,7 +41,7 @@ dom0_event_block_attach() {
 
 dom0_event_block_detach() {
   local t0=$SECONDS
-  if timeout 90 xl block-detach "$DOM" xvdb > "$OUT/block-detach.log" 2>&1; then
+  if timeout 50 xl block-detach "$DOM" xvdb > "$OUT/block-detach.log" 2>&1; then
     log "block-detach xvdb done in $((SECONDS - t0)) s"
   else
     tb_dom0_fail hotplug-remove "xl block-detach failed after $((SECONDS - t0)) s: $(tail -n 2 "$OUT/block-detach.log" | tr '\n' ' ')"
