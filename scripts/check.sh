@@ -2,6 +2,7 @@
 # All of the project's tests, in order (what `make check` and CI run):
 #   1. host: cargo fmt --check, cargo clippy -D warnings, cargo test over the shared protocol core
 #      (each #[test] counts as one result)
+#   1b. fuzz: the xenstore codec fuzzers (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30)
 #   2. the guest kernel (cached) and our four modules built against it; modinfo dependency chain
 #   3. smoke boot without Xen (scripts/smoke.sh)
 #   4. the Xen test bed: every default scenario on real Xen (scripts/testbed run), then the
@@ -9,7 +10,7 @@
 # Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
 # Exit status 1 if anything failed. A step that cannot run is a failure.
 #
-#   scripts/check.sh [STEP...]   STEP: host modules smoke testbed selftest (default: all of them, as CI);
+#   scripts/check.sh [STEP...]   STEP: host fuzz modules smoke testbed selftest (default: all, as CI);
 #                                steps not named are not run and are listed as "not run" on stderr
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -30,7 +31,7 @@ result() { # NAME STATUS DETAIL
   else echo "$1: FAIL ${3:-exit status $2}"; failed=$((failed + 1)); fi
 }
 step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
-all_steps=(host modules smoke testbed selftest)
+all_steps=(host fuzz modules smoke testbed selftest)
 steps=("$@"); ((${#steps[@]})) || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
   [[ " ${all_steps[*]} " == *" $s "* ]] || { echo "unknown step '$s' (steps: ${all_steps[*]})" >&2; exit 2; }
@@ -58,6 +59,13 @@ grep -E '^test .* \.\.\. FAILED$' "$results" | sed -E 's/^test (.*) \.\.\. FAILE
 echo "host-tests: $n_ok passed, $n_fail failed (cargo test)"
 passed=$((passed + n_ok)); failed=$((failed + n_fail))
 if ((rc != 0 && n_fail == 0)); then result host-tests-build "$rc" "cargo test failed: $(grep -m 1 '^error' "$results")"; fi
+
+fi
+
+if want fuzz; then
+step "fuzz: xenstore codec (${FUZZ_SECONDS:-30}s per target)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}" | tee "$results"; count "$results"
+grep -qE '^fuzz-[A-Za-z0-9_]+: (PASS|FAIL)' "$results" || result fuzz 1 "scripts/fuzz.sh printed no result"
 
 fi
 
