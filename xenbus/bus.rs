@@ -109,6 +109,10 @@ pub(crate) fn join(a: &[u8], b: &[u8]) -> Result<KVec<u8>> {
 
 /// Backend state watch: keep the `state` attribute current and close driverless devices whose
 /// backend closes. Every backend state is handled.
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_void) {
     // SAFETY: `data` is the boxed `Dev` registered with this watch; it is freed only after
     // `unwatch` returned, which waits for this callback.
@@ -167,6 +171,11 @@ unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_voi
     );
 }
 
+/// `device` watch: re-scan for hotplug.
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn device_cb(_path: *const u8, _len: usize, data: *mut c_void) {
     // SAFETY: `data` is the pinned `Inner` of the `Bus`, which unwatches before it is freed.
     let inner = unsafe { &*(data as *const Inner) };

@@ -26,6 +26,11 @@ enum Req {
     Unknown,
 }
 
+/// `control/shutdown` watch.
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn shutdown_cb(_path: *const u8, _len: usize, _data: *mut c_void) {
     let Some(xs) = xs::get() else { return };
     let mut what = [0u8; 16];
@@ -85,6 +90,11 @@ unsafe extern "C" fn shutdown_cb(_path: *const u8, _len: usize, _data: *mut c_vo
     }
 }
 
+/// `control/sysrq` watch.
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn sysrq_cb(_path: *const u8, _len: usize, _data: *mut c_void) {
     let Some(xs) = xs::get() else { return };
     let mut key = 0u8;

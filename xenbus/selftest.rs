@@ -37,6 +37,11 @@ fn errno(e: Error) -> i32 {
 static WATCH_FIRED: AtomicU32 = AtomicU32::new(0);
 static WATCH_MINE: AtomicU32 = AtomicU32::new(0);
 
+/// Counts events of the `watch` self-test.
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn test_watch_cb(path: *const u8, len: usize, _data: *mut c_void) {
     // SAFETY: the dispatcher passes a valid path of `len` bytes for the call.
     let p = unsafe { core::slice::from_raw_parts(path, len) };
@@ -47,6 +52,10 @@ unsafe extern "C" fn test_watch_cb(path: *const u8, len: usize, _data: *mut c_vo
 }
 
 /// Logs the value of `data/xpv-watch` whenever it changes (the Dom0-visible watch).
+///
+/// # Safety
+/// Called by the watch dispatcher only (a [`crate::xs::WatchCb`]): `path` valid for `len` bytes,
+/// `data` as registered.
 unsafe extern "C" fn log_watch_cb(path: *const u8, len: usize, _data: *mut c_void) {
     // SAFETY: as `test_watch_cb`.
     let p = unsafe { core::slice::from_raw_parts(path, len) };

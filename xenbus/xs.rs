@@ -446,7 +446,7 @@ impl Xs {
             tries += 1;
             let tx = self.transaction_start()?;
             let r = match f(tx) {
-                Ok(v) => self.transaction_end(tx, true).map(|_| v),
+                Ok(v) => self.transaction_end(tx, true).map(|()| v),
                 Err(e) => {
                     let _ = self.transaction_end(tx, false);
                     Err(e)
@@ -713,6 +713,9 @@ fn parse_token(t: &[u8]) -> Option<u64> {
 
 /// Event channel handler (hard IRQ, port masked): queue the reader, wake writers waiting for
 /// ring space.
+///
+/// # Safety
+/// Called by xen_platform's event dispatch only, with the `data` given at binding (the `Xs`).
 unsafe extern "C" fn xs_event(_port: u32, data: *mut c_void) -> u32 {
     sys::rx_kick();
     // SAFETY: `data` is the pinned `Xs`, valid until the binding is dropped (before it is freed).

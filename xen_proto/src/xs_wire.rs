@@ -263,7 +263,7 @@ pub struct XsdSockmsg {
 
 impl XsdSockmsg {
     /// The 16 header bytes.
-    pub fn to_bytes(&self) -> [u8; XSD_SOCKMSG_BYTES] {
+    pub fn to_bytes(self) -> [u8; XSD_SOCKMSG_BYTES] {
         let mut b = [0; XSD_SOCKMSG_BYTES];
         for (i, v) in [self.ty, self.req_id, self.tx_id, self.len]
             .iter()
