@@ -70,7 +70,7 @@ memory = $TB_MEMORY
 vcpus = 1
 kernel = "$kernel"
 ramdisk = "$SCEN/initrd.gz"
-cmdline = "$TB_CMDLINE console=ttyS0,115200 quiet panic=5 tb.nonce=$NONCE"
+cmdline = "$TB_CMDLINE console=ttyS0,115200 quiet panic=5 watchdog_thresh=60 tb.nonce=$NONCE"
 disk = [ $(IFS=,; echo "${disks[*]}") ]
 $vif
 serial = "pty"
@@ -149,12 +149,14 @@ new_lines() {
   seen=$total
 }
 
-timed_out=0 last_snap=$t0
+timed_out=0 last_snap=$t0 last_beat=$t0
 while kill -0 "$xlpid" 2>/dev/null; do
   new_lines
   now=$(date +%s)
   if ((now - t0 >= TB_TIMEOUT)); then timed_out=1; break; fi
   if ((now - last_snap >= 15)); then snapshot_xenstore; last_snap=$now; fi
+  # A heartbeat on the console (the host treats a long-silent console as a stuck machine).
+  if ((now - last_beat >= 60)); then log "waiting: $((now - t0))s since xl create, $seen guest lines"; last_beat=$now; fi
   sleep 1
 done
 t1=$(date +%s)
