@@ -4,13 +4,14 @@
 #      (each #[test] counts as one result)
 #   1b. fuzz: the xenstore codec fuzzers (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30)
 #   2. the guest kernel (cached) and our four modules built against it; modinfo dependency chain
-#   3. smoke boot without Xen (scripts/smoke.sh)
+#   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
+#      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
 #   4. the Xen test bed: every default scenario on real Xen (scripts/testbed run), then the
 #      runner's self-test (broken scenarios must be reported FAIL with their logs)
 # Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
 # Exit status 1 if anything failed. A step that cannot run is a failure.
 #
-#   scripts/check.sh [STEP...]   STEP: host fuzz modules smoke testbed selftest (default: all, as CI);
+#   scripts/check.sh [STEP...]   STEP: host fuzz modules smoke dkms testbed selftest (default: all, as CI);
 #                                steps not named are not run and are listed as "not run" on stderr
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -31,7 +32,7 @@ result() { # NAME STATUS DETAIL
   else echo "$1: FAIL ${3:-exit status $2}"; failed=$((failed + 1)); fi
 }
 step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
-all_steps=(host fuzz modules smoke testbed selftest)
+all_steps=(host fuzz modules smoke dkms testbed selftest)
 steps=("$@"); ((${#steps[@]})) || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
   [[ " ${all_steps[*]} " == *" $s "* ]] || { echo "unknown step '$s' (steps: ${all_steps[*]})" >&2; exit 2; }
@@ -74,16 +75,16 @@ kdir=$(scripts/build-kernel.sh | tail -n 1); rc=$?
 result kernel "$rc" "$kdir"
 if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
 
-if want modules || want smoke || want testbed || want selftest; then
+if want modules || want smoke || want dkms || want testbed || want selftest; then
 step "modules"
 make -s KDIR="$kdir" modules > "$results" 2>&1; rc=$?
 result build-modules "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
-deps=() want=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
+deps=() expect_deps=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
 for m in xen_platform xenbus xen_blkfront xen_netfront; do
   d=$(/sbin/modinfo -F depends "$m/$m.ko" 2>/dev/null | tr ',' '\n' | sort | paste -sd, -)
   deps+=("$m:$d")
 done
-[ "${deps[*]}" = "${want[*]}" ]; result modinfo-depends $? "${deps[*]}"
+[ "${deps[*]}" = "${expect_deps[*]}" ]; result modinfo-depends $? "${deps[*]}"
 
 fi
 
@@ -91,6 +92,12 @@ if want smoke; then
 step "smoke boot without Xen"
 scripts/smoke.sh "$kdir" | tee "$results"; count "$results"
 
+fi
+
+if want dkms; then
+step "DKMS packaging"
+scripts/dkms-test.sh "$kdir" | tee "$results"; count "$results"
+grep -q '^dkms-install: ' "$results" || result dkms 1 "scripts/dkms-test.sh printed no install result"
 fi
 
 if want testbed; then
