@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 //! xenbus: the xenstore client and the `xen` bus on which PV frontends find their devices.
 //!
-//! Frontend modules (`xen_blkfront` for `vbd`, `xen_netfront` for `vif`) register a driver
-//! descriptor through the C ABI of `xen_proto/src/abi.rs`; xenbus keeps at most one driver per
-//! device type. Without Xen (as reported by `xen_platform`) xenbus stays idle and refuses
-//! registrations with `-ENODEV`.
+//! At load, on Xen: connects to xenstore (`xs.rs`), runs the self-tests if asked
+//! (`xenbus.selftest=1`, `selftest.rs`), registers the `xen` bus with a device per
+//! `device/<type>/<id>` and hotplug (`bus.rs`), and handles `control/shutdown` and
+//! `control/sysrq` (`control.rs`). Frontend modules (`xen_blkfront` for `vbd`, `xen_netfront`
+//! for `vif`) register through the C ABI of `xen_proto/src/abi_xenbus.rs` (`frontend.rs`: probe,
+//! remove, backend-state callbacks, per-device xenstore helpers) or the older descriptor table of
+//! `xen_proto/src/abi.rs` (below); at most one driver per device type. Without Xen (as reported
+//! by `xen_platform`) xenbus stays idle and refuses registrations with `-ENODEV`.
 
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
