@@ -77,7 +77,10 @@ fn driver_for(devtype: &[u8]) -> Option<&'static XenbusFrontendDriver> {
     })
 }
 
-fn bind(d: &Dev, drv: &XenbusFrontendDriver) {
+/// Probes `d` with `drv`; on success binds it and, if `initial_state` (a device that existed
+/// before the driver: its backend-state watch fired long ago), reports the backend's current
+/// state to `otherend_changed`, as Linux's probe does by registering the otherend watch.
+fn bind(d: &Dev, drv: &XenbusFrontendDriver, initial_state: bool) {
     let mut g = d.drv.lock();
     if !g.0.is_null() {
         return;
@@ -92,6 +95,13 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver) {
             d.nodename.to_str().unwrap_or("?"),
             name_of(drv)
         );
+        if let (true, Some(cb), Some(xs)) = (initial_state, drv.otherend_changed, xs::get()) {
+            if let Ok(p) = join(d.otherend.as_bytes(), b"state") {
+                let st = read_state(xs, &p);
+                // SAFETY: bound just now, under the device's lock, as in the watch callback.
+                unsafe { cb(handle(d), st as u32, drv.ctx) };
+            }
+        }
     } else {
         pr_err!(
             "{}: probe by driver {} failed: errno {}\n",
@@ -105,7 +115,8 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver) {
 /// Binds a new device to the registered driver of its type, if any.
 pub(crate) fn probe_new(d: &Dev) {
     if let Some(drv) = driver_for(d.devtype.as_bytes()) {
-        bind(d, drv);
+        // The backend-state watch is registered right after: it reports the first state.
+        bind(d, drv, false);
     }
 }
 
@@ -180,7 +191,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_register_frontend(
         let devs = inner.devs.lock();
         for dev in devs.iter().flatten() {
             if dev.devtype.as_bytes() == ty {
-                bind(dev, d);
+                bind(dev, d, true);
             }
         }
     }

@@ -76,9 +76,11 @@ pub type FrontendProbeFn = unsafe extern "C" fn(dev: *mut XenbusDevHandle, ctx: 
 /// After it returns the handle is invalid. Process context.
 pub type FrontendRemoveFn = unsafe extern "C" fn(dev: *mut XenbusDevHandle, ctx: *mut c_void);
 /// `otherend_changed(dev, backend_state, ctx)`: the backend's `state` node changed (or could not
-/// be read: then `backend_state` is 0, Unknown). Called for every change, in order, from the
-/// xenbus watch workqueue (process context); may issue xenstore requests and switch state, must
-/// not unregister the driver. `backend_state` is any `enum xenbus_state` value 0..=8.
+/// be read: then `backend_state` is 0, Unknown). Called once right after a successful `probe`
+/// with the current state, then for every change, in order, from the xenbus watch workqueue or
+/// the registering thread (process context, never concurrently with `probe`/`remove` of that
+/// device); may issue xenstore requests and switch state, must not unregister the driver.
+/// `backend_state` is any `enum xenbus_state` value 0..=8.
 pub type FrontendOtherendChangedFn =
     unsafe extern "C" fn(dev: *mut XenbusDevHandle, backend_state: u32, ctx: *mut c_void);
 
