@@ -55,6 +55,12 @@ pub const PLATFORM_GRANTS: u32 = 1 << 1;
 
 /// What an event channel handler asks for when it returns (late EOI, XSA-391). The port is
 /// masked while its handler runs; it is unmasked according to this value.
+///
+/// A port whose other end is a (possibly hostile) backend should use [`evtchn_ret::LATE`] and
+/// EOI from the code that consumes the work (thread, NAPI poll), telling whether there was any
+/// (`spurious`): then a flood costs at most one upcall per EOI, and spurious ones are throttled.
+/// [`evtchn_ret::EOI`] from the handler re-arms the port at once, so a flood of events that each
+/// look like work keeps re-raising the upcall.
 pub mod evtchn_ret {
     /// Work was done: unmask (EOI) now.
     pub const EOI: u32 = 0;
