@@ -15,7 +15,7 @@ pick() {
   local p best='' bestv='' v
   for p in $(apt-cache pkgnames linux-image-6.12. | grep -E '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$'); do
     v=$(apt-cache policy "$p" | sed -n 's/^ *Candidate: //p')
-    [ -n "$v" ] && [ "$v" != "(none)" ] || continue
+    if [ -z "$v" ] || [ "$v" = "(none)" ]; then continue; fi
     if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bestv"; then best=$p bestv=$v; fi
   done
   [ -n "$best" ] && echo "$best $bestv"
@@ -36,7 +36,7 @@ xpv_log "reference kernel: fetching $pkg $ver"
 rm -rf "$dir"; mkdir -p "$dir/deb"
 (cd "$dir/deb" && timeout 600 apt-get download "$pkg=$ver" >&2)
 dpkg-deb -x "$dir"/deb/*.deb "$dir/x"
-kver=$(basename "$(ls -d "$dir"/x/lib/modules/*/ | head -n 1)")
+kver=$(find "$dir/x/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n 1)
 mkdir -p "$dir/lib/modules"
 mv "$dir/x/lib/modules/$kver" "$dir/lib/modules/"
 mv "$dir/x/boot/vmlinuz-$kver" "$dir/vmlinuz"
