@@ -293,3 +293,165 @@ pub(crate) fn fmt_u32(v: u32, buf: &mut [u8; 12]) -> &[u8] {
     }
     &buf[..n]
 }
+
+// --- the frontend driver API, exercised on this domain's vbd devices
+
+static FE_PROBED: AtomicU32 = AtomicU32::new(0);
+static FE_REMOVED: AtomicU32 = AtomicU32::new(0);
+static FE_CHANGED: AtomicU32 = AtomicU32::new(0);
+/// `state_bit` of every backend state reported to `otherend_changed`.
+static FE_STATES: AtomicU32 = AtomicU32::new(0);
+/// Probe found what it expected (info and a backend read).
+static FE_PROBE_OK: AtomicU32 = AtomicU32::new(0);
+static FE_HANDLE: core::sync::atomic::AtomicPtr<crate::abi_xenbus::XenbusDevHandle> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Self-test driver: probe.
+///
+/// # Safety
+/// Called by xenbus with a live device handle.
+unsafe extern "C" fn fe_probe(
+    dev: *mut crate::abi_xenbus::XenbusDevHandle,
+    _ctx: *mut c_void,
+) -> i32 {
+    FE_PROBED.fetch_add(1, Ordering::AcqRel);
+    let mut info = crate::abi_xenbus::XenbusDevInfo::default();
+    // SAFETY: live handle, `info` writable.
+    let r = unsafe { crate::frontend::xpv_xenbus_dev_info(dev, &mut info) };
+    let node = crate::abi_xenbus::field_str(&info.nodename).unwrap_or("");
+    let mut buf = [0u8; 8];
+    let mut n = 0usize;
+    // SAFETY: live handle; the node name and `buf` are valid for their lengths.
+    let rr = unsafe {
+        crate::frontend::xpv_xenbus_dev_read(
+            dev,
+            1,
+            b"state".as_ptr(),
+            5,
+            buf.as_mut_ptr(),
+            8,
+            &mut n,
+        )
+    };
+    if r == 0 && node.starts_with("device/vbd/") && info.otherend_id == 0 && rr == 0 && n > 0 {
+        FE_PROBE_OK.fetch_add(1, Ordering::AcqRel);
+    }
+    if node == "device/vbd/51712" {
+        FE_HANDLE.store(dev, Ordering::Release);
+    }
+    0
+}
+
+/// Self-test driver: remove.
+///
+/// # Safety
+/// Called by xenbus with a live device handle.
+unsafe extern "C" fn fe_remove(dev: *mut crate::abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
+    FE_REMOVED.fetch_add(1, Ordering::AcqRel);
+    let _ = FE_HANDLE.compare_exchange(
+        dev,
+        core::ptr::null_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+}
+
+/// Self-test driver: otherend_changed.
+///
+/// # Safety
+/// Called by xenbus with a live device handle.
+unsafe extern "C" fn fe_changed(
+    _dev: *mut crate::abi_xenbus::XenbusDevHandle,
+    state: u32,
+    _ctx: *mut c_void,
+) {
+    FE_CHANGED.fetch_add(1, Ordering::AcqRel);
+    FE_STATES.fetch_or(crate::abi_xenbus::state_bit(state), Ordering::AcqRel);
+}
+
+static FE_DRIVER: crate::abi_xenbus::XenbusFrontendDriver = crate::abi_xenbus::frontend_driver(
+    "vbd",
+    "xpv-selftest",
+    fe_probe,
+    Some(fe_remove),
+    Some(fe_changed),
+);
+
+/// `frontend-api`: registers a test driver for `vbd` through the exported C ABI (the devices
+/// exist already, so each is probed and gets its backend's current state), then on vbd-51712:
+/// a bounded wait for a state the backend is in (InitWait/Connected) succeeds, one for a state
+/// it never reaches times out with `-ETIMEDOUT`, a read into a too small buffer gives `-E2BIG`,
+/// (with the length needed), a missing node `-ENOENT`; unregistering calls `remove` for each device. Nothing is written.
+pub(crate) fn frontend_api() {
+    use crate::frontend as fe;
+    use crate::xenbus_state::XenbusState as S;
+    // SAFETY: `FE_DRIVER` is 'static.
+    let r = unsafe { fe::xpv_xenbus_register_frontend(&FE_DRIVER) };
+    if r != 0 {
+        report(
+            "frontend-api",
+            Err("register failed"),
+            format_args!("errno {}", -r),
+        );
+        return;
+    }
+    let probed = FE_PROBED.load(Ordering::Acquire);
+    let h = FE_HANDLE.load(Ordering::Acquire);
+    let mut why: Result<(), &str> = Ok(());
+    let (mut st, mut st2) = (0u32, 0u32);
+    let (mut w1, mut w2, mut small, mut missing) = (0, 0, 0, 0);
+    let short_len: usize;
+    if h.is_null() || FE_PROBE_OK.load(Ordering::Acquire) != probed || probed == 0 {
+        why = Err("probe did not see vbd-51712 as expected");
+    } else {
+        let mask = crate::abi_xenbus::state_bit(S::InitWait as u32)
+            | crate::abi_xenbus::state_bit(S::Connected as u32);
+        // SAFETY: `h` stays valid until our `remove`, which runs in the unregister below.
+        unsafe {
+            w1 = fe::xpv_xenbus_wait_otherend(h, mask, 5000, &mut st);
+            w2 = fe::xpv_xenbus_wait_otherend(h, crate::abi_xenbus::state_bit(8), 200, &mut st2);
+            let mut buf = [0u8; 1];
+            let mut n = 0usize;
+            small =
+                fe::xpv_xenbus_dev_read(h, 1, b"state".as_ptr(), 5, buf.as_mut_ptr(), 0, &mut n);
+            short_len = n;
+            missing =
+                fe::xpv_xenbus_dev_read(h, 0, b"xpv-none".as_ptr(), 8, buf.as_mut_ptr(), 1, &mut n);
+        }
+        let changed_ok = FE_CHANGED.load(Ordering::Acquire) >= probed
+            && FE_STATES.load(Ordering::Acquire) & mask != 0;
+        if w1 != 0 {
+            why = Err("wait for InitWait/Connected failed");
+        } else if w2 != -crate::abi_xenbus::ETIMEDOUT {
+            why = Err("wait for Reconfigured did not time out");
+        } else if small != -crate::abi_xenbus::E2BIG || short_len != 1 {
+            why = Err("short buffer not refused with E2BIG and the needed length");
+        } else if missing != ENOENT.to_errno() {
+            why = Err("missing node not ENOENT");
+        } else if !changed_ok {
+            why = Err("otherend_changed not called with the backend state after probe");
+        }
+    }
+    // SAFETY: registered above.
+    unsafe { fe::xpv_xenbus_unregister_frontend(&FE_DRIVER) };
+    if FE_REMOVED.load(Ordering::Acquire) != probed {
+        why = why.and(Err("remove not called for every probed device"));
+    }
+    report(
+        "frontend-api",
+        why,
+        format_args!(
+            "probed {}, otherend_changed {} (states {:#x}), wait {} (state {}), timeout {} (state {}), short read {}, missing {}, removed {}",
+            probed,
+            FE_CHANGED.load(Ordering::Acquire),
+            FE_STATES.load(Ordering::Acquire),
+            w1,
+            st,
+            w2,
+            st2,
+            small,
+            missing,
+            FE_REMOVED.load(Ordering::Acquire)
+        ),
+    );
+}

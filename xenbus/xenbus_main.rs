@@ -215,12 +215,16 @@ impl kernel::Module for Xenbus {
             control: None,
             conn,
         };
-        if want_selftest() {
+        let selftest = want_selftest();
+        if selftest {
             running.test_watch = selftest::run(running.conn.xs(), info.domid);
         }
         match bus::Bus::new(running.conn.xs()) {
             Ok(b) => running.bus = Some(b),
             Err(e) => pr_err!("cannot register the xen bus: errno {}\n", -e.to_errno()),
+        }
+        if selftest && running.bus.is_some() {
+            selftest::frontend_api();
         }
         running.control = Some(control::Control::new(running.conn.xs()));
         ACTIVE.store(true, Ordering::Release);
