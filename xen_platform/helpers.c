@@ -231,6 +231,8 @@ long xpv_shim_read_cmdline(char *buf, unsigned long len)
 	buf[n] = 0;
 	return n;
 }
+/* Also used by xenbus (its selftest= from the command line under plain insmod). */
+EXPORT_SYMBOL_GPL(xpv_shim_read_cmdline);
 
 int xpv_shim_kernel_has_xen(void)
 {

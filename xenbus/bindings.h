@@ -9,7 +9,7 @@
 
 /* Module parameter selftest=0|1. */
 int xpv_shim_param_selftest(void);
-/* Reads /proc/cmdline into buf, NUL-terminated: `xenbus.selftest=1` on the kernel command line
+/* Exported by xen_platform: reads /proc/cmdline into buf, NUL-terminated: `xenbus.selftest=1` on the kernel command line
  * (which modprobe would pass, insmod does not). Returns the length or a negative errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
 

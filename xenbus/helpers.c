@@ -29,24 +29,7 @@ int xpv_shim_param_selftest(void)
 	return selftest;
 }
 
-long xpv_shim_read_cmdline(char *buf, unsigned long len)
-{
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-
-	if (!len)
-		return -EINVAL;
-	f = filp_open("/proc/cmdline", O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_read(f, buf, len - 1, &pos);
-	filp_close(f, NULL);
-	if (n < 0)
-		return n;
-	buf[n] = 0;
-	return n;
-}
+/* xpv_shim_read_cmdline() is exported by xen_platform (declared in bindings.h). */
 
 void *xpv_shim_memremap_wb(u64 phys, unsigned long len)
 {
