@@ -1,8 +1,14 @@
 # shellcheck shell=sh
-# Guest side of unplug-default.
+# Guest side of unplug-default, and of unplug-all (same checks; its guest.sh links here): without
+# xen_emul_unplug= the default applies (check default-unplug), with xen_emul_unplug=all the three
+# bits of XEN_UNPLUG_ALL are given (check all-unplug); either way IDE disks and NICs must go.
 _ud_line() { $TB_BB dmesg | grep -E "$1" | tail -n 1 | sed 's/^\[[^]]*\] //'; }
-l=$(_ud_line 'xen_platform: unplug: xen_emul_unplug 0x0 \(default\), wrote 0x3 ')
-if [ -n "$l" ]; then tb_pass default-unplug "$l"; else tb_fail default-unplug "no default unplug line: $(_ud_line 'xen_platform: unplug')"; fi
+case " $(cat /proc/cmdline) " in
+  *" xen_emul_unplug=all "*) _ud_check=all-unplug _ud_want='xen_emul_unplug 0x7 \(given\), wrote 0x[37] ' ;;
+  *) _ud_check=default-unplug _ud_want='xen_emul_unplug 0x0 \(default\), wrote 0x3 ' ;;
+esac
+l=$(_ud_line "xen_platform: unplug: $_ud_want")
+if [ -n "$l" ]; then tb_pass $_ud_check "$l"; else tb_fail $_ud_check "no '$_ud_want' line: $(_ud_line 'xen_platform: unplug')"; fi
 l=$(_ud_line 'xen_platform: unplug: removed 1 unplugged NIC')
 if [ -n "$l" ]; then tb_pass nic-removed "$l"; else tb_fail nic-removed "no 'removed 1 unplugged NIC' line"; fi
 set -- /sys/block/sd*

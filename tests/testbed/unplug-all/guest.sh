@@ -1,0 +1,1 @@
+../unplug-default/guest.sh
