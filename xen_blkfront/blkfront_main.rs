@@ -15,6 +15,18 @@ mod abi;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/abi_client.rs"]
 mod abi_client;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/abi_xenbus.rs"]
+mod abi_xenbus;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/abi_xenbus_client.rs"]
+mod abi_xenbus_client;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xenbus_state.rs"]
+mod xenbus_state;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xs_wire.rs"]
+mod xs_wire;
 
 module! {
     type: XenBlkfront,
@@ -27,11 +39,25 @@ module! {
 /// Block major of Xen virtual disks (`XENVBD_MAJOR`, `xvd`).
 const XENVBD_MAJOR: u32 = 202;
 
-static DRIVER: abi::XenbusDriver = abi::driver("vbd", "vbd");
+/// `probe` of the `vbd` frontend driver: the data path does not exist yet (issue 6), so
+/// every device is declined (`-ENODEV`) and stays with xenbus unbound, the emulated disk (if not unplugged) serving the guest.
+///
+/// # Safety
+/// Called by xenbus with a live device handle; the handle is not used.
+unsafe extern "C" fn probe(
+    _dev: *mut abi_xenbus::XenbusDevHandle,
+    _ctx: *mut core::ffi::c_void,
+) -> i32 {
+    pr_info!("vbd device: no data path yet, not binding\n");
+    -abi::ENODEV
+}
+
+static DRIVER: abi_xenbus::XenbusFrontendDriver =
+    abi_xenbus::frontend_driver("vbd", "vbd", probe, None, None);
 
 struct XenBlkfront {
     // Field order is drop order: stop taking devices before giving the major back.
-    _driver: Option<abi_client::DriverRegistration>,
+    _driver: Option<abi_xenbus_client::FrontendRegistration>,
     _major: Option<sys::BlkdevMajor>,
 }
 
@@ -48,8 +74,12 @@ impl kernel::Module for XenBlkfront {
             return Err(Error::from_errno(e));
         }
         let major = sys::BlkdevMajor::register(XENVBD_MAJOR, c"xvd")?;
-        let driver = abi_client::DriverRegistration::new(&DRIVER).map_err(Error::from_errno)?;
-        pr_info!("registered block major {} (xvd) and the vbd driver\n", XENVBD_MAJOR);
+        let driver =
+            abi_xenbus_client::FrontendRegistration::new(&DRIVER).map_err(Error::from_errno)?;
+        pr_info!(
+            "registered block major {} (xvd) and the vbd driver\n",
+            XENVBD_MAJOR
+        );
         Ok(XenBlkfront {
             _driver: Some(driver),
             _major: Some(major),

@@ -37,7 +37,12 @@ impl BlkdevMajor {
         // SAFETY: `name` is a 'static NUL-terminated string; no probe callback is passed.
         let ret = unsafe { b::__register_blkdev(major, name.as_ptr().cast(), None) };
         if ret < 0 {
-            pr_err!("cannot reserve block major {} ({:?}): error {}\n", major, name, ret);
+            pr_err!(
+                "cannot reserve block major {} ({:?}): error {}\n",
+                major,
+                name,
+                ret
+            );
             return Err(Error::from_errno(ret));
         }
         Ok(Self { major, name })

@@ -13,6 +13,18 @@ mod abi;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/abi_client.rs"]
 mod abi_client;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/abi_xenbus.rs"]
+mod abi_xenbus;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/abi_xenbus_client.rs"]
+mod abi_xenbus_client;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xenbus_state.rs"]
+mod xenbus_state;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xs_wire.rs"]
+mod xs_wire;
 
 module! {
     type: XenNetfront,
@@ -22,17 +34,32 @@ module! {
     license: "GPL",
 }
 
-static DRIVER: abi::XenbusDriver = abi::driver("vif", "vif");
+/// `probe` of the `vif` frontend driver: the data path does not exist yet (issue 7), so
+/// every device is declined (`-ENODEV`) and stays with xenbus unbound, the emulated NIC (if not unplugged) serving the guest.
+///
+/// # Safety
+/// Called by xenbus with a live device handle; the handle is not used.
+unsafe extern "C" fn probe(
+    _dev: *mut abi_xenbus::XenbusDevHandle,
+    _ctx: *mut core::ffi::c_void,
+) -> i32 {
+    pr_info!("vif device: no data path yet, not binding\n");
+    -abi::ENODEV
+}
+
+static DRIVER: abi_xenbus::XenbusFrontendDriver =
+    abi_xenbus::frontend_driver("vif", "vif", probe, None, None);
 
 struct XenNetfront {
-    _driver: Option<abi_client::DriverRegistration>,
+    _driver: Option<abi_xenbus_client::FrontendRegistration>,
 }
 
 impl kernel::Module for XenNetfront {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         match abi_client::platform_info() {
             Ok(_) => {
-                let driver = abi_client::DriverRegistration::new(&DRIVER).map_err(Error::from_errno)?;
+                let driver = abi_xenbus_client::FrontendRegistration::new(&DRIVER)
+                    .map_err(Error::from_errno)?;
                 pr_info!("registered the vif driver\n");
                 Ok(XenNetfront {
                     _driver: Some(driver),

@@ -285,12 +285,6 @@ int xpv_shim_sysrq(int key)
 #endif
 }
 
-/* --- exports, implemented in Rust (xenbus_main.rs) */
-int xpv_xenbus_register_driver(const void *drv);
-void xpv_xenbus_unregister_driver(const void *drv);
-EXPORT_SYMBOL_GPL(xpv_xenbus_register_driver);
-EXPORT_SYMBOL_GPL(xpv_xenbus_unregister_driver);
-
 /* The frontend driver API (xen_proto/src/abi_xenbus.rs), implemented in frontend.rs. */
 int xpv_xenbus_register_frontend(const void *drv);
 void xpv_xenbus_unregister_frontend(const void *drv);

@@ -6,12 +6,10 @@
 //! `device/<type>/<id>` and hotplug (`bus.rs`), and handles `control/shutdown` and
 //! `control/sysrq` (`control.rs`). Frontend modules (`xen_blkfront` for `vbd`, `xen_netfront`
 //! for `vif`) register through the C ABI of `xen_proto/src/abi_xenbus.rs` (`frontend.rs`: probe,
-//! remove, backend-state callbacks, per-device xenstore helpers) or the older descriptor table of
-//! `xen_proto/src/abi.rs` (below); at most one driver per device type. Without Xen (as reported
-//! by `xen_platform`) xenbus stays idle and refuses registrations with `-ENODEV`.
+//! remove, backend-state callbacks, per-device xenstore helpers); at most one driver per device
+//! type. Without Xen (as reported by `xen_platform`) xenbus stays idle and refuses registrations
+//! with `-ENODEV`.
 
-use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::prelude::*;
 
 #[allow(unreachable_pub, dead_code)]
@@ -50,99 +48,6 @@ module! {
     description: "Xen bus: xenstore client and PV frontend driver model",
     license: "GPL",
 }
-
-/// Registered frontend drivers. Slots are claimed and released with compare-exchange, so
-/// registration needs no lock; the number of device types is small and fixed.
-const MAX_DRIVERS: usize = 8;
-static DRIVERS: [AtomicPtr<abi::XenbusDriver>; MAX_DRIVERS] =
-    [const { AtomicPtr::new(null_mut()) }; MAX_DRIVERS];
-/// Set once at init when `xen_platform` reported Xen.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
-
-fn devicetype_of(drv: &abi::XenbusDriver) -> Option<&str> {
-    abi::name_str(&drv.devicetype).filter(|t| !t.is_empty())
-}
-
-/// Exported: see `abi::xpv_xenbus_register_driver`.
-///
-/// # Safety
-/// `drv` must point to a valid `XenbusDriver` that stays valid until unregistered.
-#[no_mangle]
-pub unsafe extern "C" fn xpv_xenbus_register_driver(drv: *const abi::XenbusDriver) -> i32 {
-    if !ACTIVE.load(Ordering::Acquire) {
-        return -abi::ENODEV;
-    }
-    // SAFETY: the caller passes a valid descriptor.
-    let d = unsafe { &*drv };
-    if d.abi_version != abi::XPV_ABI_VERSION {
-        pr_err!(
-            "driver uses ABI version {}, xenbus {}: rebuild all modules together\n",
-            d.abi_version,
-            abi::XPV_ABI_VERSION
-        );
-        return -abi::EINVAL;
-    }
-    let (Some(ty), Some(name)) = (devicetype_of(d), abi::name_str(&d.name)) else {
-        pr_err!("refusing a driver descriptor with a bad device type or name\n");
-        return -abi::EINVAL;
-    };
-    for slot in &DRIVERS {
-        let cur = slot.load(Ordering::Acquire);
-        // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
-        // them from the table first.
-        if !cur.is_null() && devicetype_of(unsafe { &*cur }) == Some(ty) {
-            pr_err!(
-                "driver {:?} for {:?}: that device type already has a driver\n",
-                name,
-                ty
-            );
-            return -abi::EBUSY;
-        }
-    }
-    for slot in &DRIVERS {
-        if slot
-            .compare_exchange(
-                null_mut(),
-                drv.cast_mut(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            pr_info!(
-                "registered frontend driver {:?} for device type {:?}\n",
-                name,
-                ty
-            );
-            return 0;
-        }
-    }
-    pr_err!("driver table full ({} drivers)\n", MAX_DRIVERS);
-    -abi::ENOSPC
-}
-const _: abi::XenbusRegisterDriverFn = xpv_xenbus_register_driver;
-
-/// Exported: see `abi::xpv_xenbus_unregister_driver`.
-///
-/// # Safety
-/// `drv` is compared, never dereferenced unless registered.
-#[no_mangle]
-pub unsafe extern "C" fn xpv_xenbus_unregister_driver(drv: *const abi::XenbusDriver) {
-    for slot in &DRIVERS {
-        if slot
-            .compare_exchange(
-                drv.cast_mut(),
-                null_mut(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            return;
-        }
-    }
-}
-const _: abi::XenbusUnregisterDriverFn = xpv_xenbus_unregister_driver;
 
 /// Everything xenbus runs when Xen is present, torn down in reverse order on drop.
 struct Running {
@@ -227,7 +132,6 @@ impl kernel::Module for Xenbus {
             selftest::frontend_api();
         }
         running.control = Some(control::Control::new(running.conn.xs()));
-        ACTIVE.store(true, Ordering::Release);
         pr_info!("ready: frontend drivers can register\n");
         Ok(Xenbus {
             running: Some(running),
@@ -238,7 +142,6 @@ impl kernel::Module for Xenbus {
 impl Drop for Xenbus {
     fn drop(&mut self) {
         // Frontends depend on our symbols, so they are all unloaded (and unregistered) by now.
-        ACTIVE.store(false, Ordering::Release);
         self.running = None;
         pr_info!("unloaded\n");
     }

@@ -76,22 +76,8 @@ pub mod evtchn_ret {
 /// `handler(port, data)`; returns one of [`evtchn_ret`]. Must not sleep.
 pub type EvtchnHandler = unsafe extern "C" fn(port: u32, data: *mut core::ffi::c_void) -> u32;
 
-/// Length of the NUL-padded device type and driver name fields, in bytes.
+/// Length of the NUL-padded name fields of the frontend driver ABI (`abi_xenbus.rs`), in bytes.
 pub const XENBUS_NAME_LEN: usize = 32;
-
-/// A frontend driver as registered with `xenbus` (the ABI form of Linux's `struct xenbus_driver`).
-///
-/// The registration does not copy it: it must stay at the same address until unregistered.
-#[repr(C)]
-#[derive(Debug)]
-pub struct XenbusDriver {
-    /// [`XPV_ABI_VERSION`].
-    pub abi_version: u32,
-    /// Device type handled, NUL-padded: `"vbd"`, `"vif"` (the `device/<type>/` xenstore directory).
-    pub devicetype: [u8; XENBUS_NAME_LEN],
-    /// Driver name shown in sysfs, NUL-padded: `"vbd"` for blkfront, `"vif"` for netfront in Linux.
-    pub name: [u8; XENBUS_NAME_LEN],
-}
 
 /// Signature of `xpv_platform_get_info`.
 pub type PlatformGetInfoFn = unsafe extern "C" fn(info: *mut PlatformInfo) -> i32;
@@ -114,11 +100,6 @@ pub type GnttabGrantAccessFn =
     unsafe extern "C" fn(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
 /// Signature of `xpv_gnttab_end_access`.
 pub type GnttabEndAccessFn = unsafe extern "C" fn(gref: u32) -> i32;
-
-/// Signature of `xpv_xenbus_register_driver`.
-pub type XenbusRegisterDriverFn = unsafe extern "C" fn(drv: *const XenbusDriver) -> i32;
-/// Signature of `xpv_xenbus_unregister_driver`.
-pub type XenbusUnregisterDriverFn = unsafe extern "C" fn(drv: *const XenbusDriver);
 
 extern "C" {
     /// Fills `*info` (whose `abi_version` the caller set) when running on Xen.
@@ -178,29 +159,6 @@ extern "C" {
     /// `-EINVAL` for a reference not currently granted. Any context.
     pub fn xpv_gnttab_end_access(gref: u32) -> i32;
 
-    /// Registers a frontend driver. Returns 0, `-ENODEV` without Xen, `-EINVAL` on a bad
-    /// descriptor, `-EBUSY` if that device type already has a driver, `-ENOSPC` if the table is full.
-    /// Provided by `xenbus`; `drv` must stay valid until unregistered.
-    pub fn xpv_xenbus_register_driver(drv: *const XenbusDriver) -> i32;
-
-    /// Unregisters a driver registered with `xpv_xenbus_register_driver`; unknown pointers are
-    /// ignored. Provided by `xenbus`.
-    pub fn xpv_xenbus_unregister_driver(drv: *const XenbusDriver);
-}
-
-/// A driver descriptor for `devicetype` named `name`, for a `static`.
-///
-/// # Panics
-/// At compile time (in a `static` initialiser) if a name is too long or contains a NUL.
-pub const fn driver(devicetype: &str, name: &str) -> XenbusDriver {
-    let (Some(devicetype), Some(name)) = (name_field(devicetype), name_field(name)) else {
-        panic!("xenbus driver name too long or containing NUL");
-    };
-    XenbusDriver {
-        abi_version: XPV_ABI_VERSION,
-        devicetype,
-        name,
-    }
 }
 
 /// Copies `s` into a NUL-padded name field. Returns `None` if it does not fit with a terminating
@@ -246,15 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn const_descriptor() {
-        static D: XenbusDriver = driver("vbd", "vbd");
-        assert_eq!(name_str(&D.devicetype), Some("vbd"));
-        assert_eq!(D.abi_version, XPV_ABI_VERSION);
-    }
-
-    #[test]
     fn layouts_are_fixed() {
         assert_eq!(core::mem::size_of::<PlatformInfo>(), 24);
-        assert_eq!(core::mem::size_of::<XenbusDriver>(), 68);
     }
 }

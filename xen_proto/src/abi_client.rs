@@ -8,8 +8,8 @@
 use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
     xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_unbind, xpv_gnttab_end_access,
-    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_platform_get_info, xpv_xenbus_register_driver,
-    xpv_xenbus_unregister_driver, EvtchnHandler, PlatformInfo, XenbusDriver, XPV_ABI_VERSION,
+    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_platform_get_info, EvtchnHandler, PlatformInfo,
+    XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
@@ -25,28 +25,6 @@ pub fn platform_info() -> Result<PlatformInfo, i32> {
     match unsafe { xpv_platform_get_info(&mut info) } {
         0 => Ok(info),
         e => Err(e),
-    }
-}
-
-/// A frontend driver registered with xenbus; dropping it unregisters the driver.
-#[derive(Debug)]
-pub struct DriverRegistration(&'static XenbusDriver);
-
-impl DriverRegistration {
-    /// Registers `drv` (see [`xpv_xenbus_register_driver`] for the errors, as negative errnos).
-    pub fn new(drv: &'static XenbusDriver) -> Result<Self, i32> {
-        // SAFETY: `drv` is 'static, so it outlives the registration.
-        match unsafe { xpv_xenbus_register_driver(drv) } {
-            0 => Ok(Self(drv)),
-            e => Err(e),
-        }
-    }
-}
-
-impl Drop for DriverRegistration {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` was registered by `new` and is unregistered exactly once.
-        unsafe { xpv_xenbus_unregister_driver(self.0) };
     }
 }
 
