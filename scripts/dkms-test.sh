@@ -10,24 +10,17 @@ kdir=${1:-$("$XPV_ROOT/scripts/build-kernel.sh" | tail -n 1)}
 kver=$(cat "$kdir/include/config/kernel.release")
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$XPV_ROOT/dkms.conf")
 w=$(mktemp -d "${TMPDIR:-/tmp}/xpv-dkms.XXXXXX"); trap 'rm -rf "$w"' EXIT
-mkdir -p "$w/src" "$w/dkms" "$w/root/lib/modules/$kver"
-# DKMS's own environment: no RUSTUP_TOOLCHAIN pin, as from a kernel postinst hook.
-unset RUSTUP_TOOLCHAIN
-# DKMS runs depmod on the real /lib/modules; here depmod -b runs on the contained tree instead.
-trees=(--sourcetree "$w/src" --dkmstree "$w/dkms" --installtree "$w/root/lib/modules" --no-depmod)
+mkdir -p "$w/src" "$w/dkms"
 fails=0
 res() { if [ "$2" = 0 ]; then echo "dkms-$1: PASS${3:+ ($3)}"; else echo "dkms-$1: FAIL $3"; fails=$((fails + 1)); fi; }
 
-"$XPV_ROOT/scripts/dkms-source.sh" "$w/src/xen-pvhvm-rs-$ver"
-o=$(dkms add -m xen-pvhvm-rs -v "$ver" "${trees[@]}" 2>&1); rc=$?
-res add $rc "$(tail -n 1 <<<"$o")"
-o=$(dkms build -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
+# add, build and install into the contained tree $w/root (one PASS/FAIL line each).
+o=$("$XPV_ROOT/scripts/dkms-stage.sh" "$kdir" "$w/root"); echo "$o"
+fails=$(grep -c ': FAIL' <<<"$o")
+# DKMS's own environment: no RUSTUP_TOOLCHAIN pin, as from a kernel postinst hook.
+unset RUSTUP_TOOLCHAIN
+trees=(--sourcetree "$w/src" --dkmstree "$w/dkms" --installtree "$w/root/lib/modules" --no-depmod)
 log=$w/dkms/xen-pvhvm-rs/$ver/build/make.log
-res build $rc "$( ((rc)) && { tail -n 3 <<<"$o"; grep -m 3 -E 'error|xen-pvhvm-rs:' "$log" 2>/dev/null; } | tr '\n' ' ')"
-o=$(dkms install -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
-found=$(cd "$w/root/lib/modules/$kver" 2>/dev/null && find . -name '*.ko*' | sort | tr '\n' ' ')
-n=$(wc -w <<<"$found")
-[ $rc = 0 ] && [ "$n" = 4 ]; res install $? "${found:-$(tail -n 2 <<<"$o" | tr '\n' ' ')}"
 # depmod over the installed tree must see the dependency chain of the four modules.
 depmod -b "$w/root" "$kver" 2>/dev/null
 dep=$(grep -E '^updates/dkms/(xenbus|xen_blkfront|xen_netfront)\.ko' "$w/root/lib/modules/$kver/modules.dep" 2>/dev/null | sed 's#updates/dkms/##g; s#\.ko##g' | sort | tr '\n' ';')
@@ -38,7 +31,6 @@ for m in xen_platform xenbus xen_blkfront xen_netfront; do
   v=$( [ -n "$ko" ] && /sbin/modinfo -F vermagic "$ko" | cut -d' ' -f1)
   [ "$v" = "$kver" ]; res "module-$m" $? "vermagic ${v:-none}"
 done
-dkms remove -m xen-pvhvm-rs -v "$ver" --all "${trees[@]}" >/dev/null 2>&1
 
 # Another rustc first on PATH: the build must stop with our message, not with rustc's E0514.
 mkdir -p "$w/bin"

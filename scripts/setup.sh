@@ -31,11 +31,16 @@ if ((${#need_apt[@]})) || ((!qemu_ok)); then
   if ((!qemu_ok)); then apt-get install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null; fi
 fi
 
-# dkms for the packaging test (its Recommends would pull in the host's kernel headers).
-if ! dpkg-query -W -f='${Status}' dkms 2>/dev/null | grep -q 'install ok installed'; then
-  xpv_log "apt-get install dkms"
+# Without Recommends (dkms's would pull in the host's kernel headers): dkms for the packaging test,
+# initramfs-tools-core (mkinitramfs, with udev and klibc-utils) for the test bed's hook-made initramfs.
+norec=()
+for p in dkms initramfs-tools-core; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || norec+=("$p")
+done
+if ((${#norec[@]})); then
+  xpv_log "apt-get install --no-install-recommends ${norec[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dkms >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${norec[@]}" >/dev/null
 fi
 
 command -v rustup >/dev/null || xpv_die "rustup not found: install rustup first (https://rustup.rs)"
