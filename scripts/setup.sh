@@ -32,9 +32,10 @@ if ((${#need_apt[@]})) || ((!qemu_ok)); then
 fi
 
 # Without Recommends (dkms's would pull in the host's kernel headers): dkms for the packaging test,
-# initramfs-tools-core (mkinitramfs, with udev and klibc-utils) for the test bed's hook-made initramfs.
+# initramfs-tools-core (mkinitramfs, with udev and klibc-utils) and dracut-core for the test bed's
+# hook-made initramfs images.
 norec=()
-for p in dkms initramfs-tools-core; do
+for p in dkms initramfs-tools-core dracut-core; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || norec+=("$p")
 done
 if ((${#norec[@]})); then
