@@ -78,6 +78,11 @@ void xpv_shim_free_pages(unsigned long addr, unsigned int order);
 u64 xpv_shim_virt_to_gfn(unsigned long addr);
 void xpv_shim_msleep(unsigned int ms);
 
+/* Exported by xen_platform: reads /proc/cmdline into buf; returns the length or -errno. */
+long xpv_shim_read_cmdline(char *buf, unsigned long len);
+/* Sets parameter `which` (0 max_queues, 1 max_ring_page_order, 2 max_indirect_segments,
+ * 3 feature_persistent) from the kernel command line. */
+void xpv_shim_param_set(unsigned int which, unsigned int value);
 unsigned int xpv_shim_param_max_queues(void);
 unsigned int xpv_shim_param_max_ring_page_order(void);
 unsigned int xpv_shim_param_max_indirect_segments(void);

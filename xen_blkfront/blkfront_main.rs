@@ -1103,6 +1103,47 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
     drop(unsafe { KBox::from_raw(p) });
 }
 
+/// Applies `xen_blkfront.<param>=<value>` options of the kernel command line, as modprobe
+/// would (busybox `insmod` in an initramfs does not).
+fn params_from_cmdline() {
+    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+        return;
+    };
+    let Ok(n) = sys::read_cmdline(&mut buf) else {
+        return;
+    };
+    let names: [&[u8]; 4] = [
+        b"xen_blkfront.max_queues",
+        b"xen_blkfront.max_ring_page_order",
+        b"xen_blkfront.max_indirect_segments",
+        b"xen_blkfront.feature_persistent",
+    ];
+    for (which, name) in names.iter().enumerate() {
+        let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
+            continue;
+        };
+        let val = match v {
+            b"y" | b"Y" => Some(1),
+            b"n" | b"N" => Some(0),
+            _ => blkif::parse_u64(v).and_then(|x| u32::try_from(x).ok()),
+        };
+        match val {
+            Some(x) => {
+                sys::params::set(which as u32, x);
+                pr_info!(
+                    "{}={} (kernel command line)\n",
+                    core::str::from_utf8(name).unwrap_or("?"),
+                    x
+                );
+            }
+            None => pr_warn!(
+                "ignoring {} with a bad value\n",
+                core::str::from_utf8(name).unwrap_or("?")
+            ),
+        }
+    }
+}
+
 static DRIVER: abi_xenbus::XenbusFrontendDriver =
     abi_xenbus::frontend_driver("vbd", "vbd", probe, Some(remove), Some(otherend_changed));
 
@@ -1124,6 +1165,7 @@ impl kernel::Module for XenBlkfront {
             }
             return Err(Error::from_errno(e));
         }
+        params_from_cmdline();
         let major = sys::BlkdevMajor::register(XENVBD_MAJOR, c"xvd")?;
         let driver =
             abi_xenbus_client::FrontendRegistration::new(&DRIVER).map_err(Error::from_errno)?;

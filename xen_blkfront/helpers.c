@@ -30,6 +30,24 @@ static bool feature_persistent = true;
 module_param(feature_persistent, bool, 0444);
 MODULE_PARM_DESC(feature_persistent, "Enables the persistent grants feature");
 
+void xpv_shim_param_set(unsigned int which, unsigned int value)
+{
+	switch (which) {
+	case 0:
+		max_queues = value;
+		break;
+	case 1:
+		max_ring_page_order = value;
+		break;
+	case 2:
+		max_indirect_segments = value;
+		break;
+	case 3:
+		feature_persistent = !!value;
+		break;
+	}
+}
+
 unsigned int xpv_shim_param_max_queues(void)
 {
 	/*

@@ -408,9 +408,25 @@ pub(crate) fn msleep(ms: u32) {
     unsafe { b::xpv_shim_msleep(ms) };
 }
 
+/// Reads `/proc/cmdline` (xen_platform's exported reader) into `buf`; returns its length.
+pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes; the reader writes at most that many.
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
 /// Module parameters (helpers.c, Linux's names).
 pub(crate) mod params {
     use super::b;
+    /// Sets parameter `which` (0 `max_queues`, 1 `max_ring_page_order`,
+    /// 2 `max_indirect_segments`, 3 `feature_persistent`).
+    pub(crate) fn set(which: u32, value: u32) {
+        // SAFETY: writes a module parameter (module init, before any device).
+        unsafe { b::xpv_shim_param_set(which, value) }
+    }
     /// `max_queues`.
     pub(crate) fn max_queues() -> u32 {
         // SAFETY: reads a module parameter.
