@@ -68,8 +68,10 @@ module! {
 const XENVBD_MAJOR: u32 = 202;
 /// Most devices bound at once.
 const MAX_DEVICES: usize = 64;
-/// Most blk-mq tags (= ring slots in use) per ring: bounds the bounce memory per ring.
-const MAX_DEPTH: u32 = 64;
+/// Most blk-mq tags (= ring slots in use) per disk, over all its rings: each slot holds a
+/// granted bounce page per segment, so this bounds a disk's bounce memory and grant references
+/// (64 slots of 32 segments: 2112 grants, 8.3 MiB).
+const MAX_SLOTS_PER_DISK: u32 = 64;
 /// Completions handed to blk-mq per batch (outside the ring lock).
 const BATCH: usize = 32;
 /// How long a closing device waits for its in-flight requests, in ms.
@@ -107,8 +109,7 @@ struct Slot {
     ptrs: KVec<*mut c_void>,
     /// Grants of `pages`, in order (writable: reads land there).
     grants: KVec<Grant>,
-    /// The indirect segment page and its grant (read-only for the backend), with indirect
-    /// requests.
+    /// The indirect segment page and its grant, with indirect requests.
     ind: Option<(sys::Pages, Grant)>,
 }
 
@@ -740,7 +741,8 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
             }
             if indirect {
                 let p = sys::Pages::new(0)?;
-                let g = Grant::new(otherend, p.gfn(0), true).map_err(kerr)?;
+                // Writable: blkback maps persistent grants read-write, even indirect pages.
+                let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
                 s.ind = Some((p, g));
             }
             slots.push(s, GFP_KERNEL)?;
@@ -799,7 +801,7 @@ fn connect(info: &Blkfront) -> Result {
     let inner = unsafe { info.inner_mut() };
     let nr = inner.rings.len() as u32;
     let ring_slots = ring::ring_size(4096 << inner.ring_order, BlkRing::ENTRY_BYTES);
-    let depth = ring_slots.min(MAX_DEPTH);
+    let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
     alloc_slots(info, inner, depth, segs, indirect)?;
     inner.feat = feat;
     inner.sectors = sectors;

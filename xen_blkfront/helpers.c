@@ -19,7 +19,7 @@
 
 static unsigned int max_queues;
 module_param(max_queues, uint, 0444);
-MODULE_PARM_DESC(max_queues, "Maximum number of hardware queues/rings used per virtual disk (default: min(4, number of CPUs))");
+MODULE_PARM_DESC(max_queues, "Maximum number of hardware queues/rings used per virtual disk (default 4; never more than the number of CPUs)");
 static unsigned int max_ring_page_order;
 module_param(max_ring_page_order, uint, 0444);
 MODULE_PARM_DESC(max_ring_page_order, "Maximum order of pages to be used for the shared ring");
@@ -50,12 +50,10 @@ void xpv_shim_param_set(unsigned int which, unsigned int value)
 
 unsigned int xpv_shim_param_max_queues(void)
 {
-	/*
-	 * Linux's default is 4 capped to the number of CPUs; unlike Linux an explicit value is
-	 * used as given (blk-mq maps several hw queues to one CPU), so that multi-queue can be
-	 * exercised on a guest with one vCPU.
-	 */
-	return max_queues ? max_queues : min_t(unsigned int, 4, nr_cpu_ids);
+	/* As Linux: default 4, capped to the number of CPUs (so is blk-mq's nr_hw_queues). */
+	unsigned int n = max_queues ? max_queues : 4;
+
+	return min_t(unsigned int, n, nr_cpu_ids);
 }
 
 unsigned int xpv_shim_param_max_ring_page_order(void)

@@ -37,7 +37,7 @@ esac
 tb_disk_rw /dev/xvdb
 if o=$(fio --name=v --filename=/dev/xvdb --offset=8m --size=8m --offset_increment=8m --numjobs=4 \
          --rw=randwrite --bs=4k --direct=1 --ioengine=libaio --iodepth=16 --verify=crc32c \
-         --group_reporting 2>&1); then
+         --group_reporting --thread 2>&1); then
   tb_pass fio-verify "4 jobs x 8 MiB randwrite+crc32c verify: $(echo "$o" | grep -o 'write: IOPS=[^,]*, BW=[^ ]*' | head -n 1)"
 else
   tb_fail fio-verify "$(echo "$o" | grep -iE 'verify|error|bad' | head -n 3 | tr '\n' '|' | cut -c1-200)"
@@ -106,7 +106,7 @@ tb_event detach_xvdd
 if _bf_wait 30 test ! -e /sys/block/xvdd; then tb_pass detach-idle "xvdd removed"
 else tb_fail detach-idle "xvdd still present 30 s after xl block-detach"; fi
 fio --name=busy --filename=/dev/xvdc --rw=randrw --bs=4k --direct=1 --ioengine=libaio \
-    --iodepth=16 --time_based --runtime=120 --size=32m > /tmp/bf-fio.log 2>&1 &
+    --iodepth=16 --time_based --runtime=120 --size=32m --thread > /tmp/bf-fio.log 2>&1 &
 fpid=$!
 sleep 3
 tb_event detach_xvdc
