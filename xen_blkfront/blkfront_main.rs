@@ -585,8 +585,8 @@ fn free_ring(name: &vdev::DiskName, mut rb: KBox<RingInfo>) {
     for s in g.slots.iter_mut() {
         let mut busy = false;
         for g in core::mem::replace(&mut s.grants, KVec::new()) {
-            if let Err((g, _)) = g.end() {
-                core::mem::forget(g);
+            // A grant still mapped stays granted (dropping it keeps the reference).
+            if g.end().is_err() {
                 busy = true;
             }
         }
@@ -597,8 +597,7 @@ fn free_ring(name: &vdev::DiskName, mut rb: KBox<RingInfo>) {
             }
         }
         if let Some((p, g)) = s.ind.take() {
-            if let Err((g, _)) = g.end() {
-                core::mem::forget(g);
+            if g.end().is_err() {
                 p.leak();
                 leaked += 1;
             }
@@ -607,8 +606,7 @@ fn free_ring(name: &vdev::DiskName, mut rb: KBox<RingInfo>) {
     drop(g);
     let mut ring_busy = false;
     for g in core::mem::replace(&mut r.grants, KVec::new()) {
-        if let Err((g, _)) = g.end() {
-            core::mem::forget(g);
+        if g.end().is_err() {
             ring_busy = true;
         }
     }
