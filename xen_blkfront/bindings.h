@@ -68,6 +68,16 @@ unsigned int xpv_shim_rq_bytes(struct request *rq);
 int xpv_shim_rq_copy(struct request *rq, void *const *pages, unsigned int npages, int to_pages);
 void xpv_shim_complete(struct request *rq, int status);
 
+/* One data segment of a request: a page (its frame number) and the bytes in it. */
+struct xpv_seg {
+	u64 gfn;
+	unsigned int offset;
+	unsigned int len;
+};
+/* The request's data segments (single-page bvecs) into out[0..max]; returns their number, or
+ * -EINVAL if there are more than max. */
+int xpv_shim_rq_segments(struct request *rq, struct xpv_seg *out, unsigned int max);
+
 void *xpv_shim_lock_new(void);
 void xpv_shim_lock_free(void *lock);
 unsigned long xpv_shim_lock(void *lock);
@@ -81,9 +91,10 @@ void xpv_shim_msleep(unsigned int ms);
 /* Exported by xen_platform: reads /proc/cmdline into buf; returns the length or -errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
 /* Sets parameter `which` (0 max_queues, 1 max_ring_page_order, 2 max_indirect_segments,
- * 3 feature_persistent) from the kernel command line. */
+ * 3 feature_persistent, 4 trusted) from the kernel command line. */
 void xpv_shim_param_set(unsigned int which, unsigned int value);
 unsigned int xpv_shim_param_max_queues(void);
 unsigned int xpv_shim_param_max_ring_page_order(void);
 unsigned int xpv_shim_param_max_indirect_segments(void);
 unsigned int xpv_shim_param_feature_persistent(void);
+unsigned int xpv_shim_param_trusted(void);

@@ -111,6 +111,26 @@ struct Slot {
     grants: KVec<Grant>,
     /// The indirect segment page and its grant, with indirect requests.
     ind: Option<(sys::Pages, Grant)>,
+    /// Trusted backend: grants of the request's own pages while it is in flight (the first
+    /// `ndirect` of `pages.len()` entries), and room for its segment list.
+    direct: KVec<Option<Grant>>,
+    ndirect: usize,
+    dsegs: KVec<sys::DataSeg>,
+}
+
+impl Slot {
+    /// Revokes the direct grants of a finished request; `false` if the backend still maps one
+    /// of those pages (they are the kernel's, which will reuse them: a trusted backend only).
+    fn end_direct(&mut self) -> bool {
+        let mut ok = true;
+        for d in self.direct.iter_mut().take(self.ndirect) {
+            if let Some(g) = d.take() {
+                ok &= g.end().is_ok();
+            }
+        }
+        self.ndirect = 0;
+        ok
+    }
 }
 
 // SAFETY: the raw pointers are addresses of pages the slot owns.
@@ -145,6 +165,8 @@ struct Features {
     alignment: u32,
     persistent: bool,
     read_only: bool,
+    /// `trusted` parameter and the toolstack's `trusted` key: grant request pages directly.
+    trusted: bool,
 }
 
 /// A bound `vbd` device.
@@ -153,6 +175,8 @@ struct Blkfront {
     vdev: vdev::Vdev,
     /// blkif `handle`: the device id (`virtual-device`), truncated as Linux's `blkif_vdev_t`.
     handle: u16,
+    /// The backend's domain.
+    otherend: u16,
     state: AtomicU32,
     /// A protocol violation was seen: all I/O fails.
     error: AtomicBool,
@@ -315,7 +339,14 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                 pr_err!("{}: request of {} bytes does not fit\n", info.name(), bytes);
                 return sys::sts::IOERR;
             }
-            if write && rq.copy(&slot.ptrs[..npages], true).is_err() {
+            let nseg = if feat.trusted {
+                grant_direct(info, slot, &rq, write)
+            } else {
+                None
+            };
+            let direct = nseg.is_some();
+            let nseg = nseg.unwrap_or(npages);
+            if !direct && write && rq.copy(&slot.ptrs[..npages], true).is_err() {
                 return sys::sts::IOERR;
             }
             let bop = if !write {
@@ -326,6 +357,15 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                 blkif::OP_WRITE
             };
             let seg = |i: usize| {
+                if direct {
+                    let d = &slot.dsegs[i];
+                    return blkif::Segment {
+                        gref: slot.direct[i].as_ref().map_or(0, |g| g.gref()),
+                        first_sect: (d.offset / 512) as u8,
+                        last_sect: ((d.offset + d.len) / 512 - 1) as u8,
+                        _pad: 0,
+                    };
+                }
                 let (first_sect, last_sect) = blkif::linear_segment(bytes, i).unwrap_or((0, 7));
                 blkif::Segment {
                     gref: slot.grants[i].gref(),
@@ -334,17 +374,22 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                     _pad: 0,
                 }
             };
+            let npages = nseg;
             if npages <= blkif::MAX_SEGMENTS_PER_REQUEST {
                 let mut segs = [blkif::Segment::default(); blkif::MAX_SEGMENTS_PER_REQUEST];
                 for (i, s) in segs.iter_mut().enumerate().take(npages) {
                     *s = seg(i);
                 }
                 match Request::rw(bop, handle, id, pos, &segs[..npages]) {
-                    Some(q) => (q, bop, !write),
-                    None => return sys::sts::IOERR,
+                    Some(q) => (q, bop, !write && !direct),
+                    None => {
+                        slot.end_direct();
+                        return sys::sts::IOERR;
+                    }
                 }
             } else {
                 let Some((ipage, igrant)) = slot.ind.as_ref() else {
+                    slot.end_direct();
                     return sys::sts::IOERR;
                 };
                 let base = ipage.ptr().cast::<blkif::Segment>();
@@ -360,14 +405,18 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                 };
                 match Request::indirect(inner_op, handle, id, pos, npages as u16, &[igrant.gref()])
                 {
-                    Some(q) => (q, inner_op, !write),
-                    None => return sys::sts::IOERR,
+                    Some(q) => (q, inner_op, !write && !direct),
+                    None => {
+                        slot.end_direct();
+                        return sys::sts::IOERR;
+                    }
                 }
             }
         }
         _ => return sys::sts::NOTSUPP,
     };
     if ring.put_request(req).is_none() {
+        slot.end_direct();
         return sys::sts::RESOURCE;
     }
     slot.busy = true;
@@ -378,6 +427,37 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
         let _ = r.port.notify();
     }
     sys::sts::OK
+}
+
+/// Trusted backend: grants the request's own pages (read-only for writes). Returns the number of
+/// segments, or `None` to bounce instead (segments not in 512-byte units, too many, no free
+/// grant reference).
+fn grant_direct(info: &Blkfront, slot: &mut Slot, rq: &sys::Rq, write: bool) -> Option<usize> {
+    let n = rq.segments(&mut slot.dsegs)?;
+    if n == 0 {
+        return None;
+    }
+    for d in slot.dsegs.iter().take(n) {
+        if d.len == 0 || d.offset % 512 != 0 || d.len % 512 != 0 || d.offset + d.len > 4096 {
+            return None;
+        }
+    }
+    if n > slot.direct.len() {
+        return None;
+    }
+    for i in 0..n {
+        match Grant::new(info.otherend, slot.dsegs[i].gfn, write) {
+            Ok(g) => {
+                slot.direct[i] = Some(g);
+                slot.ndirect = i + 1;
+            }
+            Err(_) => {
+                slot.end_direct();
+                return None;
+            }
+        }
+    }
+    Some(n)
 }
 
 /// Takes up to [`BATCH`] responses off the ring into `out` (data of reads already copied back).
@@ -395,6 +475,9 @@ fn reap(info: &Blkfront, r: &RingInfo, out: &mut [Option<(sys::Rq, i32)>; BATCH]
                 }
                 if s.busy {
                     s.busy = false;
+                    if !s.end_direct() {
+                        pr_err!("backend still maps a request page of a failed request\n");
+                    }
                     if let Some(rq) = s.rq.take() {
                         out[n] = Some((rq, sys::sts::IOERR));
                         n += 1;
@@ -431,6 +514,17 @@ fn reap(info: &Blkfront, r: &RingInfo, out: &mut [Option<(sys::Rq, i32)>; BATCH]
             Ok((id, status)) => {
                 let s = &mut slots[id as usize];
                 s.busy = false;
+                if !s.end_direct() {
+                    info.set_error(format_args!(
+                        "request {} answered but its pages are still mapped",
+                        id
+                    ));
+                    if let Some(rq) = s.rq.take() {
+                        out[n] = Some((rq, sys::sts::IOERR));
+                        n += 1;
+                    }
+                    continue;
+                }
                 let Some(rq) = s.rq.take() else { continue };
                 let code = match status {
                     blkif::RspStatus::Okay => {
@@ -729,7 +823,13 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
                 ptrs: KVec::new(),
                 grants: KVec::new(),
                 ind: None,
+                direct: KVec::with_capacity(segs, GFP_KERNEL)?,
+                ndirect: 0,
+                dsegs: KVec::from_elem(sys::DataSeg::default(), segs, GFP_KERNEL)?,
             };
+            for _ in 0..segs {
+                s.direct.push(None, GFP_KERNEL)?;
+            }
             for _ in 0..segs {
                 let p = sys::Pages::new(0)?;
                 let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
@@ -748,6 +848,15 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
         r.lock.lock().slots = slots;
     }
     Ok(())
+}
+
+/// A 0/1 key of our own directory (written by the toolstack), `default` if absent.
+fn own_flag(dev: &XenbusDevice, node: &[u8], default: bool) -> bool {
+    let mut buf = [0u8; 24];
+    match dev.read_own(node, &mut buf) {
+        Ok(n) => blkif::parse_u64(&buf[..n]).map_or(default, |v| v != 0),
+        Err(_) => default,
+    }
 }
 
 /// `blkfront_connect`: the backend is `Connected`: read the disk, create it, `Connected`.
@@ -794,6 +903,7 @@ fn connect(info: &Blkfront) -> Result {
         persistent: sys::params::feature_persistent()
             && dev.otherend_feature(b"feature-persistent"),
         read_only: params.read_only(),
+        trusted: sys::params::trusted() && own_flag(dev, b"trusted", true),
     };
     // SAFETY: xenbus callback of this device; no disk yet, so no reader of `inner`.
     let inner = unsafe { info.inner_mut() };
@@ -840,7 +950,7 @@ fn connect(info: &Blkfront) -> Result {
     info.state.store(st::CONNECTED, Ordering::Release);
     dev.switch_state(XenbusState::Connected).map_err(kerr)?;
     pr_info!(
-        "{}: {} sectors ({} MiB), sector size {}/{}, {} queue(s), ring order {} ({} slots, depth {}), {} segments{}, persistent grants {}, flush {}, fua {}, discard {} (secure {}), ro {}\n",
+        "{}: {} sectors ({} MiB), sector size {}/{}, {} queue(s), ring order {} ({} slots, depth {}), {} segments{}, persistent grants {}, {}, flush {}, fua {}, discard {} (secure {}), ro {}\n",
         name,
         sectors,
         sectors >> 11,
@@ -853,6 +963,11 @@ fn connect(info: &Blkfront) -> Result {
         segs,
         if indirect { " (indirect)" } else { "" },
         if feat.persistent { "yes" } else { "no" },
+        if feat.trusted {
+            "trusted: direct grants"
+        } else {
+            "bounce buffers"
+        },
         match feat.flush_op {
             Some(blkif::OP_FLUSH_DISKCACHE) => "flush-cache",
             Some(_) => "barrier",
@@ -995,11 +1110,17 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             return Err(ENODEV);
         }
     }
+    let otherend = dev
+        .info()
+        .ok()
+        .and_then(|i| u16::try_from(i.otherend_id).ok())
+        .ok_or(ENODEV)?;
     let b = KBox::new(
         Blkfront {
             dev,
             vdev,
             handle: raw as u16,
+            otherend,
             state: AtomicU32::new(st::INIT),
             error: AtomicBool::new(false),
             inner: core::cell::UnsafeCell::new(Inner {
@@ -1112,11 +1233,12 @@ fn params_from_cmdline() {
     let Ok(n) = sys::read_cmdline(&mut buf) else {
         return;
     };
-    let names: [&[u8]; 4] = [
+    let names: [&[u8]; 5] = [
         b"xen_blkfront.max_queues",
         b"xen_blkfront.max_ring_page_order",
         b"xen_blkfront.max_indirect_segments",
         b"xen_blkfront.feature_persistent",
+        b"xen_blkfront.trusted",
     ];
     for (which, name) in names.iter().enumerate() {
         let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {

@@ -29,6 +29,10 @@ MODULE_PARM_DESC(max_indirect_segments, "Maximum amount of segments in indirect 
 static bool feature_persistent = true;
 module_param(feature_persistent, bool, 0444);
 MODULE_PARM_DESC(feature_persistent, "Enables the persistent grants feature");
+/* Unlike Linux (default true) the backend is not trusted unless asked for. Read at connect. */
+static bool trusted;
+module_param(trusted, bool, 0644);
+MODULE_PARM_DESC(trusted, "Is the backend trusted (then request pages are granted directly instead of bounced; also needs the toolstack's 'trusted' key, default 1)");
 
 void xpv_shim_param_set(unsigned int which, unsigned int value)
 {
@@ -44,6 +48,9 @@ void xpv_shim_param_set(unsigned int which, unsigned int value)
 		break;
 	case 3:
 		feature_persistent = !!value;
+		break;
+	case 4:
+		trusted = !!value;
 		break;
 	}
 }
@@ -69,6 +76,11 @@ unsigned int xpv_shim_param_max_indirect_segments(void)
 unsigned int xpv_shim_param_feature_persistent(void)
 {
 	return feature_persistent;
+}
+
+unsigned int xpv_shim_param_trusted(void)
+{
+	return READ_ONCE(trusted);
 }
 
 struct xpv_pdu {
@@ -298,6 +310,23 @@ int xpv_shim_rq_copy(struct request *rq, void *const *pages, unsigned int npages
 		}
 	}
 	return 0;
+}
+
+int xpv_shim_rq_segments(struct request *rq, struct xpv_seg *out, unsigned int max)
+{
+	struct req_iterator iter;
+	struct bio_vec bv;
+	unsigned int n = 0;
+
+	rq_for_each_segment(bv, rq, iter) {
+		if (n >= max)
+			return -EINVAL;
+		out[n].gfn = page_to_pfn(bv.bv_page);
+		out[n].offset = bv.bv_offset;
+		out[n].len = bv.bv_len;
+		n++;
+	}
+	return n;
 }
 
 void xpv_shim_complete(struct request *rq, int status)

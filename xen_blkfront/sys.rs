@@ -30,6 +30,7 @@ pub(crate) mod b {
 
 pub(crate) use b::request as RawRequest;
 pub(crate) use b::xpv_disk_limits as DiskLimits;
+pub(crate) use b::xpv_seg as DataSeg;
 
 /// What a request asks for (`enum xpv_rq_op` of bindings.h).
 pub(crate) mod rq_op {
@@ -395,6 +396,14 @@ impl Rq {
         Ok(())
     }
 
+    /// The data segments (single-page pieces) into `out`; their number, or `None` if more than
+    /// `out.len()`.
+    pub(crate) fn segments(&self, out: &mut [DataSeg]) -> Option<usize> {
+        // SAFETY: a live request; `out` is writable for `out.len()` entries.
+        let n = unsafe { b::xpv_shim_rq_segments(self.0, out.as_mut_ptr(), out.len() as u32) };
+        usize::try_from(n).ok()
+    }
+
     /// Completes the request with `status` (`sts::*`, `blk_mq_complete_request`). Any context.
     pub(crate) fn complete(self, status: i32) {
         // SAFETY: a started request, completed once (the caller gives up the wrapper).
@@ -422,7 +431,7 @@ pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
 pub(crate) mod params {
     use super::b;
     /// Sets parameter `which` (0 `max_queues`, 1 `max_ring_page_order`,
-    /// 2 `max_indirect_segments`, 3 `feature_persistent`).
+    /// 2 `max_indirect_segments`, 3 `feature_persistent`, 4 `trusted`).
     pub(crate) fn set(which: u32, value: u32) {
         // SAFETY: writes a module parameter (module init, before any device).
         unsafe { b::xpv_shim_param_set(which, value) }
@@ -446,5 +455,10 @@ pub(crate) mod params {
     pub(crate) fn feature_persistent() -> bool {
         // SAFETY: reads a module parameter.
         unsafe { b::xpv_shim_param_feature_persistent() != 0 }
+    }
+    /// `trusted`.
+    pub(crate) fn trusted() -> bool {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_trusted() != 0 }
     }
 }
