@@ -5,11 +5,11 @@
 # scripts/bench-blk.sh turns into a table. Asserts nothing about speed.
 disk=
 for d in xvdb sdb; do [ -b "/dev/$d" ] && { disk=$d; break; }; done
-if [ -z "$disk" ]; then
+if [ -n "$disk" ]; then
+  tb_pass bench-disk "$disk ($(tb_driver_of "/sys/block/$disk/device"))"
+else
   tb_fail bench-disk "no scratch disk (block devices: $(ls /sys/block | tr '\n' ' '))"
-  return 0 2>/dev/null || exit 0
 fi
-tb_pass bench-disk "$disk ($(tb_driver_of "/sys/block/$disk/device"))"
 _bench() { # NAME RW BS IODEPTH
   o=$(fio --name="$1" --filename="/dev/$disk" --rw="$2" --bs="$3" --iodepth="$4" --direct=1 \
         --ioengine=libaio --size=48m --time_based --runtime=15 \
@@ -24,8 +24,10 @@ _bench() { # NAME RW BS IODEPTH
     *) tb_info "BENCH $disk $1 ${iops:-0} IOPS" ;;
   esac
 }
-_bench seq-read-1m read 1m 4
-_bench seq-write-1m write 1m 4
-_bench rand-read-4k randread 4k 16
-_bench rand-write-4k randwrite 4k 16
-tb_pass bench "done"
+if [ -n "$disk" ]; then
+  _bench seq-read-1m read 1m 4
+  _bench seq-write-1m write 1m 4
+  _bench rand-read-4k randread 4k 16
+  _bench rand-write-4k randwrite 4k 16
+  tb_pass bench "4 fio jobs of 15 s on $disk"
+fi
