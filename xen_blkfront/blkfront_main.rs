@@ -903,7 +903,14 @@ fn connect(info: &Blkfront) -> Result {
         persistent: sys::params::feature_persistent()
             && dev.otherend_feature(b"feature-persistent"),
         read_only: params.read_only(),
-        trusted: sys::params::trusted() && own_flag(dev, b"trusted", true),
+        trusted: false,
+    };
+    // As Linux: request pages are granted directly only to a trusted backend (our parameter
+    // and the toolstack's key) that does not use persistent grants, since blkback keeps
+    // persistently granted pages mapped and they could then never be revoked.
+    let feat = Features {
+        trusted: sys::params::trusted() && own_flag(dev, b"trusted", true) && !feat.persistent,
+        ..feat
     };
     // SAFETY: xenbus callback of this device; no disk yet, so no reader of `inner`.
     let inner = unsafe { info.inner_mut() };

@@ -27,12 +27,12 @@ static unsigned int max_indirect_segments = 32;
 module_param(max_indirect_segments, uint, 0444);
 MODULE_PARM_DESC(max_indirect_segments, "Maximum amount of segments in indirect requests (default is 32)");
 static bool feature_persistent = true;
-module_param(feature_persistent, bool, 0444);
+module_param(feature_persistent, bool, 0644);
 MODULE_PARM_DESC(feature_persistent, "Enables the persistent grants feature");
 /* Unlike Linux (default true) the backend is not trusted unless asked for. Read at connect. */
 static bool trusted;
 module_param(trusted, bool, 0644);
-MODULE_PARM_DESC(trusted, "Is the backend trusted (then request pages are granted directly instead of bounced; also needs the toolstack's 'trusted' key, default 1)");
+MODULE_PARM_DESC(trusted, "Is the backend trusted (then, without persistent grants, request pages are granted directly instead of bounced; also needs the toolstack's 'trusted' key, default 1)");
 
 void xpv_shim_param_set(unsigned int which, unsigned int value)
 {
@@ -75,7 +75,7 @@ unsigned int xpv_shim_param_max_indirect_segments(void)
 
 unsigned int xpv_shim_param_feature_persistent(void)
 {
-	return feature_persistent;
+	return READ_ONCE(feature_persistent);
 }
 
 unsigned int xpv_shim_param_trusted(void)
