@@ -13,6 +13,17 @@
 //! pages (XSA-403). Each response is copied once from the ring and validated (id, operation,
 //! status); a protocol violation puts the device into an error state in which all its I/O fails.
 //! Grants are revoked when the device goes; a page the backend still maps is leaked (XSA-396).
+//!
+//! With `trusted=1` (and the toolstack's `trusted` key, default 1) and without persistent grants
+//! (`feature_persistent=0` or a backend without them) the request's own pages are granted
+//! directly for the time of the request instead (as Linux); a page still mapped when the
+//! response came puts the device into its error state.
+//!
+//! Module parameters (Linux's names): `max_queues` (default 4, at most the number of CPUs),
+//! `max_ring_page_order` (0), `max_indirect_segments` (32, at most 512 here),
+//! `feature_persistent` (1), `trusted` (0, unlike Linux). Also taken from the kernel command line
+//! as `xen_blkfront.<name>=` (busybox `insmod` does not pass those on). At most 64 ring slots per
+//! disk over all its rings (bounce memory and grant references: 64 x 33 pages with 32 segments).
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
