@@ -151,7 +151,9 @@ else tb_fail detach-idle "xvdd still present 30 s after xl block-detach"; fi
 bpids=''
 for k in 0 1 2 3; do
   (
-    while dd if=/dev/zero of=/dev/xvdc bs=64k count=4 seek=$((k * 64)) oflag=direct 2>>/tmp/bf-busy.err \
+    # nocreat and -b: once the node is gone, dd must not create a regular file /dev/xvdc.
+    while [ -b /dev/xvdc ] \
+        && dd if=/dev/zero of=/dev/xvdc bs=64k count=4 seek=$((k * 64)) oflag=direct conv=nocreat,notrunc 2>>/tmp/bf-busy.err \
         && dd if=/dev/xvdc of=/dev/null bs=64k count=4 skip=$((k * 64)) iflag=direct 2>>/tmp/bf-busy.err; do :; done
   ) &
   bpids="$bpids $!"
@@ -162,7 +164,7 @@ _bf_busy_done() { for _p in $bpids; do kill -0 "$_p" 2>/dev/null && return 1; do
 if _bf_wait 60 test ! -e /sys/block/xvdc && _bf_wait 60 _bf_busy_done; then
   tb_pass detach-busy "xvdc removed with 4 I/O loops running; they stopped with: $(sort /tmp/bf-busy.err | uniq -c | head -n 2 | tr '\n' '|' | cut -c1-160)"
 else
-  tb_fail detach-busy "xvdc present=$([ -e /sys/block/xvdc ] && echo yes || echo no), I/O loops still running=$(_bf_busy_done && echo no || echo yes)"
+  tb_fail detach-busy "xvdc present=$([ -e /sys/block/xvdc ] && echo yes || echo no), I/O loops still running=$(_bf_busy_done && echo no || echo yes), dd states: $(ps -o stat=,wchan=,args= -C dd 2>/dev/null | head -n 4 | tr '\n' '|')"
   for _p in $bpids; do kill "$_p" 2>/dev/null; done
 fi
 dmesg | grep 'xen_blkfront' | tail -n 8 | sed 's/^\[[^]]*\] //' | while read -r x; do tb_info "$x"; done
