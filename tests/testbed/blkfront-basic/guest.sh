@@ -147,22 +147,33 @@ fi
 tb_event detach_xvdd
 if _bf_wait 30 test ! -e /sys/block/xvdd; then tb_pass detach-idle "xvdd removed"
 else tb_fail detach-idle "xvdd still present 30 s after xl block-detach"; fi
-# Four loops of 256 KiB O_DIRECT writes and reads keep requests in flight until the disk goes.
+# Four loops of 256 KiB O_DIRECT writes and reads keep requests in flight until the disk goes
+# (each counts its rounds in /tmp/bf-busy.K; the node check keeps dd from creating a regular file
+# /dev/xvdc once the device node is gone).
 bpids=''
 for k in 0 1 2 3; do
+  : > "/tmp/bf-busy.$k"
   (
-    # nocreat and -b: once the node is gone, dd must not create a regular file /dev/xvdc.
     while [ -b /dev/xvdc ] \
-        && dd if=/dev/zero of=/dev/xvdc bs=64k count=4 seek=$((k * 64)) oflag=direct conv=nocreat,notrunc 2>>/tmp/bf-busy.err \
-        && dd if=/dev/xvdc of=/dev/null bs=64k count=4 skip=$((k * 64)) iflag=direct 2>>/tmp/bf-busy.err; do :; done
+        && dd if=/dev/zero of=/dev/xvdc bs=64k count=4 seek=$((k * 64)) oflag=direct 2>>/tmp/bf-busy.err \
+        && dd if=/dev/xvdc of=/dev/null bs=64k count=4 skip=$((k * 64)) iflag=direct 2>>/tmp/bf-busy.err; do
+      echo . >> "/tmp/bf-busy.$k"
+    done
   ) &
   bpids="$bpids $!"
 done
 sleep 3
-tb_event detach_xvdc
 _bf_busy_done() { for _p in $bpids; do kill -0 "$_p" 2>/dev/null && return 1; done; return 0; }
-if _bf_wait 60 test ! -e /sys/block/xvdc && _bf_wait 60 _bf_busy_done; then
-  tb_pass detach-busy "xvdc removed with 4 I/O loops running; they stopped with: $(sort /tmp/bf-busy.err | uniq -c | head -n 2 | tr '\n' '|' | cut -c1-160)"
+_bf_rounds() { for k in 0 1 2 3; do printf '%s ' "$(wc -l < "/tmp/bf-busy.$k")"; done; }
+alive=0
+for _p in $bpids; do kill -0 "$_p" 2>/dev/null && alive=$((alive + 1)); done
+r0=$(_bf_rounds)
+tb_event detach_xvdc
+if [ "$alive" != 4 ]; then
+  tb_fail detach-busy "only $alive of 4 I/O loops were running before the detach (rounds $r0): $(head -n 2 /tmp/bf-busy.err | tr '\n' '|')"
+  for _p in $bpids; do kill "$_p" 2>/dev/null; done
+elif _bf_wait 60 test ! -e /sys/block/xvdc && _bf_wait 60 _bf_busy_done; then
+  tb_pass detach-busy "xvdc removed while 4 O_DIRECT I/O loops ran (rounds before the detach: $r0, at the end: $(_bf_rounds)); they stopped with: $(sort /tmp/bf-busy.err | uniq -c | head -n 2 | tr '\n' '|' | cut -c1-160)"
 else
   tb_fail detach-busy "xvdc present=$([ -e /sys/block/xvdc ] && echo yes || echo no), I/O loops still running=$(_bf_busy_done && echo no || echo yes), dd states: $(ps -o stat=,wchan=,args= -C dd 2>/dev/null | head -n 4 | tr '\n' '|')"
   for _p in $bpids; do kill "$_p" 2>/dev/null; done
