@@ -4,7 +4,29 @@
 //!
 //! On load it reserves the `xvd` major (202, `XENVBD_MAJOR` in Linux) and registers the `vbd`
 //! frontend driver with xenbus. Without Xen it binds nothing and says so.
+//!
+//! Per device: one blkif ring per blk-mq hardware queue (`multi-queue-num-queues`), each of
+//! `2^ring-page-order` granted pages with its own event channel. The blk-mq tag of a request is
+//! its ring slot and its blkif id. The backend is untrusted: every request's data is bounced
+//! through zeroed pages of ours, granted once per ring slot when the device connects and kept
+//! (so blkback can map them persistently, `feature-persistent`), never through the guest's own
+//! pages (XSA-403). Each response is copied once from the ring and validated (id, operation,
+//! status); a protocol violation puts the device into an error state in which all its I/O fails.
+//! Grants are revoked when the device goes; a page the backend still maps is leaked (XSA-396).
+//!
+//! With `trusted=1` (and the toolstack's `trusted` key, default 1) and without persistent grants
+//! (`feature_persistent=0` or a backend without them) the request's own pages are granted
+//! directly for the time of the request instead (as Linux); a page still mapped when the
+//! response came puts the device into its error state.
+//!
+//! Module parameters (Linux's names): `max_queues` (default 4, at most the number of CPUs),
+//! `max_ring_page_order` (0), `max_indirect_segments` (32, at most 512 here),
+//! `feature_persistent` (1), `trusted` (0, unlike Linux). Also taken from the kernel command line
+//! as `xen_blkfront.<name>=` (busybox `insmod` does not pass those on). At most 64 ring slots per
+//! disk over all its rings (bounce memory and grant references: 64 x 33 pages with 32 segments).
 
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 
 mod sys;
@@ -22,11 +44,28 @@ mod abi_xenbus;
 #[path = "../xen_proto/src/abi_xenbus_client.rs"]
 mod abi_xenbus_client;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/blkif.rs"]
+mod blkif;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/ring.rs"]
+mod ring;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/unplug.rs"]
+mod unplug;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/vdev.rs"]
+mod vdev;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/xenbus_state.rs"]
 mod xenbus_state;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/xs_wire.rs"]
 mod xs_wire;
+
+use abi_client::{EvtchnBinding, Grant, Port};
+use abi_xenbus_client::XenbusDevice;
+use blkif::{Request, Response};
+use xenbus_state::XenbusState;
 
 module! {
     type: XenBlkfront,
@@ -38,22 +77,1215 @@ module! {
 
 /// Block major of Xen virtual disks (`XENVBD_MAJOR`, `xvd`).
 const XENVBD_MAJOR: u32 = 202;
+/// Most devices bound at once.
+const MAX_DEVICES: usize = 64;
+/// Most blk-mq tags (= ring slots in use) per disk, over all its rings: each slot holds a
+/// granted bounce page per segment, so this bounds a disk's bounce memory and grant references
+/// (64 slots of 32 segments: 2112 grants, 8.3 MiB).
+const MAX_SLOTS_PER_DISK: u32 = 64;
+/// Completions handed to blk-mq per batch (outside the ring lock).
+const BATCH: usize = 32;
+/// How long a closing device waits for its in-flight requests, in ms.
+const DRAIN_MS: u32 = 5000;
 
-/// `probe` of the `vbd` frontend driver: the data path does not exist yet (issue 6), so
-/// every device is declined (`-ENODEV`) and stays with xenbus unbound, the emulated disk (if not unplugged) serving the guest.
+type BlkRing = ring::SharedRing<Request, Response>;
+
+/// Device life cycle ([`Blkfront::state`]).
+mod st {
+    /// Probed, no rings.
+    pub(crate) const INIT: u32 = 0;
+    /// Rings granted and announced (`Initialised`), waiting for the backend's `Connected`.
+    pub(crate) const RINGS: u32 = 1;
+    /// Disk live: I/O flows.
+    pub(crate) const CONNECTED: u32 = 2;
+    /// Going away: new I/O fails.
+    pub(crate) const CLOSING: u32 = 3;
+    /// Disk removed, we are `Closed`; rings freed at `remove` or before a reconnect.
+    pub(crate) const CLOSED: u32 = 4;
+}
+
+/// One ring slot: the bounce pages of the request using it (granted for the device's life) and
+/// what is in flight in it.
+struct Slot {
+    /// A request is in flight with this id.
+    busy: bool,
+    /// The operation its response must echo.
+    rsp_op: u8,
+    /// A read: copy the data back on completion.
+    read: bool,
+    /// The request, while busy.
+    rq: Option<sys::Rq>,
+    /// Bounce pages (one page each) and their addresses for the copy shim.
+    pages: KVec<sys::Pages>,
+    ptrs: KVec<*mut c_void>,
+    /// Grants of `pages`, in order (writable: reads land there).
+    grants: KVec<Grant>,
+    /// The indirect segment page and its grant, with indirect requests.
+    ind: Option<(sys::Pages, Grant)>,
+    /// Trusted backend: grants of the request's own pages while it is in flight (the first
+    /// `ndirect` of `pages.len()` entries), and room for its segment list.
+    direct: KVec<Option<Grant>>,
+    ndirect: usize,
+    dsegs: KVec<sys::DataSeg>,
+}
+
+impl Slot {
+    /// Revokes the direct grants of a finished request; `false` if the backend still maps one
+    /// of those pages (they are the kernel's, which will reuse them: a trusted backend only).
+    fn end_direct(&mut self) -> bool {
+        let mut ok = true;
+        for d in self.direct.iter_mut().take(self.ndirect) {
+            if let Some(g) = d.take() {
+                ok &= g.end().is_ok();
+            }
+        }
+        self.ndirect = 0;
+        ok
+    }
+}
+
+// SAFETY: the raw pointers are addresses of pages the slot owns.
+unsafe impl Send for Slot {}
+
+/// What the ring lock protects.
+struct RingState {
+    ring: BlkRing,
+    slots: KVec<Slot>,
+}
+
+/// One blkif ring (= one blk-mq hardware queue).
+struct RingInfo {
+    lock: sys::IrqSpinLock<RingState>,
+    port: Port,
+    binding: Option<EvtchnBinding>,
+    /// The ring's pages and their grants (`ring-ref<i>`).
+    pages: Option<sys::Pages>,
+    grants: KVec<Grant>,
+    /// Back pointer to the device (the device outlives its rings).
+    dev: *const Blkfront,
+}
+
+/// Negotiated with the backend at connect.
+#[derive(Clone, Copy, Default)]
+struct Features {
+    flush_op: Option<u8>,
+    fua: bool,
+    discard: bool,
+    secure: bool,
+    granularity: u32,
+    alignment: u32,
+    persistent: bool,
+    read_only: bool,
+    /// `trusted` parameter and the toolstack's `trusted` key: grant request pages directly.
+    trusted: bool,
+}
+
+/// A bound `vbd` device.
+struct Blkfront {
+    dev: XenbusDevice,
+    vdev: vdev::Vdev,
+    /// blkif `handle`: the device id (`virtual-device`), truncated as Linux's `blkif_vdev_t`.
+    handle: u16,
+    /// The backend's domain.
+    otherend: u16,
+    state: AtomicU32,
+    /// A protocol violation was seen: all I/O fails.
+    error: AtomicBool,
+    /// Changed only from the xenbus callbacks (process context, serialised per device) while no
+    /// disk exists (or, for `feat`, before it is created); read by `queue_rq` and the handlers.
+    inner: core::cell::UnsafeCell<Inner>,
+}
+
+struct Inner {
+    rings: KVec<KBox<RingInfo>>,
+    ring_order: u32,
+    feat: Features,
+    sectors: u64,
+    // Drop order: disk before tag set.
+    disk: Option<sys::Disk>,
+    tags: Option<sys::TagSet>,
+}
+
+// SAFETY: `inner` follows the discipline documented on it; the rest is atomics and plain data.
+unsafe impl Sync for Blkfront {}
+// SAFETY: as Sync.
+unsafe impl Send for Blkfront {}
+
+impl Blkfront {
+    /// The mutable part. Process context (xenbus callbacks of this device) only.
+    ///
+    /// # Safety
+    /// No other reference from [`Self::inner_mut`] may be live; readers in IRQ/queue_rq only
+    /// touch `rings` (which is not resized while they can run) and `feat`.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn inner_mut(&self) -> &mut Inner {
+        // SAFETY: per the contract.
+        unsafe { &mut *self.inner.get() }
+    }
+
+    fn inner(&self) -> &Inner {
+        // SAFETY: shared reads; writes happen only when no reader can run (see `inner`).
+        unsafe { &*self.inner.get() }
+    }
+
+    fn name(&self) -> vdev::DiskName {
+        self.vdev.name()
+    }
+
+    fn set_error(&self, why: core::fmt::Arguments<'_>) {
+        if !self.error.swap(true, Ordering::AcqRel)
+            && self.state.load(Ordering::Acquire) != st::CLOSING
+        {
+            pr_err!(
+                "{}: backend protocol violation ({}): device in error state, its I/O fails\n",
+                self.name(),
+                why
+            );
+        }
+    }
+}
+
+/// The bound devices, by xenbus handle.
+static DEVICES: [AtomicPtr<Blkfront>; MAX_DEVICES] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICES];
+static HANDLES: [AtomicPtr<abi_xenbus::XenbusDevHandle>; MAX_DEVICES] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICES];
+
+fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<(usize, &'static Blkfront)> {
+    for i in 0..MAX_DEVICES {
+        if HANDLES[i].load(Ordering::Acquire) == h {
+            let p = DEVICES[i].load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: set by probe from a leaked KBox, cleared and freed only by remove
+                // (which xenbus never runs concurrently with this device's other callbacks).
+                return Some((i, unsafe { &*p }));
+            }
+        }
+    }
+    None
+}
+
+// ---- data path -------------------------------------------------------------------------------
+
+/// `queue_rq` of hw queue `hwq` (called by helpers.c after `blk_mq_start_request`).
 ///
 /// # Safety
-/// Called by xenbus with a live device handle; the handle is not used.
-unsafe extern "C" fn probe(
-    _dev: *mut abi_xenbus::XenbusDevHandle,
-    _ctx: *mut core::ffi::c_void,
+/// `data` is the queuedata of one of our disks (a live [`Blkfront`]), `rq` a started request.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_blkfront_queue_rq(
+    data: *mut c_void,
+    hwq: u32,
+    rq: *mut sys::RawRequest,
 ) -> i32 {
-    pr_info!("vbd device: no data path yet, not binding\n");
-    -abi::ENODEV
+    // SAFETY: the disk's queuedata is its device, which outlives the disk.
+    let info = unsafe { &*(data as *const Blkfront) };
+    // SAFETY: a started request, ours until completed.
+    let rq = unsafe { sys::Rq::from_raw(rq) };
+    if info.error.load(Ordering::Acquire) || info.state.load(Ordering::Acquire) != st::CONNECTED {
+        return sys::sts::IOERR;
+    }
+    let inner = info.inner();
+    let Some(r) = inner.rings.get(hwq as usize) else {
+        return sys::sts::IOERR;
+    };
+    submit(info, &inner.feat, r, rq)
+}
+
+fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
+    let (op, fua) = rq.op();
+    let tag = rq.tag();
+    let mut g = r.lock.lock();
+    // Re-checked under the lock: teardown takes every ring lock after setting CLOSING.
+    if info.state.load(Ordering::Acquire) != st::CONNECTED || info.error.load(Ordering::Acquire) {
+        return sys::sts::IOERR;
+    }
+    if g.ring.state().is_full() {
+        return sys::sts::RESOURCE;
+    }
+    let handle = info.handle;
+    let RingState { ring, slots } = &mut *g;
+    let Some(slot) = usize::try_from(tag).ok().and_then(|t| slots.get_mut(t)) else {
+        pr_err!("{}: request tag {} out of range\n", info.name(), tag);
+        return sys::sts::IOERR;
+    };
+    if slot.busy {
+        pr_err!("{}: request tag {} already in flight\n", info.name(), tag);
+        return sys::sts::IOERR;
+    }
+    let id = tag as u64;
+    let pos = rq.pos();
+    let (req, rsp_op, read) = match op {
+        sys::rq_op::FLUSH => {
+            let Some(fop) = feat.flush_op else {
+                return sys::sts::NOTSUPP;
+            };
+            match Request::rw(fop, handle, id, pos, &[]) {
+                Some(q) => (q, fop, false),
+                None => return sys::sts::IOERR,
+            }
+        }
+        sys::rq_op::DISCARD | sys::rq_op::SECURE_ERASE => {
+            if !feat.discard {
+                return sys::sts::NOTSUPP;
+            }
+            let secure = op == sys::rq_op::SECURE_ERASE;
+            if secure && !feat.secure {
+                return sys::sts::NOTSUPP;
+            }
+            let n = u64::from(rq.bytes()) / blkif::SECTOR_BYTES as u64;
+            (
+                Request::discard(id, pos, n, secure),
+                blkif::OP_DISCARD,
+                false,
+            )
+        }
+        sys::rq_op::READ | sys::rq_op::WRITE => {
+            let write = op == sys::rq_op::WRITE;
+            if write && feat.read_only {
+                return sys::sts::IOERR;
+            }
+            let bytes = rq.bytes() as usize;
+            let npages = blkif::pages_for(bytes);
+            if npages == 0 || npages > slot.pages.len() || bytes % blkif::SECTOR_BYTES != 0 {
+                pr_err!("{}: request of {} bytes does not fit\n", info.name(), bytes);
+                return sys::sts::IOERR;
+            }
+            let nseg = if feat.trusted {
+                grant_direct(info, slot, &rq, write)
+            } else {
+                None
+            };
+            let direct = nseg.is_some();
+            let nseg = nseg.unwrap_or(npages);
+            if !direct && write && rq.copy(&slot.ptrs[..npages], true).is_err() {
+                return sys::sts::IOERR;
+            }
+            let bop = if !write {
+                blkif::OP_READ
+            } else if fua && feat.fua {
+                feat.flush_op.unwrap_or(blkif::OP_WRITE)
+            } else {
+                blkif::OP_WRITE
+            };
+            let seg = |i: usize| {
+                if direct {
+                    let d = &slot.dsegs[i];
+                    return blkif::Segment {
+                        gref: slot.direct[i].as_ref().map_or(0, |g| g.gref()),
+                        first_sect: (d.offset / 512) as u8,
+                        last_sect: ((d.offset + d.len) / 512 - 1) as u8,
+                        _pad: 0,
+                    };
+                }
+                let (first_sect, last_sect) = blkif::linear_segment(bytes, i).unwrap_or((0, 7));
+                blkif::Segment {
+                    gref: slot.grants[i].gref(),
+                    first_sect,
+                    last_sect,
+                    _pad: 0,
+                }
+            };
+            let npages = nseg;
+            if npages <= blkif::MAX_SEGMENTS_PER_REQUEST {
+                let mut segs = [blkif::Segment::default(); blkif::MAX_SEGMENTS_PER_REQUEST];
+                for (i, s) in segs.iter_mut().enumerate().take(npages) {
+                    *s = seg(i);
+                }
+                match Request::rw(bop, handle, id, pos, &segs[..npages]) {
+                    Some(q) => (q, bop, !write && !direct),
+                    None => {
+                        slot.end_direct();
+                        return sys::sts::IOERR;
+                    }
+                }
+            } else {
+                let Some((ipage, igrant)) = slot.ind.as_ref() else {
+                    slot.end_direct();
+                    return sys::sts::IOERR;
+                };
+                let base = ipage.ptr().cast::<blkif::Segment>();
+                for i in 0..npages {
+                    // SAFETY: the indirect page is ours, 4096 bytes = 512 segments, and
+                    // npages <= slot.pages.len() <= 512; volatile: the backend may map it.
+                    unsafe { core::ptr::write_volatile(base.add(i), seg(i)) };
+                }
+                let inner_op = if write {
+                    blkif::OP_WRITE
+                } else {
+                    blkif::OP_READ
+                };
+                match Request::indirect(inner_op, handle, id, pos, npages as u16, &[igrant.gref()])
+                {
+                    Some(q) => (q, inner_op, !write && !direct),
+                    None => {
+                        slot.end_direct();
+                        return sys::sts::IOERR;
+                    }
+                }
+            }
+        }
+        _ => return sys::sts::NOTSUPP,
+    };
+    if ring.put_request(req).is_none() {
+        slot.end_direct();
+        return sys::sts::RESOURCE;
+    }
+    slot.busy = true;
+    slot.rsp_op = rsp_op;
+    slot.read = read;
+    slot.rq = Some(rq);
+    if ring.push_requests() {
+        let _ = r.port.notify();
+    }
+    sys::sts::OK
+}
+
+/// Trusted backend: grants the request's own pages (read-only for writes). Returns the number of
+/// segments, or `None` to bounce instead (segments not in 512-byte units, too many, no free
+/// grant reference).
+fn grant_direct(info: &Blkfront, slot: &mut Slot, rq: &sys::Rq, write: bool) -> Option<usize> {
+    let n = rq.segments(&mut slot.dsegs)?;
+    if n == 0 {
+        return None;
+    }
+    for d in slot.dsegs.iter().take(n) {
+        if d.len == 0 || d.offset % 512 != 0 || d.len % 512 != 0 || d.offset + d.len > 4096 {
+            return None;
+        }
+    }
+    if n > slot.direct.len() {
+        return None;
+    }
+    for i in 0..n {
+        match Grant::new(info.otherend, slot.dsegs[i].gfn, write) {
+            Ok(g) => {
+                slot.direct[i] = Some(g);
+                slot.ndirect = i + 1;
+            }
+            Err(_) => {
+                slot.end_direct();
+                return None;
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Takes up to [`BATCH`] responses off the ring into `out` (data of reads already copied back).
+/// Returns how many, and whether the ring may hold more.
+fn reap(info: &Blkfront, r: &RingInfo, out: &mut [Option<(sys::Rq, i32)>; BATCH]) -> (usize, bool) {
+    let mut g = r.lock.lock();
+    let RingState { ring, slots } = &mut *g;
+    let mut n = 0;
+    loop {
+        if info.error.load(Ordering::Acquire) {
+            // Fail whatever is still in flight, then nothing more from this ring.
+            for s in slots.iter_mut() {
+                if n == BATCH {
+                    return (n, true);
+                }
+                if s.busy {
+                    s.busy = false;
+                    if !s.end_direct() {
+                        pr_err!("backend still maps a request page of a failed request\n");
+                    }
+                    if let Some(rq) = s.rq.take() {
+                        out[n] = Some((rq, sys::sts::IOERR));
+                        n += 1;
+                    }
+                }
+            }
+            return (n, false);
+        }
+        let avail = match ring.final_check_for_responses() {
+            Ok(a) => a,
+            Err(e) => {
+                info.set_error(format_args!("ring index: {:?}", e));
+                continue;
+            }
+        };
+        if avail == 0 {
+            return (n, false);
+        }
+        if n == BATCH {
+            return (n, true);
+        }
+        let Some(rsp) = ring.take_response() else {
+            return (n, false);
+        };
+        let nr = slots.len() as u32;
+        let checked = blkif::check_response(&rsp, nr, |id| {
+            let s = &slots[id as usize];
+            s.busy.then_some(s.rsp_op)
+        });
+        match checked {
+            Err(e) => {
+                info.set_error(format_args!("{:?}", e));
+            }
+            Ok((id, status)) => {
+                let s = &mut slots[id as usize];
+                s.busy = false;
+                if !s.end_direct() {
+                    info.set_error(format_args!(
+                        "request {} answered but its pages are still mapped",
+                        id
+                    ));
+                    if let Some(rq) = s.rq.take() {
+                        out[n] = Some((rq, sys::sts::IOERR));
+                        n += 1;
+                    }
+                    continue;
+                }
+                let Some(rq) = s.rq.take() else { continue };
+                let code = match status {
+                    blkif::RspStatus::Okay => {
+                        if s.read && rq.copy(&s.ptrs, false).is_err() {
+                            sys::sts::IOERR
+                        } else {
+                            sys::sts::OK
+                        }
+                    }
+                    blkif::RspStatus::NotSupported => sys::sts::NOTSUPP,
+                    blkif::RspStatus::Error => sys::sts::IOERR,
+                };
+                out[n] = Some((rq, code));
+                n += 1;
+            }
+        }
+    }
+}
+
+/// Processes a ring's responses and completes their requests. Any context.
+fn process_ring(info: &Blkfront, r: &RingInfo) -> bool {
+    let mut any = false;
+    loop {
+        let mut out: [Option<(sys::Rq, i32)>; BATCH] = [const { None }; BATCH];
+        let (n, more) = reap(info, r, &mut out);
+        for (rq, code) in out.iter_mut().take(n).filter_map(Option::take) {
+            rq.complete(code);
+        }
+        any |= n > 0;
+        if !more {
+            return any;
+        }
+    }
+}
+
+/// Event channel handler of a ring (hard IRQ, port masked). The work is done here, so the EOI
+/// is given on return: `SPURIOUS` (throttled by xen_platform) when there was nothing to do.
+///
+/// # Safety
+/// `data` is the [`RingInfo`] registered with the binding, alive until the binding is dropped.
+unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
+    // SAFETY: per the binding's contract.
+    let r = unsafe { &*(data as *const RingInfo) };
+    // SAFETY: the device outlives its rings.
+    let info = unsafe { &*r.dev };
+    if process_ring(info, r) {
+        abi::evtchn_ret::EOI
+    } else {
+        abi::evtchn_ret::SPURIOUS
+    }
+}
+
+fn inflight(info: &Blkfront) -> usize {
+    info.inner()
+        .rings
+        .iter()
+        .map(|r| r.lock.lock().slots.iter().filter(|s| s.busy).count())
+        .sum()
+}
+
+// ---- xenbus side -----------------------------------------------------------------------------
+
+fn kerr(e: i32) -> Error {
+    Error::from_errno(if e < 0 { e } else { -5 })
+}
+
+fn write_node(dev: &XenbusDevice, tx: u32, node: &[u8], v: core::fmt::Arguments<'_>) -> Result {
+    let mut buf = [0u8; 32];
+    let mut w = BufWriter {
+        buf: &mut buf,
+        len: 0,
+    };
+    core::fmt::write(&mut w, v).map_err(|_| EINVAL)?;
+    let len = w.len;
+    dev.write(tx, node, &buf[..len]).map_err(kerr)
+}
+
+struct BufWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for BufWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let b = s.as_bytes();
+        if self.len + b.len() > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+        Ok(())
+    }
+}
+
+fn node_name<'a>(buf: &'a mut [u8; 48], v: core::fmt::Arguments<'_>) -> Result<&'a [u8]> {
+    let mut w = BufWriter { buf, len: 0 };
+    core::fmt::write(&mut w, v).map_err(|_| EINVAL)?;
+    let len = w.len;
+    Ok(&buf[..len])
+}
+
+fn read_u64(dev: &XenbusDevice, node: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    let n = dev.read_otherend(node, &mut buf).ok()?;
+    blkif::parse_u64(&buf[..n])
+}
+
+fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
+    read_u64(dev, node).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Allocates and grants one ring, binds its event channel.
+fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
+    let pages = sys::Pages::new(order)?;
+    // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them.
+    let ring = unsafe { BlkRing::init(pages.ptr(), pages.bytes()) }.ok_or(EINVAL)?;
+    let mut grants = KVec::new();
+    for i in 0..(1usize << order) {
+        let g = Grant::new(otherend, pages.gfn(i), false).map_err(kerr)?;
+        grants.push(g, GFP_KERNEL)?;
+    }
+    let port = info.dev.alloc_evtchn().map_err(kerr)?;
+    let mut r = KBox::new(
+        RingInfo {
+            lock: sys::IrqSpinLock::new(RingState {
+                ring,
+                slots: KVec::new(),
+            })?,
+            port,
+            binding: None,
+            pages: Some(pages),
+            grants,
+            dev: info as *const Blkfront,
+        },
+        GFP_KERNEL,
+    )?;
+    let data = (&*r as *const RingInfo).cast_mut().cast::<c_void>();
+    // SAFETY: the RingInfo is boxed (stable address) and the binding is dropped before it is
+    // freed (`free_rings`); `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
+    let b = unsafe { EvtchnBinding::new(port, ring_event, data) }.map_err(kerr)?;
+    r.binding = Some(b);
+    Ok(r)
+}
+
+/// Revokes the grants of a ring and frees it; pages the backend still maps are leaked.
+fn free_ring(name: &vdev::DiskName, mut rb: KBox<RingInfo>) {
+    let r = &mut *rb;
+    r.binding = None;
+    let _ = r.port.close();
+    let mut leaked = 0usize;
+    let mut g = r.lock.lock();
+    for s in g.slots.iter_mut() {
+        let mut busy = false;
+        for g in core::mem::replace(&mut s.grants, KVec::new()) {
+            // A grant still mapped stays granted (dropping it keeps the reference).
+            if g.end().is_err() {
+                busy = true;
+            }
+        }
+        if busy {
+            for p in core::mem::replace(&mut s.pages, KVec::new()) {
+                p.leak();
+                leaked += 1;
+            }
+        }
+        if let Some((p, g)) = s.ind.take() {
+            if g.end().is_err() {
+                p.leak();
+                leaked += 1;
+            }
+        }
+    }
+    drop(g);
+    let mut ring_busy = false;
+    for g in core::mem::replace(&mut r.grants, KVec::new()) {
+        if g.end().is_err() {
+            ring_busy = true;
+        }
+    }
+    if ring_busy {
+        if let Some(p) = r.pages.take() {
+            p.leak();
+            leaked += 1;
+        }
+    }
+    if leaked > 0 {
+        pr_warn!(
+            "{}: backend still maps {} of our pages: leaked, not reused\n",
+            name,
+            leaked
+        );
+    }
+}
+
+/// `talk_to_blkback`: rings, event channels, our keys, `Initialised`.
+fn setup_rings(info: &Blkfront) -> Result {
+    // SAFETY: xenbus callback of this device; no disk, so no reader.
+    let inner = unsafe { info.inner_mut() };
+    free_rings(info, inner);
+    let dev = &info.dev;
+    let devinfo = dev.info().map_err(kerr)?;
+    let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
+    let nr = blkif::negotiate_queues(
+        read_u32(dev, b"multi-queue-max-queues"),
+        sys::params::max_queues(),
+    );
+    let order = blkif::negotiate_ring_order(
+        read_u32(dev, b"max-ring-page-order"),
+        sys::params::max_ring_page_order(),
+    );
+    for _ in 0..nr {
+        let r = alloc_ring(info, order, otherend)?;
+        inner.rings.push(r, GFP_KERNEL)?;
+    }
+    inner.ring_order = order;
+    let persistent = sys::params::feature_persistent();
+    loop {
+        let tx = abi_xenbus_client::transaction_start().map_err(kerr)?;
+        let r = write_keys(info, inner, tx, nr, order, persistent);
+        let commit = r.is_ok();
+        match abi_xenbus_client::transaction_end(tx, commit) {
+            Err(e) if e == -abi::EAGAIN && commit => continue,
+            Err(e) => return Err(kerr(e)),
+            Ok(()) => r?,
+        }
+        break;
+    }
+    dev.switch_state(XenbusState::Initialised).map_err(kerr)?;
+    info.state.store(st::RINGS, Ordering::Release);
+    Ok(())
+}
+
+fn write_keys(
+    info: &Blkfront,
+    inner: &Inner,
+    tx: u32,
+    nr: u32,
+    order: u32,
+    persistent: bool,
+) -> Result {
+    let dev = &info.dev;
+    let mut nb = [0u8; 48];
+    if order > 0 {
+        write_node(dev, tx, b"ring-page-order", format_args!("{}", order))?;
+    }
+    if nr > 1 {
+        write_node(dev, tx, b"multi-queue-num-queues", format_args!("{}", nr))?;
+    }
+    for (q, r) in inner.rings.iter().enumerate() {
+        for (i, g) in r.grants.iter().enumerate() {
+            let node = match (nr > 1, order > 0) {
+                (false, false) => node_name(&mut nb, format_args!("ring-ref"))?,
+                (false, true) => node_name(&mut nb, format_args!("ring-ref{}", i))?,
+                (true, false) => node_name(&mut nb, format_args!("queue-{}/ring-ref", q))?,
+                (true, true) => node_name(&mut nb, format_args!("queue-{}/ring-ref{}", q, i))?,
+            };
+            write_node(dev, tx, node, format_args!("{}", g.gref()))?;
+        }
+        let node = if nr > 1 {
+            node_name(&mut nb, format_args!("queue-{}/event-channel", q))?
+        } else {
+            node_name(&mut nb, format_args!("event-channel"))?
+        };
+        write_node(dev, tx, node, format_args!("{}", r.port.0))?;
+    }
+    write_node(dev, tx, b"protocol", format_args!("x86_64-abi"))?;
+    write_node(
+        dev,
+        tx,
+        b"feature-persistent",
+        format_args!("{}", u32::from(persistent)),
+    )?;
+    Ok(())
+}
+
+fn free_rings(info: &Blkfront, inner: &mut Inner) {
+    let name = info.name();
+    for r in core::mem::replace(&mut inner.rings, KVec::new()) {
+        free_ring(&name, r);
+    }
+}
+
+/// Grants the bounce pages of every slot (persistently, for the device's life).
+fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect: bool) -> Result {
+    let devinfo = info.dev.info().map_err(kerr)?;
+    let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
+    for r in inner.rings.iter() {
+        let mut slots = KVec::new();
+        for _ in 0..depth {
+            let mut s = Slot {
+                busy: false,
+                rsp_op: 0,
+                read: false,
+                rq: None,
+                pages: KVec::new(),
+                ptrs: KVec::new(),
+                grants: KVec::new(),
+                ind: None,
+                direct: KVec::with_capacity(segs, GFP_KERNEL)?,
+                ndirect: 0,
+                dsegs: KVec::from_elem(sys::DataSeg::default(), segs, GFP_KERNEL)?,
+            };
+            for _ in 0..segs {
+                s.direct.push(None, GFP_KERNEL)?;
+            }
+            for _ in 0..segs {
+                let p = sys::Pages::new(0)?;
+                let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
+                s.ptrs.push(p.ptr().cast::<c_void>(), GFP_KERNEL)?;
+                s.pages.push(p, GFP_KERNEL)?;
+                s.grants.push(g, GFP_KERNEL)?;
+            }
+            if indirect {
+                let p = sys::Pages::new(0)?;
+                // Writable: blkback maps persistent grants read-write, even indirect pages.
+                let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
+                s.ind = Some((p, g));
+            }
+            slots.push(s, GFP_KERNEL)?;
+        }
+        r.lock.lock().slots = slots;
+    }
+    Ok(())
+}
+
+/// A 0/1 key of our own directory (written by the toolstack), `default` if absent.
+fn own_flag(dev: &XenbusDevice, node: &[u8], default: bool) -> bool {
+    let mut buf = [0u8; 24];
+    match dev.read_own(node, &mut buf) {
+        Ok(n) => blkif::parse_u64(&buf[..n]).map_or(default, |v| v != 0),
+        Err(_) => default,
+    }
+}
+
+/// `blkfront_connect`: the backend is `Connected`: read the disk, create it, `Connected`.
+fn connect(info: &Blkfront) -> Result {
+    let dev = &info.dev;
+    let sectors = read_u64(dev, b"sectors").ok_or(EINVAL)?;
+    let info_bits = read_u32(dev, b"info").unwrap_or(0);
+    let ss = read_u32(dev, b"sector-size").unwrap_or(512);
+    let params = blkif::DiskParams::new(
+        sectors,
+        ss,
+        read_u32(dev, b"physical-sector-size"),
+        info_bits,
+    )
+    .map_err(|e| {
+        pr_err!("{}: unusable disk: {:?}\n", info.name(), e);
+        EINVAL
+    })?;
+    let flush = blkif::FlushMode::negotiate(
+        dev.otherend_feature(b"feature-barrier"),
+        dev.otherend_feature(b"feature-flush-cache"),
+    );
+    let (segs, indirect) = blkif::negotiate_segments(
+        read_u32(dev, b"feature-max-indirect-segments"),
+        sys::params::max_indirect_segments().min(blkif::SEGMENTS_PER_INDIRECT_FRAME as u32),
+    );
+    let discard = dev.otherend_feature(b"feature-discard");
+    let feat = Features {
+        flush_op: flush.op,
+        // FUA only with barriers and direct requests (indirect ones carry no barrier).
+        fua: flush.fua && !indirect,
+        discard,
+        secure: discard && dev.otherend_feature(b"discard-secure"),
+        granularity: if discard {
+            read_u32(dev, b"discard-granularity").unwrap_or(0)
+        } else {
+            0
+        },
+        alignment: if discard {
+            read_u32(dev, b"discard-alignment").unwrap_or(0)
+        } else {
+            0
+        },
+        persistent: sys::params::feature_persistent()
+            && dev.otherend_feature(b"feature-persistent"),
+        read_only: params.read_only(),
+        trusted: false,
+    };
+    // As Linux: request pages are granted directly only to a trusted backend (our parameter
+    // and the toolstack's key) that does not use persistent grants, since blkback keeps
+    // persistently granted pages mapped and they could then never be revoked.
+    let feat = Features {
+        trusted: sys::params::trusted() && own_flag(dev, b"trusted", true) && !feat.persistent,
+        ..feat
+    };
+    // SAFETY: xenbus callback of this device; no disk yet, so no reader of `inner`.
+    let inner = unsafe { info.inner_mut() };
+    let nr = inner.rings.len() as u32;
+    let ring_slots = ring::ring_size(4096 << inner.ring_order, BlkRing::ENTRY_BYTES);
+    let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
+    alloc_slots(info, inner, depth, segs, indirect)?;
+    inner.feat = feat;
+    inner.sectors = sectors;
+    let tags = sys::TagSet::new(nr, depth)?;
+    let gran = if feat.granularity.is_power_of_two() && feat.granularity >= params.sector_size {
+        feat.granularity
+    } else {
+        0
+    };
+    let lim = sys::DiskLimits {
+        logical_block_size: params.sector_size,
+        physical_block_size: params.physical_sector_size,
+        max_hw_sectors: (segs * blkif::SECTORS_PER_PAGE) as u32,
+        max_segments: segs as u32,
+        write_cache: u32::from(feat.flush_op.is_some()),
+        fua: u32::from(feat.fua),
+        discard: u32::from(feat.discard),
+        secure_erase: u32::from(feat.secure),
+        discard_granularity: gran,
+        discard_alignment: if gran != 0 { feat.alignment % gran } else { 0 },
+        rotational: 0,
+    };
+    let qd = (info as *const Blkfront).cast_mut().cast::<c_void>();
+    // SAFETY: the device outlives its disk (the disk is dropped in `teardown`/`remove` first).
+    let mut disk = unsafe { sys::Disk::new(&tags, &lim, qd) }?;
+    let name = info.name();
+    disk.setup(
+        XENVBD_MAJOR,
+        info.vdev.minor,
+        info.vdev.nr_minors(),
+        name.as_bytes_with_nul(),
+        params.removable(),
+        params.cdrom(),
+    );
+    disk.set_capacity(sectors, false);
+    disk.set_ro(params.read_only());
+    inner.tags = Some(tags);
+    info.state.store(st::CONNECTED, Ordering::Release);
+    dev.switch_state(XenbusState::Connected).map_err(kerr)?;
+    pr_info!(
+        "{}: {} sectors ({} MiB), sector size {}/{}, {} queue(s), ring order {} ({} slots, depth {}), {} segments{}, persistent grants {}, {}, flush {}, fua {}, discard {} (secure {}), ro {}\n",
+        name,
+        sectors,
+        sectors >> 11,
+        params.sector_size,
+        params.physical_sector_size,
+        nr,
+        inner.ring_order,
+        ring_slots,
+        depth,
+        segs,
+        if indirect { " (indirect)" } else { "" },
+        if feat.persistent { "yes" } else { "no" },
+        if feat.trusted {
+            "trusted: direct grants"
+        } else {
+            "bounce buffers"
+        },
+        match feat.flush_op {
+            Some(blkif::OP_FLUSH_DISKCACHE) => "flush-cache",
+            Some(_) => "barrier",
+            None => "none",
+        },
+        if feat.fua { "yes" } else { "no" },
+        if feat.discard { "yes" } else { "no" },
+        if feat.secure { "yes" } else { "no" },
+        if params.read_only() { "yes" } else { "no" },
+    );
+    let r = disk.add();
+    inner.disk = Some(disk);
+    if let Err(e) = r {
+        pr_err!("{}: add_disk failed: {:?}\n", name, e);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The backend re-announced `Connected` while we are connected: a resize (`sectors` changed).
+fn check_resize(info: &Blkfront) {
+    let Some(sectors) = read_u64(&info.dev, b"sectors") else {
+        return;
+    };
+    // SAFETY: xenbus callback of this device; only `sectors` changes (not read elsewhere).
+    let inner = unsafe { info.inner_mut() };
+    if sectors == inner.sectors {
+        return;
+    }
+    if let Some(d) = inner.disk.as_ref() {
+        pr_info!(
+            "{}: capacity {} -> {} sectors\n",
+            info.name(),
+            d.capacity(),
+            sectors
+        );
+        d.set_capacity(sectors, true);
+    }
+    inner.sectors = sectors;
+}
+
+/// The backend is going (`Closing`/`Closed`) or we are removed: stop I/O, remove the disk,
+/// `Closed`. Rings stay until [`free_rings`] (the backend may still map their pages).
+fn teardown(info: &Blkfront) {
+    let prev = info.state.swap(st::CLOSING, Ordering::AcqRel);
+    if prev == st::CLOSED || prev == st::CLOSING {
+        info.state.store(prev, Ordering::Release);
+        return;
+    }
+    // Any submitter that saw CONNECTED holds a ring lock: wait for it by taking each lock.
+    for r in info.inner().rings.iter() {
+        drop(r.lock.lock());
+    }
+    let mut waited = 0;
+    while inflight(info) > 0 && waited < DRAIN_MS {
+        sys::msleep(20);
+        waited += 20;
+    }
+    let left = inflight(info);
+    if left > 0 {
+        pr_warn!(
+            "{}: {} request(s) unanswered after {} ms: failing them\n",
+            info.name(),
+            left,
+            DRAIN_MS
+        );
+        info.error.store(true, Ordering::Release);
+        for r in info.inner().rings.iter() {
+            process_ring(info, r);
+        }
+    }
+    // SAFETY: xenbus callback of this device; I/O is refused from now on.
+    let inner = unsafe { info.inner_mut() };
+    if let Some(d) = inner.disk.take() {
+        drop(d);
+        pr_info!("{}: removed\n", info.name());
+    }
+    inner.tags = None;
+    for r in inner.rings.iter_mut() {
+        r.binding = None;
+    }
+    info.state.store(st::CLOSED, Ordering::Release);
+    let _ = info.dev.switch_state(XenbusState::Closed);
+}
+
+/// `probe`: decode the vdev, decline what Linux declines, remember the device.
+///
+/// # Safety
+/// Called by xenbus with a live device handle.
+unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
+    // SAFETY: valid until our remove returns; we drop it there.
+    let dev = unsafe { XenbusDevice::from_raw(h) };
+    match probe_dev(dev, h) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
+    let mut buf = [0u8; 24];
+    let raw = match dev.read_own(b"virtual-device", &mut buf) {
+        Ok(n) => blkif::parse_u64(&buf[..n]),
+        Err(_) => dev
+            .read_own(b"virtual-device-ext", &mut buf)
+            .ok()
+            .and_then(|n| blkif::parse_u64(&buf[..n])),
+    };
+    let Some(raw) = raw.and_then(|v| u32::try_from(v).ok()) else {
+        pr_err!("vbd: no usable virtual-device\n");
+        return Err(ENODEV);
+    };
+    let vdev = vdev::Vdev::decode(raw).map_err(|e| {
+        pr_err!("vbd {}: refused: {:?}\n", raw, e);
+        ENODEV
+    })?;
+    let unplug_mask = abi_client::platform_info().map(|p| p.unplug).unwrap_or(0);
+    if !unplug::has_pv_disk_devices(unplug_mask) {
+        pr_info!(
+            "{}: emulated disks not unplugged (mask {:#x}): not binding\n",
+            vdev.name(),
+            unplug_mask
+        );
+        return Err(ENODEV);
+    }
+    if unplug::has_pv_and_legacy_disk_devices(unplug_mask) && !vdev.is_pv_only() {
+        pr_info!(
+            "{}: vdev {:#x} is an emulated disk too (xen_emul_unplug=unnecessary): not binding\n",
+            vdev.name(),
+            raw
+        );
+        return Err(ENODEV);
+    }
+    let mut t = [0u8; 16];
+    if let Ok(n) = dev.read_own(b"device-type", &mut t) {
+        if t[..n].starts_with(b"cdrom") {
+            pr_info!(
+                "{}: emulated CD-ROM in an HVM guest: not binding\n",
+                vdev.name()
+            );
+            return Err(ENODEV);
+        }
+    }
+    let otherend = dev
+        .info()
+        .ok()
+        .and_then(|i| u16::try_from(i.otherend_id).ok())
+        .ok_or(ENODEV)?;
+    let b = KBox::new(
+        Blkfront {
+            dev,
+            vdev,
+            handle: raw as u16,
+            otherend,
+            state: AtomicU32::new(st::INIT),
+            error: AtomicBool::new(false),
+            inner: core::cell::UnsafeCell::new(Inner {
+                rings: KVec::new(),
+                ring_order: 0,
+                feat: Features::default(),
+                sectors: 0,
+                disk: None,
+                tags: None,
+            }),
+        },
+        GFP_KERNEL,
+    )?;
+    let p = KBox::into_raw(b);
+    for i in 0..MAX_DEVICES {
+        if DEVICES[i]
+            .compare_exchange(
+                core::ptr::null_mut(),
+                p,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            HANDLES[i].store(h, Ordering::Release);
+            return Ok(());
+        }
+    }
+    // SAFETY: from `into_raw` above, not published.
+    drop(unsafe { KBox::from_raw(p) });
+    Err(ENOSPC)
+}
+
+/// `otherend_changed`: the backend's state machine (`blkback_changed`).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, serialised with probe/remove of the device.
+unsafe extern "C" fn otherend_changed(
+    h: *mut abi_xenbus::XenbusDevHandle,
+    backend_state: u32,
+    _ctx: *mut c_void,
+) {
+    let Some((_, info)) = lookup(h) else { return };
+    let bs = XenbusState::from_u32(backend_state).unwrap_or(XenbusState::Unknown);
+    let state = info.state.load(Ordering::Acquire);
+    match bs {
+        XenbusState::InitWait => {
+            if state == st::INIT || state == st::CLOSED {
+                info.error.store(false, Ordering::Release);
+                if let Err(e) = setup_rings(info) {
+                    pr_err!("{}: cannot set up rings: {:?}\n", info.name(), e);
+                    // SAFETY: xenbus callback of this device, no disk.
+                    free_rings(info, unsafe { info.inner_mut() });
+                    info.state.store(st::CLOSED, Ordering::Release);
+                    let _ = info.dev.switch_state(XenbusState::Closed);
+                }
+            }
+        }
+        XenbusState::Connected => match state {
+            st::RINGS => {
+                if let Err(e) = connect(info) {
+                    pr_err!("{}: cannot connect: {:?}\n", info.name(), e);
+                    teardown(info);
+                }
+            }
+            st::CONNECTED => check_resize(info),
+            _ => {}
+        },
+        XenbusState::Closing | XenbusState::Closed => {
+            if state != st::CLOSED {
+                teardown(info);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `remove`: the device goes (hot-unplug or unload).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, after which it is invalid.
+unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
+    let Some((i, info)) = lookup(h) else { return };
+    teardown(info);
+    // Give the backend a moment to unmap our pages (it does on our Closed) before revoking.
+    if !info.inner().rings.is_empty() {
+        let _ = info.dev.wait_otherend(
+            &[
+                XenbusState::Closed,
+                XenbusState::Unknown,
+                XenbusState::InitWait,
+            ],
+            2000,
+        );
+    }
+    // SAFETY: xenbus callback of this device; the disk is gone.
+    free_rings(info, unsafe { info.inner_mut() });
+    let p = DEVICES[i].swap(core::ptr::null_mut(), Ordering::AcqRel);
+    HANDLES[i].store(core::ptr::null_mut(), Ordering::Release);
+    // SAFETY: from `KBox::into_raw` in probe; unpublished now, no callback can run.
+    drop(unsafe { KBox::from_raw(p) });
+}
+
+/// Applies `xen_blkfront.<param>=<value>` options of the kernel command line, as modprobe
+/// would (busybox `insmod` in an initramfs does not).
+fn params_from_cmdline() {
+    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+        return;
+    };
+    let Ok(n) = sys::read_cmdline(&mut buf) else {
+        return;
+    };
+    let names: [&[u8]; 5] = [
+        b"xen_blkfront.max_queues",
+        b"xen_blkfront.max_ring_page_order",
+        b"xen_blkfront.max_indirect_segments",
+        b"xen_blkfront.feature_persistent",
+        b"xen_blkfront.trusted",
+    ];
+    for (which, name) in names.iter().enumerate() {
+        let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
+            continue;
+        };
+        let val = match v {
+            b"y" | b"Y" => Some(1),
+            b"n" | b"N" => Some(0),
+            _ => blkif::parse_u64(v).and_then(|x| u32::try_from(x).ok()),
+        };
+        match val {
+            Some(x) => {
+                sys::params::set(which as u32, x);
+                pr_info!(
+                    "{}={} (kernel command line)\n",
+                    core::str::from_utf8(name).unwrap_or("?"),
+                    x
+                );
+            }
+            None => pr_warn!(
+                "ignoring {} with a bad value\n",
+                core::str::from_utf8(name).unwrap_or("?")
+            ),
+        }
+    }
 }
 
 static DRIVER: abi_xenbus::XenbusFrontendDriver =
-    abi_xenbus::frontend_driver("vbd", "vbd", probe, None, None);
+    abi_xenbus::frontend_driver("vbd", "vbd", probe, Some(remove), Some(otherend_changed));
 
 struct XenBlkfront {
     // Field order is drop order: stop taking devices before giving the major back.
@@ -73,6 +1305,7 @@ impl kernel::Module for XenBlkfront {
             }
             return Err(Error::from_errno(e));
         }
+        params_from_cmdline();
         let major = sys::BlkdevMajor::register(XENVBD_MAJOR, c"xvd")?;
         let driver =
             abi_xenbus_client::FrontendRegistration::new(&DRIVER).map_err(Error::from_errno)?;

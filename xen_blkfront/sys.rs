@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The one place where xen_blkfront touches raw kernel bindings: our bindgen output
-//! (`bindings_gen.rs`, from `bindings.h`) and safe wrappers over it.
+//! (`bindings_gen.rs`, from `bindings.h`) and safe wrappers over it. The block-layer objects
+//! (tag set, gendisk, request) stay opaque pointers; helpers.c does what needs their fields.
 
-use core::ffi::CStr;
+use core::cell::UnsafeCell;
+use core::ffi::{c_void, CStr};
+use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
 
 #[allow(
@@ -17,12 +20,42 @@ use kernel::prelude::*;
     clippy::all,
     clippy::undocumented_unsafe_blocks
 )]
-mod b {
+pub(crate) mod b {
     use kernel::ffi;
     type __kernel_size_t = usize;
     type __kernel_ssize_t = isize;
     type __kernel_ptrdiff_t = isize;
     include!("bindings_gen.rs");
+}
+
+pub(crate) use b::request as RawRequest;
+pub(crate) use b::xpv_disk_limits as DiskLimits;
+pub(crate) use b::xpv_seg as DataSeg;
+
+/// What a request asks for (`enum xpv_rq_op` of bindings.h).
+pub(crate) mod rq_op {
+    /// `REQ_OP_READ`.
+    pub(crate) const READ: u32 = super::b::xpv_rq_op_XPV_RQ_READ;
+    /// `REQ_OP_WRITE`.
+    pub(crate) const WRITE: u32 = super::b::xpv_rq_op_XPV_RQ_WRITE;
+    /// `REQ_OP_FLUSH`.
+    pub(crate) const FLUSH: u32 = super::b::xpv_rq_op_XPV_RQ_FLUSH;
+    /// `REQ_OP_DISCARD`.
+    pub(crate) const DISCARD: u32 = super::b::xpv_rq_op_XPV_RQ_DISCARD;
+    /// `REQ_OP_SECURE_ERASE`.
+    pub(crate) const SECURE_ERASE: u32 = super::b::xpv_rq_op_XPV_RQ_SECURE_ERASE;
+}
+
+/// Completion statuses (`enum xpv_status` of bindings.h, mapped to `blk_status_t` in C).
+pub(crate) mod sts {
+    /// `BLK_STS_OK`.
+    pub(crate) const OK: i32 = super::b::xpv_status_XPV_STS_OK as i32;
+    /// `BLK_STS_IOERR`.
+    pub(crate) const IOERR: i32 = super::b::xpv_status_XPV_STS_IOERR as i32;
+    /// `BLK_STS_DEV_RESOURCE`: blk-mq retries the request later.
+    pub(crate) const RESOURCE: i32 = super::b::xpv_status_XPV_STS_RESOURCE as i32;
+    /// `BLK_STS_NOTSUPP`.
+    pub(crate) const NOTSUPP: i32 = super::b::xpv_status_XPV_STS_NOTSUPP as i32;
 }
 
 /// A block device major number reserved with `__register_blkdev`; released on drop.
@@ -53,5 +86,379 @@ impl Drop for BlkdevMajor {
     fn drop(&mut self) {
         // SAFETY: `self.major` was registered under `self.name` by `register`.
         unsafe { b::unregister_blkdev(self.major, self.name.as_ptr().cast()) };
+    }
+}
+
+/// A spinlock taken with interrupts disabled (`spin_lock_irqsave`), protecting a `T` that is
+/// shared between process context (`queue_rq`) and the event channel handler (hard IRQ).
+pub(crate) struct IrqSpinLock<T> {
+    lock: *mut c_void,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is only reached through a guard, which holds the lock.
+unsafe impl<T: Send> Sync for IrqSpinLock<T> {}
+// SAFETY: the lock is a heap object usable from any thread.
+unsafe impl<T: Send> Send for IrqSpinLock<T> {}
+
+impl<T> IrqSpinLock<T> {
+    /// A new unlocked lock around `data`.
+    pub(crate) fn new(data: T) -> Result<Self> {
+        // SAFETY: plain allocation.
+        let lock = unsafe { b::xpv_shim_lock_new() };
+        if lock.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(Self {
+            lock,
+            data: UnsafeCell::new(data),
+        })
+    }
+
+    /// Takes the lock (interrupts off until the guard is dropped).
+    pub(crate) fn lock(&self) -> IrqGuard<'_, T> {
+        // SAFETY: `self.lock` is an initialised spinlock that lives as long as `self`.
+        let flags = unsafe { b::xpv_shim_lock(self.lock) };
+        IrqGuard { l: self, flags }
+    }
+}
+
+impl<T> Drop for IrqSpinLock<T> {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`, not held (we have `&mut self`), freed once.
+        unsafe { b::xpv_shim_lock_free(self.lock) };
+    }
+}
+
+/// The held lock of an [`IrqSpinLock`].
+pub(crate) struct IrqGuard<'a, T> {
+    l: &'a IrqSpinLock<T>,
+    flags: usize,
+}
+
+impl<T> Deref for IrqGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held, so no other reference to the data exists.
+        unsafe { &*self.l.data.get() }
+    }
+}
+
+impl<T> DerefMut for IrqGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as `deref`, and the guard is borrowed mutably.
+        unsafe { &mut *self.l.data.get() }
+    }
+}
+
+impl<T> Drop for IrqGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: taken by `lock` with these flags.
+        unsafe { b::xpv_shim_unlock(self.l.lock, self.flags) };
+    }
+}
+
+/// `2^order` physically contiguous zeroed pages (`__get_free_pages`), freed on drop. A page that
+/// may still be granted to another domain must be leaked instead ([`Pages::leak`], XSA-396).
+pub(crate) struct Pages {
+    addr: usize,
+    order: u32,
+}
+
+// SAFETY: plain memory owned by us.
+unsafe impl Send for Pages {}
+
+impl Pages {
+    /// Allocates (GFP_KERNEL, may sleep).
+    pub(crate) fn new(order: u32) -> Result<Self> {
+        // SAFETY: plain allocation.
+        let addr = unsafe { b::xpv_shim_alloc_pages(order) } as usize;
+        if addr == 0 {
+            return Err(ENOMEM);
+        }
+        Ok(Self { addr, order })
+    }
+
+    /// Kernel virtual address of the first byte.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.addr as *mut u8
+    }
+
+    /// Size in bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        4096 << self.order
+    }
+
+    /// Guest frame number of page `i` (an HVM guest's pfn).
+    pub(crate) fn gfn(&self, i: usize) -> u64 {
+        // SAFETY: a direct-map address inside our allocation.
+        unsafe { b::xpv_shim_virt_to_gfn((self.addr + i * 4096) as _) }
+    }
+
+    /// Gives the pages up without freeing them (they are still granted).
+    pub(crate) fn leak(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new` with this order, freed once.
+        unsafe { b::xpv_shim_free_pages(self.addr as _, self.order) };
+    }
+}
+
+/// A blk-mq tag set (`blk_mq_alloc_tag_set`) whose ops call `xpv_blkfront_queue_rq`.
+pub(crate) struct TagSet(*mut b::blk_mq_tag_set);
+
+// SAFETY: the tag set is a kernel object usable from any thread.
+unsafe impl Send for TagSet {}
+// SAFETY: as Send; we only pass the pointer to the block layer.
+unsafe impl Sync for TagSet {}
+
+impl TagSet {
+    /// `nr_hw_queues` queues of `depth` tags each.
+    pub(crate) fn new(nr_hw_queues: u32, depth: u32) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: `err` is writable.
+        let p = unsafe { b::xpv_shim_tag_set_new(nr_hw_queues, depth, &mut err) };
+        if p.is_null() {
+            return Err(Error::from_errno(if err < 0 { err } else { -12 }));
+        }
+        Ok(Self(p))
+    }
+}
+
+impl Drop for TagSet {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`; the disks using it are gone (owner's drop order).
+        unsafe { b::xpv_shim_tag_set_free(self.0) };
+    }
+}
+
+/// A gendisk allocated on a [`TagSet`]. Dropping an added disk removes it (`del_gendisk`, which
+/// fails new I/O and waits for what is in flight) and releases our reference.
+pub(crate) struct Disk {
+    gd: *mut b::gendisk,
+    added: bool,
+}
+
+// SAFETY: a kernel object usable from any thread.
+unsafe impl Send for Disk {}
+// SAFETY: as Send.
+unsafe impl Sync for Disk {}
+
+impl Disk {
+    /// Allocates the disk and its queue with limits `lim`; `queuedata` is handed to
+    /// `xpv_blkfront_queue_rq`.
+    ///
+    /// # Safety
+    /// `queuedata` must stay valid until the disk is dropped.
+    pub(crate) unsafe fn new(
+        set: &TagSet,
+        lim: &DiskLimits,
+        queuedata: *mut c_void,
+    ) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: `set` is a live tag set, `lim` readable, `err` writable; the caller keeps
+        // `queuedata` valid.
+        let gd = unsafe { b::xpv_shim_alloc_disk(set.0, lim, queuedata, &mut err) };
+        if gd.is_null() {
+            return Err(Error::from_errno(if err < 0 { err } else { -12 }));
+        }
+        Ok(Self { gd, added: false })
+    }
+
+    /// Major, minors and name (`name` NUL-terminated), removable/CD-ROM flags.
+    pub(crate) fn setup(
+        &self,
+        major: u32,
+        first_minor: u32,
+        minors: u32,
+        name: &[u8],
+        removable: bool,
+        cdrom: bool,
+    ) {
+        // SAFETY: a live, not yet added gendisk; `name` is NUL-terminated (the caller passes
+        // `DiskName::as_bytes_with_nul`) and copied with strscpy.
+        unsafe {
+            b::xpv_shim_disk_setup(
+                self.gd,
+                major,
+                first_minor,
+                minors,
+                name.as_ptr().cast(),
+                u32::from(removable),
+                u32::from(cdrom),
+            )
+        };
+    }
+
+    /// `set_capacity` (before adding) or `set_capacity_and_notify` (`notify`), 512-byte sectors.
+    pub(crate) fn set_capacity(&self, sectors: u64, notify: bool) {
+        // SAFETY: a live gendisk.
+        unsafe { b::xpv_shim_set_capacity(self.gd, sectors, i32::from(notify)) };
+    }
+
+    /// `get_capacity`.
+    pub(crate) fn capacity(&self) -> u64 {
+        // SAFETY: a live gendisk.
+        unsafe { b::xpv_shim_get_capacity(self.gd) }
+    }
+
+    /// `set_disk_ro`.
+    pub(crate) fn set_ro(&self, ro: bool) {
+        // SAFETY: a live gendisk.
+        unsafe { b::xpv_shim_set_ro(self.gd, i32::from(ro)) };
+    }
+
+    /// `add_disk` (partitions are scanned).
+    pub(crate) fn add(&mut self) -> Result {
+        // SAFETY: a live gendisk, set up, not yet added.
+        let r = unsafe { b::xpv_shim_add_disk(self.gd) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        self.added = true;
+        Ok(())
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        if self.added {
+            // SAFETY: an added disk, removed once.
+            unsafe { b::xpv_shim_remove_disk(self.gd) };
+        } else {
+            // SAFETY: allocated, never added: drop our reference.
+            unsafe { b::xpv_shim_put_disk(self.gd) };
+        }
+    }
+}
+
+/// A started blk-mq request handed to `queue_rq`, until it is completed.
+#[derive(Clone, Copy)]
+pub(crate) struct Rq(*mut RawRequest);
+
+// SAFETY: requests may be completed from any context.
+unsafe impl Send for Rq {}
+
+impl Rq {
+    /// Wraps the request `queue_rq` received.
+    ///
+    /// # Safety
+    /// `rq` must be a started request that is not completed before the last use of the wrapper.
+    pub(crate) unsafe fn from_raw(rq: *mut RawRequest) -> Self {
+        Self(rq)
+    }
+
+    /// The operation (`rq_op::*`) and whether REQ_FUA is set.
+    pub(crate) fn op(&self) -> (u32, bool) {
+        let mut fua = 0;
+        // SAFETY: a live request; `fua` writable.
+        let op = unsafe { b::xpv_shim_rq_op(self.0, &mut fua) };
+        (op, fua != 0)
+    }
+
+    /// The tag (unique among the in-flight requests of its hw queue, below the queue depth).
+    pub(crate) fn tag(&self) -> i32 {
+        // SAFETY: a live request.
+        unsafe { b::xpv_shim_rq_tag(self.0) }
+    }
+
+    /// First sector (512 bytes).
+    pub(crate) fn pos(&self) -> u64 {
+        // SAFETY: a live request.
+        unsafe { b::xpv_shim_rq_pos(self.0) }
+    }
+
+    /// Bytes to transfer (discard: bytes to discard).
+    pub(crate) fn bytes(&self) -> u32 {
+        // SAFETY: a live request.
+        unsafe { b::xpv_shim_rq_bytes(self.0) }
+    }
+
+    /// Copies the data into (`to_pages`) or out of the bounce pages `pages` (page-sized,
+    /// kernel addresses we own), packed linearly. `Err` if it does not fit.
+    pub(crate) fn copy(&self, pages: &[*mut c_void], to_pages: bool) -> Result {
+        // SAFETY: a live request; `pages` are `pages.len()` valid pages of ours.
+        let r = unsafe {
+            b::xpv_shim_rq_copy(
+                self.0,
+                pages.as_ptr(),
+                pages.len() as u32,
+                i32::from(to_pages),
+            )
+        };
+        if r < 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// The data segments (single-page pieces) into `out`; their number, or `None` if more than
+    /// `out.len()`.
+    pub(crate) fn segments(&self, out: &mut [DataSeg]) -> Option<usize> {
+        // SAFETY: a live request; `out` is writable for `out.len()` entries.
+        let n = unsafe { b::xpv_shim_rq_segments(self.0, out.as_mut_ptr(), out.len() as u32) };
+        usize::try_from(n).ok()
+    }
+
+    /// Completes the request with `status` (`sts::*`, `blk_mq_complete_request`). Any context.
+    pub(crate) fn complete(self, status: i32) {
+        // SAFETY: a started request, completed once (the caller gives up the wrapper).
+        unsafe { b::xpv_shim_complete(self.0, status) };
+    }
+}
+
+/// `msleep`.
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: sleeps; process context callers only.
+    unsafe { b::xpv_shim_msleep(ms) };
+}
+
+/// Reads `/proc/cmdline` (xen_platform's exported reader) into `buf`; returns its length.
+pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes; the reader writes at most that many.
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
+/// Module parameters (helpers.c, Linux's names).
+pub(crate) mod params {
+    use super::b;
+    /// Sets parameter `which` (0 `max_queues`, 1 `max_ring_page_order`,
+    /// 2 `max_indirect_segments`, 3 `feature_persistent`, 4 `trusted`).
+    pub(crate) fn set(which: u32, value: u32) {
+        // SAFETY: writes a module parameter (module init, before any device).
+        unsafe { b::xpv_shim_param_set(which, value) }
+    }
+    /// `max_queues`.
+    pub(crate) fn max_queues() -> u32 {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_max_queues() }
+    }
+    /// `max_ring_page_order`.
+    pub(crate) fn max_ring_page_order() -> u32 {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_max_ring_page_order() }
+    }
+    /// `max_indirect_segments`.
+    pub(crate) fn max_indirect_segments() -> u32 {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_max_indirect_segments() }
+    }
+    /// `feature_persistent`.
+    pub(crate) fn feature_persistent() -> bool {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_feature_persistent() != 0 }
+    }
+    /// `trusted`.
+    pub(crate) fn trusted() -> bool {
+        // SAFETY: reads a module parameter.
+        unsafe { b::xpv_shim_param_trusted() != 0 }
     }
 }

@@ -18,7 +18,7 @@ OUT=$P/results/$NAME
 mkdir -p "$OUT"
 log() { echo "TB-DOM0[$(cut -d' ' -f1 /proc/uptime)] $NAME: $*"; }
 
-TB_KERNEL=ours TB_DISKS=scratch TB_NIC='' TB_CMDLINE='' TB_MEMORY=512 TB_TIMEOUT=300
+TB_KERNEL=ours TB_DISKS=scratch TB_NIC='' TB_CMDLINE='' TB_MEMORY=512 TB_VCPUS=1 TB_TIMEOUT=300
 TB_VERIFY_SCRATCH=no TB_EXPECT=''
 # shellcheck source=/dev/null
 . "$SCEN/scenario.conf"
@@ -67,7 +67,7 @@ name = "$DOM"
 type = "hvm"
 device_model_version = "qemu-xen"
 memory = $TB_MEMORY
-vcpus = 1
+vcpus = $TB_VCPUS
 kernel = "$kernel"
 ramdisk = "$SCEN/initrd.gz"
 cmdline = "$TB_CMDLINE console=ttyS0,115200 quiet panic=5 watchdog_thresh=60 tb.nonce=$NONCE"

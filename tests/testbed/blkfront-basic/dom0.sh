@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Dom0 side of blkfront-basic (see scenario.conf).
+BF_DISC=/tmp/bf-discard.img BF_RO=/tmp/bf-ro.img BF_DLOOP='' BF_RLOOP='' BF_ALLOC0='' BF_FREQ0=''
+
+# KiB allocated to a file (its blocks, not its size).
+bf_alloc() { du -k "$1" | cut -f1; }
+# Flush requests blkback received from the guest's xvdb (51728).
+bf_freq() { cat "/sys/bus/xen-backend/devices/vbd-$DOMID-51728/statistics/f_req" 2>/dev/null || echo none; }
+
+dom0_event_flush_before() { BF_FREQ0=$(bf_freq); log "xvdb f_req before: $BF_FREQ0"; }
+dom0_event_flush_after() {
+  local f; f=$(bf_freq)
+  if [[ $BF_FREQ0 =~ ^[0-9]+$ && $f =~ ^[0-9]+$ ]] && ((f > BF_FREQ0)); then
+    tb_dom0_pass dom0-flush "blkback vbd-$DOMID-51728 f_req $BF_FREQ0 -> $f"
+  else
+    tb_dom0_fail dom0-flush "blkback vbd-$DOMID-51728 f_req '$BF_FREQ0' -> '$f'"
+  fi
+}
+
+# xvdc: 64 MiB sparse file, first 32 MiB written (allocated), loop device, attached rw.
+# xvdd: 16 MiB, attached read-only.
+dom0_event_attach() {
+  modprobe loop 2> /dev/null
+  rm -f "$BF_DISC" "$BF_RO"
+  truncate -s 64M "$BF_DISC"
+  dd if=/dev/urandom of="$BF_DISC" bs=1M count=32 conv=notrunc,fsync status=none
+  truncate -s 16M "$BF_RO"
+  BF_DLOOP=$(losetup -f --show "$BF_DISC") BF_RLOOP=$(losetup -f --show "$BF_RO")
+  BF_ALLOC0=$(bf_alloc "$BF_DISC")
+  log "xvdc: $BF_DLOOP over $BF_DISC (${BF_ALLOC0} KiB allocated); xvdd: $BF_RLOOP"
+  local o
+  if ! o=$(timeout 60 xl block-attach "$DOM" "format=raw,vdev=xvdc,access=rw,target=$BF_DLOOP" 2>&1); then
+    tb_dom0_fail dom0-attach "xl block-attach xvdc: $(echo "$o" | tail -n 1)"
+  fi
+  if ! o=$(timeout 60 xl block-attach "$DOM" "format=raw,vdev=xvdd,access=ro,target=$BF_RLOOP" 2>&1); then
+    tb_dom0_fail dom0-attach "xl block-attach xvdd: $(echo "$o" | tail -n 1)"
+  fi
+}
+
+dom0_event_check_discard() {
+  sync
+  local a; a=$(bf_alloc "$BF_DISC")
+  if [[ $a =~ ^[0-9]+$ ]] && ((a + 8192 <= BF_ALLOC0)); then
+    tb_dom0_pass dom0-discard "$BF_DISC: $BF_ALLOC0 KiB -> $a KiB allocated after the guest's blkdiscard"
+  else
+    tb_dom0_fail dom0-discard "$BF_DISC: $BF_ALLOC0 KiB -> $a KiB allocated (want at least 8 MiB less)"
+  fi
+}
+
+dom0_event_resize() {
+  truncate -s 96M "$BF_DISC"
+  if losetup -c "$BF_DLOOP"; then
+    log "xvdc backing file grown to 96 MiB, $BF_DLOOP now $(blockdev --getsize64 "$BF_DLOOP") bytes"
+  else
+    tb_dom0_fail dom0-resize "losetup -c $BF_DLOOP failed"
+  fi
+}
+
+bf_detach() {
+  local t0=$SECONDS o
+  if o=$(timeout 60 xl block-detach "$DOM" "$1" 2>&1); then
+    log "xl block-detach $1 done in $((SECONDS - t0)) s"
+  else
+    tb_dom0_fail "dom0-detach-$1" "xl block-detach $1 failed after $((SECONDS - t0)) s: $(echo "$o" | tail -n 1)"
+  fi
+}
+dom0_event_detach_xvdd() { bf_detach xvdd; }
+dom0_event_detach_xvdc() { bf_detach xvdc; }
+
+dom0_after() {
+  [ -z "$BF_DLOOP" ] || losetup -d "$BF_DLOOP" 2> /dev/null
+  [ -z "$BF_RLOOP" ] || losetup -d "$BF_RLOOP" 2> /dev/null
+  rm -f "$BF_DISC" "$BF_RO"
+}

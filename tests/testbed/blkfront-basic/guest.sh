@@ -1,0 +1,181 @@
+# shellcheck shell=sh
+# Guest side of blkfront-basic (root is the Debian disk on /dev/xvda1 by now).
+_bf_log() { dmesg | grep -E "$1" | head -n 1 | sed 's/^\[[^]]*\] //'; }
+_bf_wait() { # SECONDS CMD...: run CMD every 0.5 s until it succeeds or SECONDS pass
+  _end=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
+  while :; do
+    "$@" && return 0
+    [ "$(cut -d. -f1 /proc/uptime)" -lt "$_end" ] || return 1
+    sleep 0.5
+  done
+}
+_bf_q() { cat "/sys/block/$1/queue/$2" 2>/dev/null; }
+# _bf_pio DEV OFFSET_MIB JOBS MIB: JOBS processes at once each write MIB MiB of random data into
+# their own region of DEV as 4 KiB O_DIRECT writes in shuffled order, then every region is read
+# back (O_DIRECT) and compared. (fio cannot run on our guest kernel: it needs CONFIG_SYSVIPC.)
+_bf_pio() {
+  _dev=$1 _off=$2 _jobs=$3 _mib=$4 _pids='' _st=0 _j=0
+  while [ $_j -lt "$_jobs" ]; do
+    head -c $((_mib * 1048576)) /dev/urandom > "/tmp/bf-pio.$_j"
+    (
+      _base=$(( (_off + _j * _mib) * 256 ))
+      for _b in $(seq 0 $((_mib * 256 - 1)) | shuf); do
+        dd if="/tmp/bf-pio.$_j" of="$_dev" bs=4096 skip="$_b" seek=$((_base + _b)) count=1 \
+           oflag=direct conv=notrunc 2>/dev/null || exit 1
+      done
+    ) &
+    _pids="$_pids $!"; _j=$((_j + 1))
+  done
+  for _p in $_pids; do wait "$_p" || _st=1; done
+  _j=0
+  while [ $_j -lt "$_jobs" ]; do
+    [ "$(dd if="$_dev" bs=1M skip=$((_off + _j * _mib)) count="$_mib" iflag=direct 2>/dev/null | md5sum)" \
+      = "$(md5sum < "/tmp/bf-pio.$_j")" ] || _st=2
+    _j=$((_j + 1))
+  done
+  return $_st
+}
+
+# Root and the disks on major 202.
+p=$(awk '$1 == 202 { printf "%s(%s) ", $4, $3 }' /proc/partitions)
+case $p in
+  *"xvda("*"xvda1("*"xvdb("*) tb_pass partitions "/proc/partitions major 202: $p" ;;
+  *) tb_fail partitions "major 202 in /proc/partitions: '$p'" ;;
+esac
+
+# Negotiated features: dmesg line and sysfs.
+l=$(_bf_log 'xen_blkfront: xvdb: ')
+case $l in
+  *"2 queue(s), ring order 1 (64 slots"*"32 segments (indirect), persistent grants yes, bounce buffers, flush flush-cache"*)
+    tb_pass features "$l" ;;
+  *) tb_fail features "xvdb: '$l'" ;;
+esac
+dmesg | grep 'xen_blkfront' | sed 's/^\[[^]]*\] //' | while read -r x; do tb_info "$x"; done
+nq=$(ls /sys/block/xvdb/mq 2>/dev/null | wc -l)
+lim="mq=$nq lbs=$(_bf_q xvdb logical_block_size) pbs=$(_bf_q xvdb physical_block_size) max_segments=$(_bf_q xvdb max_segments) max_hw_sectors_kb=$(_bf_q xvdb max_hw_sectors_kb) write_cache=$(_bf_q xvdb write_cache) fua=$(_bf_q xvdb fua) discard_max_hw_bytes=$(_bf_q xvdb discard_max_hw_bytes)"
+case $lim in
+  "mq=2 lbs=512 pbs="*" max_segments=32 max_hw_sectors_kb=128 write_cache=write back fua=0 "*) tb_pass sysfs-limits "$lim" ;;
+  *) tb_fail sysfs-limits "$lim" ;;
+esac
+
+# Data integrity on the scratch disk (Dom0 verifies the backing device: dom0-data).
+tb_disk_rw /dev/xvdb
+t0=$(cut -d' ' -f1 /proc/uptime)
+if _bf_pio /dev/xvdb 8 4 1; then
+  tb_pass parallel-verify "4 processes x 1 MiB of 4 KiB O_DIRECT writes in random order, read back identically ($t0-$(cut -d' ' -f1 /proc/uptime)s)"
+else
+  tb_fail parallel-verify "status $? (1: a write failed, 2: data differs)"
+fi
+# 1 MiB direct I/O: requests of up to 128 KiB (indirect, 32 segments).
+head -c 4194304 /dev/urandom > /tmp/bf-big
+if dd if=/tmp/bf-big of=/dev/xvdb bs=1M seek=48 oflag=direct 2>/dev/null \
+    && [ "$(dd if=/dev/xvdb bs=1M skip=48 count=4 iflag=direct 2>/dev/null | md5sum)" = "$(md5sum < /tmp/bf-big)" ]; then
+  tb_pass big-io "4 MiB with 1 MiB direct writes/reads read back identically"
+else
+  tb_fail big-io "4 MiB direct write/read back differs"
+fi
+
+# fsync sends flushes: stat fields 16 (flush requests completed) and Dom0's f_req.
+tb_event flush_before
+f0=$(awk '{ print $16 }' /sys/block/xvdb/stat)
+echo flush-test | dd of=/dev/xvdb bs=512 seek=100000 conv=fsync,sync 2>/dev/null
+f1=$(awk '{ print $16 }' /sys/block/xvdb/stat)
+if [ -n "$f0" ] && [ "$f1" -gt "$f0" ]; then tb_pass flush "xvdb flushes completed: $f0 -> $f1"
+else tb_fail flush "xvdb flush counter '$f0' -> '$f1'"; fi
+tb_event flush_after
+
+# Hotplug: xvdc (rw, loop over a sparse file in Dom0) and xvdd (read-only), connected with
+# trusted=1 and feature_persistent=0 (request pages granted directly, no bounce; the toolstack's
+# 'trusted' key is 1).
+echo 1 > /sys/module/xen_blkfront/parameters/trusted
+echo 0 > /sys/module/xen_blkfront/parameters/feature_persistent
+tb_event attach
+if tb_wait_path /sys/block/xvdc 60 && tb_wait_path /sys/block/xvdd 60 && tb_wait_path /dev/xvdc 10; then
+  tb_pass attach "xvdc $(( $(cat /sys/block/xvdc/size) / 2048 )) MiB, xvdd ro=$(cat /sys/block/xvdd/ro): $(_bf_log 'xen_blkfront: xvdc: ')"
+else
+  tb_fail attach "xvdc/xvdd did not appear; block devices: $(ls /sys/block | tr '\n' ' ')"
+fi
+echo 0 > /sys/module/xen_blkfront/parameters/trusted
+echo 1 > /sys/module/xen_blkfront/parameters/feature_persistent
+case $(_bf_log 'xen_blkfront: xvdc: ') in
+  *"trusted: direct grants"*) ;;
+  *) tb_fail trusted "xvdc not connected in trusted mode: $(_bf_log 'xen_blkfront: xvdc: ')" ;;
+esac
+d="discard_max_bytes=$(_bf_q xvdc discard_max_bytes) discard_granularity=$(_bf_q xvdc discard_granularity)"
+case $d in
+  "discard_max_bytes=0 "*|"discard_max_bytes= "*) tb_fail discard-sysfs "$d" ;;
+  *) tb_pass discard-sysfs "$d" ;;
+esac
+if o=$(blkdiscard -o 0 -l 16777216 /dev/xvdc 2>&1); then
+  tb_pass discard "blkdiscard of 16 MiB of xvdc"
+else
+  tb_fail discard "blkdiscard: $o"
+fi
+tb_event check_discard
+# Data integrity through direct grants (after the discard check, which counts allocated blocks).
+if _bf_pio /dev/xvdc 32 2 1 \
+   && dd if=/tmp/bf-big of=/dev/xvdc bs=1M seek=48 oflag=direct 2>/dev/null \
+   && [ "$(dd if=/dev/xvdc bs=1M skip=48 count=4 iflag=direct 2>/dev/null | md5sum)" = "$(md5sum < /tmp/bf-big)" ]; then
+  tb_pass trusted "direct grants on xvdc: 2 processes x 1 MiB of shuffled 4 KiB O_DIRECT writes and 4 MiB of 1 MiB O_DIRECT I/O read back identically"
+else
+  tb_fail trusted "xvdc (direct grants): data written and read back differs or I/O failed"
+fi
+
+# Read-only: writes are refused.
+if o=$(echo x | dd of=/dev/xvdd bs=512 count=1 conv=sync,fsync 2>&1); then
+  tb_fail read-only "write to xvdd succeeded"
+else
+  ro=$(cat /sys/block/xvdd/ro)
+  if [ "$ro" = 1 ]; then tb_pass read-only "ro=1, write refused: $(echo "$o" | head -n 1)"
+  else tb_fail read-only "ro='$ro', write failed: $(echo "$o" | head -n 1)"; fi
+fi
+
+# Resize: Dom0 grows the backing file; blkback notices on the next I/O and re-announces.
+s0=$(cat /sys/block/xvdc/size)
+tb_event resize
+_bf_grown() {
+  dd if=/dev/xvdc of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null
+  [ "$(cat /sys/block/xvdc/size)" != "$s0" ]
+}
+if _bf_wait 30 _bf_grown; then
+  tb_pass resize "xvdc $s0 -> $(cat /sys/block/xvdc/size) sectors: $(_bf_log 'xen_blkfront: xvdc: capacity')"
+else
+  tb_fail resize "xvdc still $(cat /sys/block/xvdc/size) sectors 30 s after the resize"
+fi
+
+# Detach idle (xvdd), then xvdc with fio running on it.
+tb_event detach_xvdd
+if _bf_wait 30 test ! -e /sys/block/xvdd; then tb_pass detach-idle "xvdd removed"
+else tb_fail detach-idle "xvdd still present 30 s after xl block-detach"; fi
+# Four loops of 256 KiB O_DIRECT writes and reads keep requests in flight until the disk goes
+# (each counts its rounds in /tmp/bf-busy.K; the node check keeps dd from creating a regular file
+# /dev/xvdc once the device node is gone).
+bpids=''
+for k in 0 1 2 3; do
+  : > "/tmp/bf-busy.$k"
+  (
+    while [ -b /dev/xvdc ] \
+        && dd if=/dev/zero of=/dev/xvdc bs=64k count=4 seek=$((k * 64)) oflag=direct 2>>/tmp/bf-busy.err \
+        && dd if=/dev/xvdc of=/dev/null bs=64k count=4 skip=$((k * 64)) iflag=direct 2>>/tmp/bf-busy.err; do
+      echo . >> "/tmp/bf-busy.$k"
+    done
+  ) &
+  bpids="$bpids $!"
+done
+sleep 3
+_bf_busy_done() { for _p in $bpids; do kill -0 "$_p" 2>/dev/null && return 1; done; return 0; }
+_bf_rounds() { for k in 0 1 2 3; do printf '%s ' "$(wc -l < "/tmp/bf-busy.$k")"; done; }
+alive=0
+for _p in $bpids; do kill -0 "$_p" 2>/dev/null && alive=$((alive + 1)); done
+r0=$(_bf_rounds)
+tb_event detach_xvdc
+if [ "$alive" != 4 ]; then
+  tb_fail detach-busy "only $alive of 4 I/O loops were running before the detach (rounds $r0): $(head -n 2 /tmp/bf-busy.err | tr '\n' '|')"
+  for _p in $bpids; do kill "$_p" 2>/dev/null; done
+elif _bf_wait 60 test ! -e /sys/block/xvdc && _bf_wait 60 _bf_busy_done; then
+  tb_pass detach-busy "xvdc removed while 4 O_DIRECT I/O loops ran (rounds before the detach: $r0, at the end: $(_bf_rounds)); they stopped with: $(sort /tmp/bf-busy.err | uniq -c | head -n 2 | tr '\n' '|' | cut -c1-160)"
+else
+  tb_fail detach-busy "xvdc present=$([ -e /sys/block/xvdc ] && echo yes || echo no), I/O loops still running=$(_bf_busy_done && echo no || echo yes), dd states: $(ps -o stat=,wchan=,args= -C dd 2>/dev/null | head -n 4 | tr '\n' '|')"
+  for _p in $bpids; do kill "$_p" 2>/dev/null; done
+fi
+dmesg | grep 'xen_blkfront' | tail -n 8 | sed 's/^\[[^]]*\] //' | while read -r x; do tb_info "$x"; done
