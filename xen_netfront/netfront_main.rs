@@ -145,8 +145,10 @@ struct Queue {
     eoi_tx: AtomicBool,
     /// The same for the rx port (split event channels).
     eoi_rx: AtomicBool,
-    /// Work seen since the last EOI (else the EOI is spurious).
-    did_work: AtomicBool,
+    /// Mirrors of the rings' `rsp_cons` (written by the poll after consuming), so the event
+    /// handler can tell an event that brings responses from a spurious one.
+    tx_cons: AtomicU32,
+    rx_cons: AtomicU32,
     tx: UnsafeCell<TxQ>,
     rx: UnsafeCell<RxQ>,
     /// The event channel (`event-channel`), or the tx one with split channels
@@ -263,16 +265,37 @@ fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<&'static Device> {
 }
 
 /// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
+///
+/// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
+/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
 unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
     // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
     let q = unsafe { &*(data as *const Queue) };
-    if q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port) {
+    let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
+    let split = q.rx_port.is_some();
+    let tx_work =
+        (!split || !is_rx) && rsp_prod(&q.tx_ring_page) != q.tx_cons.load(Ordering::Acquire);
+    let rx_work =
+        (!split || is_rx) && rsp_prod(&q.rx_ring_page) != q.rx_cons.load(Ordering::Acquire);
+    if !tx_work && !rx_work {
+        return abi::evtchn_ret::SPURIOUS;
+    }
+    if is_rx {
         q.eoi_rx.store(true, Ordering::Release);
     } else {
         q.eoi_tx.store(true, Ordering::Release);
     }
     q.net.napi_schedule(q.idx);
     abi::evtchn_ret::LATE
+}
+
+/// The backend's `rsp_prod` of the shared ring in `page` (an atomic read of shared memory).
+fn rsp_prod(page: &BouncePage) -> u32 {
+    // SAFETY: the page holds a shared ring whose header (`ring::SringHeader`, 4-byte aligned
+    // atomics) starts at offset 0; it lives as long as `page`; the field is only accessed
+    // atomically on our side.
+    let h = unsafe { &*(page.as_ptr() as *const ring::SringHeader) };
+    h.rsp_prod.load(Ordering::Acquire)
 }
 
 impl Queue {
@@ -329,6 +352,8 @@ impl Queue {
                 }
             }
         }
+        self.tx_cons
+            .store(tx.ring.state().rsp_cons(), Ordering::Release);
         if self.dev().connected.load(Ordering::Acquire)
             && self.net.txq_stopped(self.idx)
             && tx_has_room(tx)
@@ -417,6 +442,8 @@ impl Queue {
                 break Err(e);
             }
         };
+        self.rx_cons
+            .store(rx.ring.state().rsp_cons(), Ordering::Release);
         if posted && rx.ring.push_requests() {
             let _ = self.rxp().notify();
         }
@@ -486,7 +513,8 @@ fn new_queue(dev: &Device, net: NetDev, idx: u32, split: bool) -> Result<KBox<Qu
             dev,
             eoi_tx: AtomicBool::new(false),
             eoi_rx: AtomicBool::new(false),
-            did_work: AtomicBool::new(false),
+            tx_cons: AtomicU32::new(0),
+            rx_cons: AtomicU32::new(0),
             tx: UnsafeCell::new(TxQ {
                 ring: tx_ring,
                 pages: txp,
@@ -1097,7 +1125,7 @@ unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32
     let r = queue
         .tx_gc()
         .and_then(|t| queue.rx_poll(budget).map(|w| (t, w)));
-    let (txd, work) = match r {
+    let (_txd, work) = match r {
         Ok(v) => v,
         Err(e) => {
             dev.fail(q, e);
@@ -1105,9 +1133,6 @@ unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32
             return 0;
         }
     };
-    if txd != 0 || work != 0 {
-        queue.did_work.store(true, Ordering::Relaxed);
-    }
     if work < budget && queue.net.napi_complete(q, work) {
         // SAFETY: NAPI is complete, but a new poll cannot start before we reschedule it or the
         // handler does after EOI; until then only we touch `rx`.
@@ -1116,12 +1141,12 @@ unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32
         if more_rx {
             queue.net.napi_schedule(q);
         } else {
-            let spurious = !queue.did_work.swap(false, Ordering::Relaxed);
+            // The handler already sorted out spurious events: these had responses.
             if queue.eoi_tx.swap(false, Ordering::AcqRel) {
-                let _ = queue.port.0.eoi(spurious);
+                let _ = queue.port.0.eoi(false);
             }
             if queue.eoi_rx.swap(false, Ordering::AcqRel) {
-                let _ = queue.rxp().eoi(spurious);
+                let _ = queue.rxp().eoi(false);
             }
         }
     }
