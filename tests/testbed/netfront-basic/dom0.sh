@@ -89,7 +89,7 @@ dom0_event_mtu1500() {
 
 dom0_event_attach() {
   local o
-  if o=$(timeout 60 xl network-attach "$DOM" bridge=xenbr0,mac=00:16:3e:54:42:02 2>&1); then
+  if o=$(timeout 60 xl network-attach "$DOM" type=vif bridge=xenbr0 mac=00:16:3e:54:42:02 2>&1); then
     log "network-attach done: $o"
   else
     tb_dom0_fail attach-eth1 "xl network-attach: $(echo "$o" | tail -n 1)"

@@ -79,8 +79,8 @@ tb_info "offloads on: $(ethtool -k eth0 | grep -E '^(scatter-gather|tcp-segmenta
 
 # MTU 9000 end to end.
 tb_event mtu9000
-if ip link set eth0 mtu 9000 && ping -M "do" -s 8972 -c 3 -w 20 $D4 > /tmp/p9 2>&1 \
-    && ping -6 -M "do" -s 8952 -c 3 -w 20 -I eth0 fe80::1 >> /tmp/p9 2>&1; then
+if ip link set eth0 mtu 9000 && /usr/bin/ping -M "do" -s 8972 -c 3 -w 20 $D4 > /tmp/p9 2>&1 \
+    && /usr/bin/ping -6 -M "do" -s 8952 -c 3 -w 20 -I eth0 fe80::1 >> /tmp/p9 2>&1; then
   tb_pass mtu9000 "eth0 mtu $(cat /sys/class/net/eth0/mtu): 8972-byte IPv4 and 8952-byte IPv6 pings, DF: $(grep -c 'bytes from' /tmp/p9) replies"
 else
   tb_fail mtu9000 "mtu $(cat /sys/class/net/eth0/mtu): $(tail -n 3 /tmp/p9 | tr '\n' ' ')"
