@@ -1,6 +1,101 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Input of bindgen for xen_netfront (see scripts/Kbuild.bindgen): the net_device, NAPI and skb
- * APIs the 6.12 `kernel` crate lacks, and our shims (helpers.c). The data path adds them here.
+ * Input of bindgen for xen_netfront (see scripts/Kbuild.bindgen): our C shims (helpers.c) over the
+ * net_device, NAPI and skb APIs the 6.12 `kernel` crate lacks. The C side owns the kernel objects
+ * (the net_device with its private area: NAPI contexts, tx locks, negotiated features) and calls
+ * back into Rust (xpv_nf_rs_*, defined in netfront_main.rs) for everything the protocol decides.
+ * Only what the Kbuild allowlist names is generated.
  */
-#include <linux/netdevice.h>
+#include <linux/types.h>
+
+struct net_device;
+struct sk_buff;
+
+/* Queues per device the C side has room for (NAPI contexts, tx locks). */
+#define XPV_NF_MAX_QUEUES 8
+
+/* Negotiated features (xpv_nf_set_features), NETIF_F_* equivalents the device may offer. */
+#define XPV_NF_F_SG (1u << 0)
+#define XPV_NF_F_IPV4_CSUM (1u << 1)
+#define XPV_NF_F_IPV6_CSUM (1u << 2)
+#define XPV_NF_F_TSO (1u << 3)
+#define XPV_NF_F_TSO6 (1u << 4)
+
+/* Allocates an Ethernet net_device ("eth%d") with room for XPV_NF_MAX_QUEUES queues (one in use)
+ * and their NAPI contexts; `rs` is handed back to every xpv_nf_rs_* callback. NULL on failure.
+ * Not registered yet. */
+struct net_device *xpv_nf_alloc(void *rs, const u8 *mac);
+/* netif_set_real_num_{tx,rx}_queues (rtnl held); 0 or a negative errno. */
+int xpv_nf_set_queues(struct net_device *dev, u32 nq);
+/* Module parameter max_queues (0: default). */
+u32 xpv_nf_param_max_queues(void);
+/* Exported by xen_platform: reads /proc/cmdline into buf, NUL-terminated; the length or a
+ * negative errno. */
+long xpv_shim_read_cmdline(char *buf, unsigned long len);
+/* register_netdev; 0 or a negative errno. */
+int xpv_nf_register(struct net_device *dev);
+/* unregister_netdev (stops the device first). */
+void xpv_nf_unregister(struct net_device *dev);
+/* Removes the NAPI contexts and frees the device (after unregister, or if never registered). */
+void xpv_nf_free(struct net_device *dev);
+/* The interface name ("eth0"), valid while the device is registered. */
+const char *xpv_nf_name(struct net_device *dev);
+/* Whether the interface is up (netif_running). */
+int xpv_nf_running(struct net_device *dev);
+/* rtnl_lock / rtnl_unlock: serialise connect/disconnect against open/stop. */
+void xpv_nf_rtnl_lock(void);
+void xpv_nf_rtnl_unlock(void);
+/* Records the negotiated features (XPV_NF_F_*) and re-evaluates dev->features (rtnl held). */
+void xpv_nf_set_features(struct net_device *dev, u32 feats);
+/* The features currently enabled (XPV_NF_F_*), e.g. after ethtool -K. */
+u32 xpv_nf_active_features(struct net_device *dev);
+/* Carrier on/off. */
+void xpv_nf_carrier(struct net_device *dev, int on);
+/* netif_tx_disable (stops all queues and waits for running xmits) and netif_tx_start_all_queues. */
+void xpv_nf_tx_disable(struct net_device *dev);
+void xpv_nf_tx_start_all(struct net_device *dev);
+/* Stop/wake/stopped? of tx queue `q`. */
+void xpv_nf_txq_stop(struct net_device *dev, u32 q);
+void xpv_nf_txq_wake(struct net_device *dev, u32 q);
+int xpv_nf_txq_stopped(struct net_device *dev, u32 q);
+/* The per-queue tx spinlock (bh-safe), protecting the tx ring against xmit vs. completion. */
+void xpv_nf_tx_lock(struct net_device *dev, u32 q);
+void xpv_nf_tx_unlock(struct net_device *dev, u32 q);
+/* NAPI of queue q: enable, disable (waits for a running poll), schedule (any context),
+ * complete_done (returns non-zero if the poll may stop: then re-arm). */
+void xpv_nf_napi_enable(struct net_device *dev, u32 q);
+void xpv_nf_napi_disable(struct net_device *dev, u32 q);
+void xpv_nf_napi_schedule(struct net_device *dev, u32 q);
+int xpv_nf_napi_complete(struct net_device *dev, u32 q, int work);
+
+/* What xmit needs to know about an skb. */
+struct xpv_nf_skb_info {
+	u32 len;        /* bytes, whole packet */
+	u16 gso_size;   /* MSS if GSO, else 0 */
+	u8 gso_type;    /* 1 TCPv4, 2 TCPv6, 0 none/unsupported */
+	u8 csum_partial; /* ip_summed == CHECKSUM_PARTIAL */
+	u8 gso_other;   /* GSO of a type we cannot offload */
+};
+void xpv_nf_skb_info(struct sk_buff *skb, struct xpv_nf_skb_info *info);
+/* skb_copy_bits(skb, off, dst, len): 0 or a negative errno. */
+int xpv_nf_skb_copy(struct sk_buff *skb, u32 off, void *dst, u32 len);
+/* Frees an skb that was sent (consume) or dropped (kfree_skb); any context. */
+void xpv_nf_skb_consume(struct sk_buff *skb);
+void xpv_nf_skb_drop(struct sk_buff *skb);
+
+/* rx: a new skb for queue q (napi_alloc_skb with room for the headers), NULL without memory. */
+struct sk_buff *xpv_nf_rx_alloc(struct net_device *dev, u32 q);
+/* Appends len bytes (<= 4096) copied from src: into the linear area while it has room, then into
+ * a fresh page fragment. 0, -ENOMEM, -E2BIG (too many fragments). */
+int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len);
+/* Hands a complete packet to the stack (GRO) with its NETRXF_* flags and GSO info; frees it and
+ * returns a negative errno if it is malformed (short, bad checksum offsets). */
+int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u16 flags,
+		      u16 gso_size, u8 gso_type);
+
+/* A zeroed page we own (get_zeroed_page(GFP_KERNEL)); *pfn gets its frame number. NULL without
+ * memory. Freed with xpv_nf_page_free (only when no grant of it is left, XSA-396). */
+void *xpv_nf_page_alloc(u64 *pfn);
+void xpv_nf_page_free(void *va);
+/* Number of online CPUs. */
+u32 xpv_nf_num_online_cpus(void);

@@ -2,9 +2,28 @@
 //! xen_netfront: Xen virtual network interfaces over netif rings
 //! (`include/xen/interface/io/netif.h`).
 //!
-//! On load it registers the `vif` frontend driver with xenbus. Without Xen it binds nothing and
-//! says so.
+//! On load it registers the `vif` frontend driver with xenbus. Each `vif` device becomes an
+//! Ethernet net_device ("eth%d", MAC from our `mac` node) with one tx and one rx ring per queue
+//! (`tx-ring-ref`, `rx-ring-ref`) and one event channel per queue (two when split), each queue
+//! served by its NAPI context.
+//!
+//! The backend is not trusted: every ring slot owns a zeroed page of ours, granted once (tx pages
+//! read-only) and kept for the life of the connection. Transmit copies the packet into the slot
+//! pages (`skb_copy_bits`), receive copies out of them into a fresh skb, so the backend never
+//! sees other kernel memory (XSA-403) and each byte it wrote is read once. Each response is
+//! copied once out of the ring and validated (`netif.rs`); a violation stops the device with an
+//! error (port left masked). Grants are revoked when the backend has closed; a page it still
+//! maps is leaked, never reused (XSA-396). The rx ring is refilled from the same pages as soon
+//! as a response is consumed, so memory pressure can drop packets (skb allocation) but never
+//! stall the ring.
+//!
+//! Negotiated: `request-rx-copy`, `feature-sg`, `feature-gso-tcpv4/6`, checksum offload
+//! (`feature-no-csum-offload`, `feature-ipv6-csum-offload`), `feature-rx-notify`,
+//! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter).
 
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 #[allow(unreachable_pub, dead_code)]
@@ -20,11 +39,28 @@ mod abi_xenbus;
 #[path = "../xen_proto/src/abi_xenbus_client.rs"]
 mod abi_xenbus_client;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/netif.rs"]
+mod netif;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/ring.rs"]
+mod ring;
+mod sys;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/unplug.rs"]
+mod unplug;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/xenbus_state.rs"]
 mod xenbus_state;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/xs_wire.rs"]
 mod xs_wire;
+
+use abi_client::{EvtchnBinding, Port};
+use abi_xenbus_client::XenbusDevice;
+use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
+use ring::SharedRing;
+use sys::{BouncePage, NetDev, Rtnl, TxSkb};
+use xenbus_state::XenbusState;
 
 module! {
     type: XenNetfront,
@@ -34,21 +70,1153 @@ module! {
     license: "GPL",
 }
 
-/// `probe` of the `vif` frontend driver: the data path does not exist yet (issue 7), so
-/// every device is declined (`-ENODEV`) and stays with xenbus unbound, the emulated NIC (if not unplugged) serving the guest.
+const RING: usize = netif::RING_ENTRIES as usize;
+
+/// Per-queue counters (ethtool -S, ndo_get_stats64); packets and bytes.
+#[derive(Default)]
+struct QStats {
+    v: [AtomicU64; NSTATS],
+}
+
+const NSTATS: usize = 8;
+const STAT_NAMES: [&str; NSTATS] = [
+    "rx_packets",
+    "rx_bytes",
+    "tx_packets",
+    "tx_bytes",
+    "rx_errors",
+    "tx_errors",
+    "rx_dropped",
+    "tx_dropped",
+];
+const RX_PACKETS: usize = 0;
+const RX_BYTES: usize = 1;
+const TX_PACKETS: usize = 2;
+const TX_BYTES: usize = 3;
+const RX_ERRORS: usize = 4;
+const TX_ERRORS: usize = 5;
+const RX_DROPPED: usize = 6;
+const TX_DROPPED: usize = 7;
+
+impl QStats {
+    fn add(&self, i: usize, n: u64) {
+        self.v[i].fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// An event channel port we allocated; closed on drop (which also removes a handler).
+struct OwnedPort(Port);
+
+impl Drop for OwnedPort {
+    fn drop(&mut self) {
+        let _ = self.0.close();
+    }
+}
+
+/// Transmit side of a queue; protected by the queue's tx spinlock.
+struct TxQ {
+    ring: SharedRing<TxRequest, TxResponse>,
+    /// One read-only granted page per slot id.
+    pages: KVec<BouncePage>,
+    /// Free slot ids: `free[..nfree]`.
+    free: [u16; RING],
+    nfree: usize,
+    /// Slot ids with a request the backend has not answered.
+    inflight: [bool; RING],
+}
+
+/// Receive side of a queue; used by its NAPI poll only (or with NAPI disabled).
+struct RxQ {
+    ring: SharedRing<RxRequest, RxResponse>,
+    /// One writable granted page per slot id (request `i` uses slot `i % RING`).
+    pages: KVec<BouncePage>,
+    asm: RxAssembler,
+    /// The packet being assembled, and whether it must be dropped (no memory).
+    cur: Option<sys::RxSkb>,
+    cur_bad: bool,
+}
+
+/// One tx/rx ring pair with its event channel and NAPI context.
+struct Queue {
+    idx: u32,
+    net: NetDev,
+    dev: *const Device,
+    /// Set by the event channel handler of the tx (or only) port, cleared by the poll that EOIs.
+    eoi_tx: AtomicBool,
+    /// The same for the rx port (split event channels).
+    eoi_rx: AtomicBool,
+    /// Mirrors of the rings' `rsp_cons` (written by the poll after consuming), so the event
+    /// handler can tell an event that brings responses from a spurious one.
+    tx_cons: AtomicU32,
+    rx_cons: AtomicU32,
+    tx: UnsafeCell<TxQ>,
+    rx: UnsafeCell<RxQ>,
+    /// The event channel (`event-channel`), or the tx one with split channels
+    /// (`event-channel-tx`).
+    port: OwnedPort,
+    /// With `feature-split-event-channels`: the rx port (`event-channel-rx`).
+    rx_port: Option<OwnedPort>,
+    // The ring pages last: the rings above point into them.
+    tx_ring_page: BouncePage,
+    rx_ring_page: BouncePage,
+}
+
+// SAFETY: `tx` is only accessed under the queue's tx spinlock, `rx` only from the queue's NAPI
+// poll or while NAPI is disabled (connect/teardown under rtnl); the rest is atomics and handles.
+unsafe impl Sync for Queue {}
+// SAFETY: as above; the raw pointers are plain addresses of objects that outlive the queue.
+unsafe impl Send for Queue {}
+
+/// What connect/disconnect/open/stop change; protected by rtnl.
+#[derive(Default)]
+struct Ctl {
+    /// Handlers first: dropped (unbound) before the queues they point to.
+    bindings: KVec<EvtchnBinding>,
+    queues: KVec<KBox<Queue>>,
+    napi_on: bool,
+    feats: Features,
+    /// Our xenbus state (what we last switched to).
+    state: u32,
+}
+
+/// A bound `vif` device.
+struct Device {
+    xdev: XenbusDevice,
+    net: Option<NetDev>,
+    backend: u16,
+    ctl: UnsafeCell<Ctl>,
+    /// The data path may transmit (backend connected, not closing).
+    connected: AtomicBool,
+    /// A protocol violation stopped the device.
+    broken: AtomicBool,
+    /// Queues in use (for ethtool -S).
+    nq: AtomicU32,
+    stats: [QStats; sys::MAX_QUEUES],
+}
+
+// SAFETY: `ctl` is accessed with rtnl held only (see `Device::ctl`); the rest is atomics and
+// handles usable from any thread.
+unsafe impl Sync for Device {}
+// SAFETY: as above.
+unsafe impl Send for Device {}
+
+impl Device {
+    fn net(&self) -> Option<NetDev> {
+        self.net
+    }
+
+    /// The rtnl-protected state.
+    #[allow(clippy::mut_from_ref)]
+    fn ctl(&self, _rtnl: &Rtnl) -> &mut Ctl {
+        // SAFETY: the witness proves rtnl is held, which serialises every access to `ctl`; the
+        // data path (xmit, poll) never touches `ctl`, only queues published before it ran.
+        unsafe { &mut *self.ctl.get() }
+    }
+
+    /// Queue `q`, for the data path: valid while `connected` or NAPI runs (teardown first stops
+    /// both, under rtnl, before freeing queues).
+    fn queue(&self, q: u32) -> Option<&Queue> {
+        // SAFETY: read-only access to the queue list, which is only changed under rtnl after the
+        // data path was stopped (tx_disable, napi_disable); see `disconnect`.
+        let ctl = unsafe { &*self.ctl.get() };
+        ctl.queues.get(q as usize).map(|b| &**b)
+    }
+
+    /// A protocol violation: stop the data path, keep the port masked.
+    fn fail(&self, q: u32, what: netif::NetifError) {
+        if !self.broken.swap(true, Ordering::AcqRel) {
+            pr_err!(
+                "vif queue {}: protocol violation by the backend: {:?}; device stopped\n",
+                q,
+                what
+            );
+            self.connected.store(false, Ordering::Release);
+            if let Some(n) = self.net() {
+                n.carrier(false);
+            }
+        }
+    }
+}
+
+/// The devices we bound: (xenbus handle, our state).
+struct Slot {
+    h: AtomicPtr<abi_xenbus::XenbusDevHandle>,
+    d: AtomicPtr<Device>,
+}
+
+const MAX_DEVS: usize = 16;
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Slot {
+    h: AtomicPtr::new(core::ptr::null_mut()),
+    d: AtomicPtr::new(core::ptr::null_mut()),
+};
+static DEVS: [Slot; MAX_DEVS] = [EMPTY; MAX_DEVS];
+
+fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<&'static Device> {
+    for s in &DEVS {
+        if s.h.load(Ordering::Acquire) == h {
+            let d = s.d.load(Ordering::Acquire);
+            // SAFETY: published by probe, valid until remove (which clears the slot first and
+            // is never concurrent with the other callbacks of the device).
+            return unsafe { d.as_ref() };
+        }
+    }
+    None
+}
+
+/// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
 ///
-/// # Safety
-/// Called by xenbus with a live device handle; the handle is not used.
-unsafe extern "C" fn probe(
-    _dev: *mut abi_xenbus::XenbusDevHandle,
-    _ctx: *mut core::ffi::c_void,
-) -> i32 {
-    pr_info!("vif device: no data path yet, not binding\n");
-    -abi::ENODEV
+/// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
+/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
+unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
+    // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
+    let q = unsafe { &*(data as *const Queue) };
+    let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
+    let split = q.rx_port.is_some();
+    let tx_work =
+        (!split || !is_rx) && rsp_prod(&q.tx_ring_page) != q.tx_cons.load(Ordering::Acquire);
+    let rx_work =
+        (!split || is_rx) && rsp_prod(&q.rx_ring_page) != q.rx_cons.load(Ordering::Acquire);
+    if !tx_work && !rx_work {
+        return abi::evtchn_ret::SPURIOUS;
+    }
+    if is_rx {
+        q.eoi_rx.store(true, Ordering::Release);
+    } else {
+        q.eoi_tx.store(true, Ordering::Release);
+    }
+    q.net.napi_schedule(q.idx);
+    abi::evtchn_ret::LATE
+}
+
+/// The backend's `rsp_prod` of the shared ring in `page` (an atomic read of shared memory).
+fn rsp_prod(page: &BouncePage) -> u32 {
+    // SAFETY: the page holds a shared ring whose header (`ring::SringHeader`, 4-byte aligned
+    // atomics) starts at offset 0; it lives as long as `page`; the field is only accessed
+    // atomically on our side.
+    let h = unsafe { &*(page.as_ptr() as *const ring::SringHeader) };
+    h.rsp_prod.load(Ordering::Acquire)
+}
+
+impl Queue {
+    /// The port the backend's rx notifications come on and ours go to.
+    fn rxp(&self) -> Port {
+        self.rx_port.as_ref().map_or(self.port.0, |p| p.0)
+    }
+
+    fn dev(&self) -> &Device {
+        // SAFETY: the device outlives its queues (they are freed in its teardown).
+        unsafe { &*self.dev }
+    }
+
+    fn stats(&self) -> &QStats {
+        &self.dev().stats[self.idx as usize]
+    }
+
+    /// Frees the slots of answered tx requests; wakes the queue if there is room again.
+    fn tx_gc(&self) -> Result<u32, netif::NetifError> {
+        let _g = self.net.tx_lock(self.idx);
+        // SAFETY: tx spinlock held.
+        let tx = unsafe { &mut *self.tx.get() };
+        let mut done = 0u32;
+        loop {
+            let mut n = tx
+                .ring
+                .responses_ready()
+                .map_err(|_| netif::NetifError::BadTxId(u16::MAX))?;
+            if n == 0 {
+                n = tx
+                    .ring
+                    .final_check_for_responses()
+                    .map_err(|_| netif::NetifError::BadTxId(u16::MAX))?;
+                if n == 0 {
+                    break;
+                }
+            }
+            for _ in 0..n {
+                let Some(r) = tx.ring.take_response() else {
+                    break;
+                };
+                let inflight = &tx.inflight;
+                match netif::check_tx_response(r, |id| inflight[id as usize])? {
+                    netif::TxDone::Null => {}
+                    netif::TxDone::Slot { id, ok } => {
+                        tx.inflight[id as usize] = false;
+                        // At most RING ids exist, each in flight or free once.
+                        tx.push_free(id);
+                        if !ok {
+                            self.stats().add(TX_ERRORS, 1);
+                        }
+                        done += 1;
+                    }
+                }
+            }
+        }
+        self.tx_cons
+            .store(tx.ring.state().rsp_cons(), Ordering::Release);
+        if self.dev().connected.load(Ordering::Acquire)
+            && self.net.txq_stopped(self.idx)
+            && tx_has_room(tx)
+        {
+            self.net.txq_wake(self.idx);
+        }
+        Ok(done)
+    }
+
+    /// Receives up to `budget` packets.
+    fn rx_poll(&self, budget: i32) -> Result<i32, netif::NetifError> {
+        // SAFETY: only this queue's NAPI poll (serialised by NAPI) gets here.
+        let rx = unsafe { &mut *self.rx.get() };
+        let mut work = 0i32;
+        let mut posted = false;
+        let res = loop {
+            if work >= budget {
+                break Ok(());
+            }
+            let n = match rx.ring.responses_ready() {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(_) => break Err(netif::NetifError::RxTooLong),
+            };
+            let mut err = None;
+            for _ in 0..n {
+                let idx = rx.ring.state().rsp_cons();
+                let Some(rsp) = rx.ring.take_response() else {
+                    break;
+                };
+                let step = match rx.asm.feed(idx, rsp) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                };
+                if step.first {
+                    rx.cur = self.net.rx_alloc(self.idx);
+                    rx.cur_bad = rx.cur.is_none();
+                }
+                let slot = step.slot as usize;
+                if let (Some((off, len)), Some(skb)) = (step.data, rx.cur.as_mut()) {
+                    if skb
+                        .append_page(&rx.pages[slot], off as usize, len as usize)
+                        .is_err()
+                    {
+                        rx.cur_bad = true;
+                    }
+                }
+                // Recycle the slot: the next request lands in the same ring position.
+                let id = (rx.ring.state().req_prod_pvt() % RING as u32) as usize;
+                if id == slot {
+                    let req = RxRequest {
+                        id: id as u16,
+                        pad: 0,
+                        gref: rx.pages[id].gref(),
+                    };
+                    if rx.ring.put_request(req).is_some() {
+                        posted = true;
+                    }
+                }
+                if let Some(p) = step.done {
+                    let skb = rx.cur.take();
+                    let st = self.stats();
+                    if p.error {
+                        st.add(RX_ERRORS, 1);
+                    } else if let (false, Some(skb)) = (rx.cur_bad, skb) {
+                        match self.net.rx_deliver(self.idx, skb, p.flags, p.gso) {
+                            Ok(()) => {
+                                st.add(RX_PACKETS, 1);
+                                st.add(RX_BYTES, u64::from(p.len));
+                            }
+                            Err(_) => st.add(RX_ERRORS, 1),
+                        }
+                    } else {
+                        st.add(RX_DROPPED, 1);
+                    }
+                    work += 1;
+                    if work >= budget {
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = err {
+                break Err(e);
+            }
+        };
+        self.rx_cons
+            .store(rx.ring.state().rsp_cons(), Ordering::Release);
+        if posted && rx.ring.push_requests() {
+            let _ = self.rxp().notify();
+        }
+        res.map(|()| work)
+    }
+}
+
+impl TxQ {
+    fn pop_free(&mut self) -> Option<u16> {
+        self.nfree = self.nfree.checked_sub(1)?;
+        Some(self.free[self.nfree])
+    }
+
+    fn push_free(&mut self, id: u16) {
+        if self.nfree < RING {
+            self.free[self.nfree] = id;
+            self.nfree += 1;
+        }
+    }
+}
+
+fn tx_has_room(tx: &TxQ) -> bool {
+    tx.nfree >= netif::MAX_TX_SLOTS
+        && tx.ring.state().free_requests() as usize > netif::MAX_TX_SLOTS
+}
+
+/// Builds queue `idx`: ring pages, slot pages, event channel; all rx requests posted.
+fn new_queue(dev: &Device, net: NetDev, idx: u32, split: bool) -> Result<KBox<Queue>> {
+    let dom = dev.backend;
+    let tx_ring_page = BouncePage::granted(dom, false)?;
+    let rx_ring_page = BouncePage::granted(dom, false)?;
+    // SAFETY: the ring pages are ours, 4096 bytes, page-aligned, and live as long as the queue
+    // (fields dropped after the rings); only the rings access them on our side.
+    let tx_ring = unsafe { SharedRing::init(tx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
+    // SAFETY: as above.
+    let mut rx_ring: SharedRing<RxRequest, RxResponse> =
+        unsafe { SharedRing::init(rx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
+    let mut txp = KVec::with_capacity(RING, GFP_KERNEL)?;
+    let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
+    let mut free = [0u16; RING];
+    for i in 0..RING {
+        txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
+        rxp.push(BouncePage::granted(dom, false)?, GFP_KERNEL)?;
+        free[i] = (RING - 1 - i) as u16;
+    }
+    for (i, p) in rxp.iter().enumerate() {
+        let req = RxRequest {
+            id: i as u16,
+            pad: 0,
+            gref: p.gref(),
+        };
+        rx_ring.put_request(req).ok_or(EINVAL)?;
+    }
+    rx_ring.push_requests();
+    let port = OwnedPort(dev.xdev.alloc_evtchn().map_err(Error::from_errno)?);
+    let rx_port = if split {
+        Some(OwnedPort(
+            dev.xdev.alloc_evtchn().map_err(Error::from_errno)?,
+        ))
+    } else {
+        None
+    };
+    Ok(KBox::new(
+        Queue {
+            idx,
+            net,
+            dev,
+            eoi_tx: AtomicBool::new(false),
+            eoi_rx: AtomicBool::new(false),
+            tx_cons: AtomicU32::new(0),
+            rx_cons: AtomicU32::new(0),
+            tx: UnsafeCell::new(TxQ {
+                ring: tx_ring,
+                pages: txp,
+                free,
+                nfree: RING,
+                inflight: [false; RING],
+            }),
+            rx: UnsafeCell::new(RxQ {
+                ring: rx_ring,
+                pages: rxp,
+                asm: RxAssembler::new(true),
+                cur: None,
+                cur_bad: false,
+            }),
+            port,
+            rx_port,
+            tx_ring_page,
+            rx_ring_page,
+        },
+        GFP_KERNEL,
+    )?)
+}
+
+fn u32_str(v: u32, buf: &mut [u8; 12]) -> &[u8] {
+    let mut n = 0;
+    let mut x = v;
+    let mut tmp = [0u8; 12];
+    loop {
+        tmp[n] = b'0' + (x % 10) as u8;
+        n += 1;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        buf[i] = tmp[n - 1 - i];
+    }
+    &buf[..n]
+}
+
+/// `prefix` + `key` in `buf` (a node name such as `queue-1/tx-ring-ref`).
+fn node<'a>(buf: &'a mut [u8; 48], prefix: &[u8], key: &[u8]) -> &'a [u8] {
+    let n = (prefix.len() + key.len()).min(buf.len());
+    let p = prefix.len().min(n);
+    buf[..p].copy_from_slice(&prefix[..p]);
+    buf[p..n].copy_from_slice(&key[..n - p]);
+    &buf[..n]
+}
+
+/// Writes the keys of our queues (`tx-ring-ref`, `rx-ring-ref`, `event-channel[-tx|-rx]`; under
+/// `queue-N/` with several queues, plus `multi-queue-num-queues`) and the features we offer, in
+/// one transaction (netif.h "Multi-queue", "Split event channels").
+fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), i32> {
+    let x = dev.xdev;
+    for _ in 0..10 {
+        let tx = abi_xenbus_client::transaction_start()?;
+        let r = (|| {
+            let (mut b, mut k) = ([0u8; 12], [0u8; 48]);
+            if queues.len() > 1 {
+                x.write(
+                    tx,
+                    b"multi-queue-num-queues",
+                    u32_str(queues.len() as u32, &mut b),
+                )?;
+            }
+            for q in queues {
+                let mut pb = [0u8; 20];
+                let prefix: &[u8] = if queues.len() > 1 {
+                    let mut nb = [0u8; 12];
+                    let num = u32_str(q.idx, &mut nb);
+                    pb[..6].copy_from_slice(b"queue-");
+                    pb[6..6 + num.len()].copy_from_slice(num);
+                    pb[6 + num.len()] = b'/';
+                    &pb[..7 + num.len()]
+                } else {
+                    &[]
+                };
+                let v = u32_str(q.tx_ring_page.gref(), &mut b);
+                x.write(tx, node(&mut k, prefix, b"tx-ring-ref"), v)?;
+                let v = u32_str(q.rx_ring_page.gref(), &mut b);
+                x.write(tx, node(&mut k, prefix, b"rx-ring-ref"), v)?;
+                match &q.rx_port {
+                    None => {
+                        let v = u32_str(q.port.0 .0, &mut b);
+                        x.write(tx, node(&mut k, prefix, b"event-channel"), v)?;
+                    }
+                    Some(rp) => {
+                        let v = u32_str(q.port.0 .0, &mut b);
+                        x.write(tx, node(&mut k, prefix, b"event-channel-tx"), v)?;
+                        let v = u32_str(rp.0 .0, &mut b);
+                        x.write(tx, node(&mut k, prefix, b"event-channel-rx"), v)?;
+                    }
+                }
+            }
+            for k in [
+                &b"request-rx-copy"[..],
+                b"feature-rx-notify",
+                b"feature-sg",
+                b"feature-gso-tcpv4",
+                b"feature-gso-tcpv6",
+                b"feature-ipv6-csum-offload",
+            ] {
+                x.write(tx, k, b"1")?;
+            }
+            Ok(())
+        })();
+        match r {
+            Ok(()) => match abi_xenbus_client::transaction_end(tx, true) {
+                Ok(()) => return Ok(()),
+                Err(e) if e == -abi::EAGAIN => continue,
+                Err(e) => return Err(e),
+            },
+            Err(e) => {
+                let _ = abi_xenbus_client::transaction_end(tx, false);
+                return Err(e);
+            }
+        }
+    }
+    Err(-abi::EAGAIN)
+}
+
+/// Backend in InitWait: read its features, build the rings, publish them, go Connected.
+fn connect(dev: &Device) -> Result {
+    let net = dev.net().ok_or(EINVAL)?;
+    let x = dev.xdev;
+    let feats = Features::from_backend(|k| x.otherend_feature(k), |k| x.read_otherend_u32(k).ok());
+    if !feats.rx_copy {
+        pr_err!("{}: backend lacks feature-rx-copy\n", net.name());
+        return Err(ENODEV);
+    }
+    let nq = feats.queues(max_queues(), sys::MAX_QUEUES as u32);
+    let mut queues = KVec::with_capacity(nq as usize, GFP_KERNEL)?;
+    for i in 0..nq {
+        queues.push(new_queue(dev, net, i, feats.split_evtchn)?, GFP_KERNEL)?;
+    }
+    write_keys(dev, &queues).map_err(Error::from_errno)?;
+    let rtnl = Rtnl::lock();
+    let ctl = dev.ctl(&rtnl);
+    for q in queues.iter() {
+        let data = &**q as *const Queue as *mut c_void;
+        let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
+        for port in ports.into_iter().flatten() {
+            // SAFETY: the queue is boxed (stable address) and kept in `ctl.queues` until after
+            // the binding is dropped (`bindings` is emptied first in `disconnect`); the handler
+            // only schedules NAPI, fine in hard IRQ context.
+            let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
+                .map_err(Error::from_errno);
+            match b {
+                Ok(b) => ctl.bindings.push(b, GFP_KERNEL)?,
+                Err(e) => {
+                    drop(core::mem::take(&mut ctl.bindings));
+                    return Err(e);
+                }
+            }
+        }
+    }
+    ctl.queues = queues;
+    ctl.feats = feats;
+    net.set_queues(&rtnl, nq)?;
+    dev.nq.store(nq, Ordering::Relaxed);
+    let mut nf = 0;
+    if feats.sg {
+        nf |= sys::F_SG;
+    }
+    if feats.ipv4_csum {
+        nf |= sys::F_IPV4_CSUM;
+    }
+    if feats.ipv6_csum {
+        nf |= sys::F_IPV6_CSUM;
+    }
+    if feats.gso_tcpv4 {
+        nf |= sys::F_TSO;
+    }
+    if feats.gso_tcpv6 {
+        nf |= sys::F_TSO6;
+    }
+    net.set_features(&rtnl, nf);
+    dev.broken.store(false, Ordering::Release);
+    dev.connected.store(true, Ordering::Release);
+    if net.running() {
+        start_data_path(dev, ctl);
+    }
+    let _ = dev.xdev.switch_state(XenbusState::Connected);
+    ctl.state = XenbusState::Connected as u32;
+    for q in ctl.queues.iter() {
+        let _ = q.rxp().notify();
+    }
+    pr_info!(
+        "{}: connected: queues {}, split-evtchn {}, rx-copy, sg {}, gso-tcpv4 {}, gso-tcpv6 {}, ipv4-csum {}, ipv6-csum {}, backend rx-notify {}, active features 0x{:x}\n",
+        net.name(),
+        nq,
+        u8::from(feats.split_evtchn),
+        u8::from(feats.sg),
+        u8::from(feats.gso_tcpv4),
+        u8::from(feats.gso_tcpv6),
+        u8::from(feats.ipv4_csum),
+        u8::from(feats.ipv6_csum),
+        u8::from(feats.rx_notify),
+        net.active_features()
+    );
+    Ok(())
+}
+
+/// The `max_queues` parameter (as Linux's: 0 = min(8, online CPUs)), or
+/// `xen_netfront.max_queues=` on the kernel command line (which `modprobe` would pass, `insmod`
+/// does not).
+fn max_queues() -> u32 {
+    let mut v = sys::param_max_queues();
+    if let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) {
+        if sys::read_cmdline(&mut buf).is_ok() {
+            if let Some(Some(x)) = unplug::cmdline_values(&buf, b"xen_netfront.max_queues").last() {
+                if let Ok(n) = xs_wire::parse_u32(x) {
+                    v = n;
+                }
+            }
+        }
+    }
+    if v == 0 {
+        v = sys::num_online_cpus().min(sys::MAX_QUEUES as u32);
+    }
+    v.clamp(1, sys::MAX_QUEUES as u32)
+}
+
+fn start_data_path(dev: &Device, ctl: &mut Ctl) {
+    let Some(net) = dev.net() else { return };
+    if !ctl.napi_on && !ctl.queues.is_empty() {
+        for q in ctl.queues.iter() {
+            net.napi_enable(q.idx);
+        }
+        ctl.napi_on = true;
+        for q in ctl.queues.iter() {
+            net.napi_schedule(q.idx);
+        }
+    }
+    if dev.connected.load(Ordering::Acquire) {
+        net.tx_start_all();
+    }
+}
+
+fn stop_data_path(dev: &Device, ctl: &mut Ctl) {
+    let Some(net) = dev.net() else { return };
+    net.tx_disable();
+    if ctl.napi_on {
+        for q in ctl.queues.iter() {
+            net.napi_disable(q.idx);
+        }
+        ctl.napi_on = false;
+    }
+}
+
+/// Tears the rings down (backend closed, or device going away): data path stopped first, then
+/// handlers unbound, then grants revoked and pages freed (or leaked if still mapped).
+fn disconnect(dev: &Device) {
+    let rtnl = Rtnl::lock();
+    let ctl = dev.ctl(&rtnl);
+    dev.connected.store(false, Ordering::Release);
+    if let Some(n) = dev.net() {
+        n.carrier(false);
+    }
+    stop_data_path(dev, ctl);
+    let had = !ctl.queues.is_empty();
+    drop(core::mem::take(&mut ctl.bindings));
+    drop(core::mem::take(&mut ctl.queues));
+    drop(rtnl);
+    if had {
+        let leaked = sys::LEAKED_PAGES.load(Ordering::Relaxed);
+        if leaked != 0 {
+            pr_warn!("{} pages still mapped by a backend were leaked\n", leaked);
+        }
+    }
+}
+
+fn set_state(dev: &Device, s: XenbusState) {
+    let _ = dev.xdev.switch_state(s);
+    let rtnl = Rtnl::lock();
+    dev.ctl(&rtnl).state = s as u32;
+}
+
+unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
+    match probe_inner(h) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
+    let pi = abi_client::platform_info().map_err(Error::from_errno)?;
+    if !unplug::has_pv_nic_devices(pi.unplug) {
+        pr_info!(
+            "vif: PV NICs disabled by the platform (unplug 0x{:x}), not binding\n",
+            pi.unplug
+        );
+        return Err(ENODEV);
+    }
+    // SAFETY: `h` was passed to this callback; we use it until `remove` returns.
+    let xdev = unsafe { XenbusDevice::from_raw(h) };
+    let info = xdev.info().map_err(Error::from_errno)?;
+    let backend = u16::try_from(info.otherend_id).map_err(|_| EINVAL)?;
+    let mut buf = [0u8; 32];
+    let n = xdev.read_own(b"mac", &mut buf).map_err(Error::from_errno)?;
+    let Some(mac) = netif::parse_mac(&buf[..n]) else {
+        pr_err!("vif: bad mac node\n");
+        return Err(EINVAL);
+    };
+    let slot = DEVS
+        .iter()
+        .find(|s| {
+            s.h.compare_exchange(
+                core::ptr::null_mut(),
+                h,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        })
+        .ok_or(ENOSPC)?;
+    let res = (|| -> Result<KBox<Device>> {
+        let mut dev = KBox::new(
+            Device {
+                xdev,
+                net: None,
+                backend,
+                ctl: UnsafeCell::new(Ctl::default()),
+                connected: AtomicBool::new(false),
+                broken: AtomicBool::new(false),
+                nq: AtomicU32::new(1),
+                stats: Default::default(),
+            },
+            GFP_KERNEL,
+        )?;
+        let rs = &mut *dev as *mut Device as *mut c_void;
+        // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
+        let net = unsafe { NetDev::alloc(rs, &mac) }?;
+        dev.net = Some(net);
+        if let Err(e) = net.register() {
+            // SAFETY: never registered; no callback can run.
+            unsafe { net.free() };
+            return Err(e);
+        }
+        Ok(dev)
+    })();
+    match res {
+        Ok(dev) => {
+            let net = dev.net;
+            slot.d.store(KBox::into_raw(dev), Ordering::Release);
+            if let Some(n) = net {
+                pr_info!(
+                    "{}: vif {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, backend domain {}\n",
+                    n.name(),
+                    abi_xenbus::field_str(&info.nodename).unwrap_or("?"),
+                    mac[0],
+                    mac[1],
+                    mac[2],
+                    mac[3],
+                    mac[4],
+                    mac[5],
+                    backend
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            slot.h.store(core::ptr::null_mut(), Ordering::Release);
+            Err(e)
+        }
+    }
+}
+
+unsafe extern "C" fn otherend_changed(
+    h: *mut abi_xenbus::XenbusDevHandle,
+    state: u32,
+    _ctx: *mut c_void,
+) {
+    let Some(dev) = lookup(h) else { return };
+    let ours = {
+        let rtnl = Rtnl::lock();
+        dev.ctl(&rtnl).state
+    };
+    let has_rings = {
+        let rtnl = Rtnl::lock();
+        !dev.ctl(&rtnl).queues.is_empty()
+    };
+    match XenbusState::from_u32(state).ok() {
+        Some(XenbusState::InitWait) if !has_rings => {
+            if let Err(e) = connect(dev) {
+                pr_err!("vif: connecting failed: {:?}\n", e);
+                disconnect(dev);
+                set_state(dev, XenbusState::Closed);
+            }
+        }
+        Some(XenbusState::Connected) if has_rings => {
+            if let Some(n) = dev.net() {
+                if !dev.broken.load(Ordering::Acquire) {
+                    n.carrier(true);
+                    pr_info!("{}: backend connected, link up\n", n.name());
+                }
+            }
+        }
+        Some(XenbusState::Closing) => {
+            // Stop sending; the rings go once the backend has unmapped them (Closed).
+            dev.connected.store(false, Ordering::Release);
+            if let Some(n) = dev.net() {
+                n.carrier(false);
+                n.tx_disable();
+            }
+            if ours != XenbusState::Closed as u32 {
+                set_state(dev, XenbusState::Closing);
+                set_state(dev, XenbusState::Closed);
+            }
+        }
+        Some(XenbusState::Unknown) => {
+            // The backend's node is gone (device being removed): no writes, our nodes may be
+            // gone too.
+            disconnect(dev);
+        }
+        Some(XenbusState::Closed) => {
+            disconnect(dev);
+            if ours != XenbusState::Closed as u32 {
+                set_state(dev, XenbusState::Closed);
+            }
+            // A restarted backend starts over from InitWait, where we connect again.
+        }
+        _ => {}
+    }
+}
+
+unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
+    let Some(slot) = DEVS.iter().find(|s| s.h.load(Ordering::Acquire) == h) else {
+        return;
+    };
+    let d = slot.d.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    slot.h.store(core::ptr::null_mut(), Ordering::Release);
+    if d.is_null() {
+        return;
+    }
+    // SAFETY: from `KBox::into_raw` in probe; the slot no longer hands it out.
+    let dev = unsafe { KBox::from_raw(d) };
+    let has_rings = {
+        let rtnl = Rtnl::lock();
+        !dev.ctl(&rtnl).queues.is_empty()
+    };
+    if has_rings {
+        // Ask the backend to close and give it a moment to unmap our pages.
+        let _ = dev.xdev.switch_state(XenbusState::Closing);
+        let _ = dev.xdev.wait_otherend(
+            &[
+                XenbusState::Closing,
+                XenbusState::Closed,
+                XenbusState::Unknown,
+            ],
+            5000,
+        );
+        let _ = dev.xdev.switch_state(XenbusState::Closed);
+        let _ = dev
+            .xdev
+            .wait_otherend(&[XenbusState::Closed, XenbusState::Unknown], 5000);
+    }
+    if let Some(n) = dev.net() {
+        n.unregister();
+    }
+    disconnect(&dev);
+    if let Some(n) = dev.net() {
+        pr_info!("vif device removed\n");
+        // SAFETY: unregistered, queues and handlers gone: no callback can run any more.
+        unsafe { n.free() };
+    }
+}
+
+/// `ndo_open` (rtnl held).
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
+    // SAFETY: `rs` is the device given to `NetDev::alloc`, live while the net_device is.
+    let dev = unsafe { &*(rs as *const Device) };
+    // SAFETY: the core calls ndo_open with rtnl held.
+    let rtnl = unsafe { Rtnl::assume_held() };
+    start_data_path(dev, dev.ctl(&rtnl));
+    0
+}
+
+/// `ndo_stop` (rtnl held).
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    // SAFETY: the core calls ndo_stop with rtnl held.
+    let rtnl = unsafe { Rtnl::assume_held() };
+    stop_data_path(dev, dev.ctl(&rtnl));
+}
+
+/// `ndo_start_xmit`: copies the packet into slot pages and posts it. Always consumes the skb.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u32) -> i32 {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    // SAFETY: the skb of this ndo_start_xmit call, ours now.
+    let Some(skb) = (unsafe { TxSkb::from_raw(skb) }) else {
+        return 0;
+    };
+    let st = &dev.stats[(q as usize).min(sys::MAX_QUEUES - 1)];
+    if !dev.connected.load(Ordering::Acquire) {
+        st.add(TX_DROPPED, 1);
+        return 0;
+    }
+    let Some(queue) = dev.queue(q) else {
+        st.add(TX_DROPPED, 1);
+        return 0;
+    };
+    let info = skb.info();
+    if info.len == 0 || info.len > netif::MAX_TX_SIZE || info.gso_other {
+        st.add(TX_DROPPED, 1);
+        return 0;
+    }
+    let slots = netif::tx_slots_for(info.len);
+    let need = slots + usize::from(info.gso.is_some());
+    let _g = queue.net.tx_lock(q);
+    // SAFETY: tx spinlock held.
+    let tx = unsafe { &mut *queue.tx.get() };
+    if tx.nfree < slots || (tx.ring.state().free_requests() as usize) < need {
+        queue.net.txq_stop(q);
+        st.add(TX_DROPPED, 1);
+        return 0;
+    }
+    // Copy first (ids taken from the free list), then publish: a failed copy posts nothing.
+    let mut ids = [0u16; netif::MAX_TX_SLOTS];
+    let mut off = 0usize;
+    for (i, slot_id) in ids.iter_mut().enumerate().take(slots) {
+        let Some(id) = tx.pop_free() else {
+            return 0;
+        };
+        *slot_id = id;
+        let chunk = (info.len - off).min(netif::PAGE_SIZE);
+        if skb
+            .copy_to(off, &mut tx.pages[id as usize].buf_mut()[..chunk])
+            .is_err()
+        {
+            for &id in ids[..=i].iter() {
+                tx.push_free(id);
+            }
+            st.add(TX_ERRORS, 1);
+            return 0;
+        }
+        off += chunk;
+    }
+    let mut flags = 0u16;
+    if info.csum_partial {
+        flags |= netif::txf::CSUM_BLANK | netif::txf::DATA_VALIDATED;
+    }
+    off = 0;
+    for (i, &id) in ids[..slots].iter().enumerate() {
+        let chunk = (info.len - off).min(netif::PAGE_SIZE);
+        let mut f = if i == 0 { flags } else { 0 };
+        if i + 1 < slots {
+            f |= netif::txf::MORE_DATA;
+        }
+        if i == 0 && info.gso.is_some() {
+            f |= netif::txf::EXTRA_INFO;
+        }
+        let req = TxRequest {
+            gref: tx.pages[id as usize].gref(),
+            offset: 0,
+            flags: f,
+            id,
+            size: if i == 0 {
+                info.len as u16
+            } else {
+                chunk as u16
+            },
+        };
+        tx.inflight[id as usize] = true;
+        let _ = tx.ring.put_request(req);
+        if i == 0 {
+            if let Some((mss, ty)) = info.gso {
+                let _ = tx
+                    .ring
+                    .put_request(netif::ExtraInfo::gso(mss, ty).to_tx_request());
+            }
+        }
+        off += chunk;
+    }
+    if tx.ring.push_requests() {
+        let _ = queue.port.0.notify();
+    }
+    st.add(TX_PACKETS, 1);
+    st.add(TX_BYTES, info.len as u64);
+    skb.consume();
+    if !tx_has_room(tx) {
+        queue.net.txq_stop(q);
+    }
+    0
+}
+
+/// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    let Some(queue) = dev.queue(q) else {
+        if let Some(n) = dev.net() {
+            n.napi_complete(q, 0);
+        }
+        return 0;
+    };
+    if dev.broken.load(Ordering::Acquire) {
+        queue.net.napi_complete(q, 0);
+        return 0;
+    }
+    let r = queue
+        .tx_gc()
+        .and_then(|t| queue.rx_poll(budget).map(|w| (t, w)));
+    let (_txd, work) = match r {
+        Ok(v) => v,
+        Err(e) => {
+            dev.fail(q, e);
+            queue.net.napi_complete(q, 0);
+            return 0;
+        }
+    };
+    if work < budget && queue.net.napi_complete(q, work) {
+        // SAFETY: NAPI is complete, but a new poll cannot start before we reschedule it or the
+        // handler does after EOI; until then only we touch `rx`.
+        let rx = unsafe { &mut *queue.rx.get() };
+        let more_rx = rx.ring.final_check_for_responses().unwrap_or(1) != 0;
+        if more_rx {
+            queue.net.napi_schedule(q);
+        } else {
+            // The handler already sorted out spurious events: these had responses.
+            if queue.eoi_tx.swap(false, Ordering::AcqRel) {
+                let _ = queue.port.0.eoi(false);
+            }
+            if queue.eoi_rx.swap(false, Ordering::AcqRel) {
+                let _ = queue.rxp().eoi(false);
+            }
+        }
+    }
+    work
+}
+
+/// `ndo_get_stats64`: sums over the queues.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    // SAFETY: C passes an array of NSTATS u64.
+    let out = unsafe { core::slice::from_raw_parts_mut(out, NSTATS) };
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = dev
+            .stats
+            .iter()
+            .map(|s| s.v[i].load(Ordering::Relaxed))
+            .sum();
+    }
+}
+
+/// ethtool -S: number of counters (per queue in use).
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    let nq = (dev.nq.load(Ordering::Relaxed) as usize).clamp(1, sys::MAX_QUEUES);
+    (nq * NSTATS) as i32
+}
+
+/// ethtool -S: name of counter `i` ("queue0_rx_packets").
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8, len: u32) {
+    if buf.is_null() || len == 0 || i < 0 {
+        return;
+    }
+    // SAFETY: C passes a writable buffer of `len` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len as usize) };
+    out.fill(0);
+    let (q, s) = (i as usize / NSTATS, i as usize % NSTATS);
+    let mut w = 0usize;
+    let mut put = |b: &[u8]| {
+        for &c in b {
+            if w + 1 < out.len() {
+                out[w] = c;
+                w += 1;
+            }
+        }
+    };
+    let mut nb = [0u8; 12];
+    put(b"queue");
+    put(u32_str(q as u32, &mut nb));
+    put(b"_");
+    put(STAT_NAMES[s].as_bytes());
+}
+
+/// ethtool -S: value of counter `i`.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
+    // SAFETY: as in `xpv_nf_rs_open`.
+    let dev = unsafe { &*(rs as *const Device) };
+    let (q, s) = ((i.max(0) as usize) / NSTATS, (i.max(0) as usize) % NSTATS);
+    dev.stats
+        .get(q)
+        .map_or(0, |st| st.v[s].load(Ordering::Relaxed))
 }
 
 static DRIVER: abi_xenbus::XenbusFrontendDriver =
-    abi_xenbus::frontend_driver("vif", "vif", probe, None, None);
+    abi_xenbus::frontend_driver("vif", "vif", probe, Some(remove), Some(otherend_changed));
 
 struct XenNetfront {
     _driver: Option<abi_xenbus_client::FrontendRegistration>,

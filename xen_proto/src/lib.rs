@@ -21,6 +21,7 @@ pub mod cpuid;
 pub mod evtchn;
 pub mod grant;
 pub mod hvm;
+pub mod netif;
 pub mod ring;
 pub mod unplug;
 pub mod vdev;

@@ -1,0 +1,132 @@
+# shellcheck shell=sh
+# Guest side of netfront-basic (see scenario.conf). Root is the Debian disk (sda1) by now.
+D4=169.254.0.1
+_nf_dmesg() { $TB_BB dmesg | grep -E "$1" | sed 's/^\[[^]]*\] //'; }
+_nf_wait() { # SECONDS CMD...
+  _e=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
+  while ! "$@"; do [ "$(cut -d. -f1 /proc/uptime)" -lt "$_e" ] || return 1; usleep 200000; done
+}
+
+# eth0 is ours, with the MAC of the xl config.
+tb_wait_path /sys/class/net/eth0 30
+drv=$(tb_driver_of /sys/class/net/eth0/device)
+ifs=$(ls /sys/class/net | tr '\n' ' ')
+if _nf_dmesg 'xen_netfront: eth0: vif device/vif/0' | grep -q .; then
+  tb_pass net-pv "eth0 from xen_netfront (interfaces: $ifs)"
+else
+  tb_fail net-pv "no eth0 bound by xen_netfront (interfaces: $ifs, driver '$drv')"
+fi
+mac=$(cat /sys/class/net/eth0/address 2>/dev/null)
+if [ "$mac" = 00:16:3e:54:42:01 ]; then tb_pass mac "eth0 $mac"; else tb_fail mac "eth0 address '$mac'"; fi
+tb_net_up eth0
+o=$(ethtool -i eth0 2>&1 | head -n 1)
+case $o in *"driver: xen_netfront"*) tb_pass ethtool-i "$o" ;; *) tb_fail ethtool-i "$o" ;; esac
+k=$(ethtool -k eth0 2>&1)
+want="scatter-gather: on|tcp-segmentation-offload: on|tx-checksum-ipv4: on|tx-checksum-ipv6: on|tx-tcp-segmentation: on|tx-tcp6-segmentation: on"
+miss=$(echo "$want" | tr '|' '\n' | while read -r w; do echo "$k" | grep -q "$w" || printf '[%s] ' "$w"; done)
+if [ -z "$miss" ]; then tb_pass ethtool-k "$(echo "$want" | tr '|' ',')"; else tb_fail ethtool-k "missing $miss"; fi
+_nf_dmesg 'xen_netfront' | while read -r l; do tb_info "$l"; done
+l=$(_nf_dmesg 'xen_netfront: eth0: connected: ' | tail -n 1)
+nq=$(ls -d /sys/class/net/eth0/queues/tx-* 2>/dev/null | wc -l)
+case $l in
+  *"queues 2, split-evtchn 1,"*) [ "$nq" = 2 ] && tb_pass queues "$nq tx queues; $l" || tb_fail queues "$nq tx queues; $l" ;;
+  *) tb_fail queues "want 2 queues with split event channels: '$l'" ;;
+esac
+tb_event backend
+tb_ping4 eth0
+tb_ping6 eth0
+
+# xfer CHECK DIR MIB: 256 MiB (or MIB) over TCP, sha256 compared with Dom0's.
+RND=/tmp/nf-4m
+$TB_BB dd if=/dev/urandom of=$RND bs=1M count=4 2>/dev/null
+TXSHA_N=0 TXSHA=''
+xfer() {
+  _c=$1 _d=$2 _mib=$3 _n=$(($3 / 4))
+  if [ "$_d" = tx ]; then
+    # The stream is $RND _n times: its sha256 is computed once per size.
+    [ "$TXSHA_N" = "$_n" ] || TXSHA=$(for _i in $(seq $_n); do cat $RND; done | sha256sum | cut -d' ' -f1)
+    TXSHA_N=$_n _mine=$TXSHA
+    _t0=$(cut -d' ' -f1 /proc/uptime)
+    (for _i in $(seq $_n); do cat $RND; done) | timeout 900 $TB_BB nc $D4 5001 > /dev/null
+    _r=$?
+  else
+    _t0=$(cut -d' ' -f1 /proc/uptime)
+    _mine=$(echo $((_mib * 1048576)) | timeout 900 $TB_BB nc $D4 5003 | sha256sum | cut -d' ' -f1)
+    _r=$?
+  fi
+  _t1=$(cut -d' ' -f1 /proc/uptime)
+  sleep 1
+  _rep=$(timeout 20 $TB_BB nc $D4 5002 < /dev/null)
+  # shellcheck disable=SC2086
+  set -- $_rep
+  if [ "$_d" = tx ]; then _their=${1:-} _len=${2:-}; else _their=${3:-} _len=${4:-}; fi
+  _secs=$(awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.1f", b - a }')
+  _mbit=$(awk -v a="$_t0" -v b="$_t1" -v m="$_mib" 'BEGIN { if (b > a) printf "%.0f", m * 8.388608 / (b - a) }')
+  if [ "$_their" = "$_mine" ] && [ "$_len" = $((_mib * 1048576)) ]; then
+    tb_pass "$_c" "$_mib MiB $_d in ${_secs}s (${_mbit} Mbit/s incl. sha256), sha256 $(echo "$_mine" | cut -c1-16) on both ends"
+  else
+    tb_fail "$_c" "$_mib MiB $_d: ours $_mine, Dom0 '$_rep' (nc status $_r, ${_secs}s)"
+  fi
+}
+xfer tx-offload tx 256
+xfer rx-offload rx 256
+ethtool -K eth0 tso off sg off tx off 2>/dev/null
+tb_info "offloads off: $(ethtool -k eth0 | grep -E '^(scatter-gather|tcp-segmentation-offload|tx-checksumming):' | tr '\n' ' ')"
+xfer tx-nooffload tx 256
+xfer rx-nooffload rx 256
+ethtool -K eth0 tso on sg on tx on 2>/dev/null
+tb_info "offloads on: $(ethtool -k eth0 | grep -E '^(scatter-gather|tcp-segmentation-offload|tx-checksumming):' | tr '\n' ' ')"
+
+# MTU 9000 end to end.
+tb_event mtu9000
+if ip link set eth0 mtu 9000 && /usr/bin/ping -M "do" -s 8972 -c 3 -w 20 $D4 > /tmp/p9 2>&1 \
+    && /usr/bin/ping -6 -M "do" -s 8952 -c 3 -w 20 -I eth0 fe80::1 >> /tmp/p9 2>&1; then
+  tb_pass mtu9000 "eth0 mtu $(cat /sys/class/net/eth0/mtu): 8972-byte IPv4 and 8952-byte IPv6 pings, DF: $(grep -c 'bytes from' /tmp/p9) replies"
+else
+  tb_fail mtu9000 "mtu $(cat /sys/class/net/eth0/mtu): $(tail -n 3 /tmp/p9 | tr '\n' ' ')"
+fi
+xfer tx-mtu9000 tx 8
+xfer rx-mtu9000 rx 8
+ip link set eth0 mtu 1500
+tb_event mtu1500
+
+# ethtool -S: per-queue counters that moved.
+s=$(ethtool -S eth0 2>&1)
+sum() { echo "$s" | awk -v k="$1" '$1 ~ "^queue[0-9]+_" k ":$" { n += $2 } END { print n + 0 }'; }
+rxp=$(sum rx_packets) txp=$(sum tx_packets)
+q1=$(echo "$s" | awk '$1 == "queue1_rx_packets:" || $1 == "queue1_tx_packets:" { n += $2 } END { print n + 0 }')
+if [ "$rxp" -gt 1000 ] && [ "$txp" -gt 1000 ] && [ "$q1" -gt 0 ]; then
+  tb_pass ethtool-S "$(echo "$s" | tail -n +2 | tr -s ' \n' ' ')"
+else
+  tb_fail ethtool-S "$s"
+fi
+
+# Hot attach of a second vif, traffic on it, detach while a transfer runs.
+tb_event attach
+if tb_wait_path /sys/class/net/eth1 60; then
+  tb_pass attach-eth1 "eth1 $(cat /sys/class/net/eth1/address) appeared"
+  echo 0 > /proc/sys/net/ipv6/conf/eth1/accept_dad
+  ip link set eth1 up && ip addr add fe80::3/64 dev eth1
+  _c() { [ "$(cat /sys/class/net/eth1/carrier 2>/dev/null)" = 1 ]; }
+  _nf_wait 20 _c
+  if o=$(ping -6 -c 5 -w 30 -I eth1 fe80::1 2>&1) && echo "$o" | grep -q ' 0% packet loss'; then
+    tb_pass ping6-eth1 "$(echo "$o" | grep 'packet loss')"
+  else
+    tb_fail ping6-eth1 "$(echo "$o" | tail -n 2 | tr '\n' ' ')"
+  fi
+  # Traffic on eth1 while Dom0 detaches it: a stream to Dom0 over eth1's link-local address.
+  (cat /dev/zero | timeout 120 $TB_BB nc fe80::1%eth1 5001 > /dev/null 2>&1) &
+  ping -6 -i 0.2 -w 60 -I eth1 fe80::1 > /tmp/p-eth1 2>&1 &
+  sleep 3
+  tb_event detach
+  _g() { [ ! -e /sys/class/net/eth1 ]; }
+  if _nf_wait 60 _g; then
+    tb_pass detach-eth1 "eth1 removed while traffic ran ($(grep -c 'bytes from' /tmp/p-eth1) pings answered before)"
+  else
+    tb_fail detach-eth1 "eth1 still there 60 s after xl network-detach"
+  fi
+  kill %1 %2 2>/dev/null
+else
+  tb_fail attach-eth1 "no eth1 within 60 s: $(ls /sys/class/net | tr '\n' ' ')"
+fi
+_nf_dmesg 'xen_netfront' | tail -n 8 | while read -r l; do tb_info "$l"; done

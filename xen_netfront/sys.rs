@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The one place where xen_netfront touches raw kernel bindings: our bindgen output
+//! (`bindings_gen.rs`, from `bindings.h` over the shims in `helpers.c`) and safe wrappers over it:
+//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]), zeroed
+//! pages granted to the backend ([`BouncePage`]) and the rtnl lock ([`Rtnl`]).
+
+use crate::abi_client::Grant;
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    improper_ctypes,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn,
+    missing_docs,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
+)]
+mod b {
+    use kernel::ffi;
+    include!("bindings_gen.rs");
+}
+
+pub(crate) use b::sk_buff as RawSkb;
+
+/// Queues per device the C side has room for (`XPV_NF_MAX_QUEUES`).
+pub(crate) const MAX_QUEUES: usize = b::XPV_NF_MAX_QUEUES as usize;
+/// Feature bits of [`NetDev::set_features`] (`XPV_NF_F_*`, NETIF_F_* equivalents).
+pub(crate) const F_SG: u32 = b::XPV_NF_F_SG;
+/// IPv4 TCP/UDP checksum offload.
+pub(crate) const F_IPV4_CSUM: u32 = b::XPV_NF_F_IPV4_CSUM;
+/// IPv6 TCP/UDP checksum offload.
+pub(crate) const F_IPV6_CSUM: u32 = b::XPV_NF_F_IPV6_CSUM;
+/// TCPv4 segmentation offload.
+pub(crate) const F_TSO: u32 = b::XPV_NF_F_TSO;
+/// TCPv6 segmentation offload.
+pub(crate) const F_TSO6: u32 = b::XPV_NF_F_TSO6;
+
+/// The `max_queues` module parameter (0: default).
+pub(crate) fn param_max_queues() -> u32 {
+    // SAFETY: reads a module parameter; no preconditions.
+    unsafe { b::xpv_nf_param_max_queues() }
+}
+
+/// Number of online CPUs.
+pub(crate) fn num_online_cpus() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { b::xpv_nf_num_online_cpus() }
+}
+
+/// Reads the kernel command line into `buf` (NUL-terminated); returns its length.
+///
+/// # Errors
+/// The errno of reading `/proc/cmdline`.
+pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes; the function writes at most that many.
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
+/// A net_device allocated by [`NetDev::alloc`]. A plain handle (copyable): the owner frees it
+/// once with [`NetDev::free`]; the other methods may be used until then.
+#[derive(Clone, Copy)]
+pub(crate) struct NetDev(NonNull<b::net_device>);
+
+// SAFETY: the kernel's net_device functions wrapped here may be called from any thread.
+unsafe impl Send for NetDev {}
+// SAFETY: as above; all state behind the handle is synchronised by the kernel or by our locks.
+unsafe impl Sync for NetDev {}
+
+impl NetDev {
+    /// Allocates "eth%d" with room for [`MAX_QUEUES`] queues (one in use) and MAC `mac`; `rs`
+    /// is passed to every `xpv_nf_rs_*` callback and must stay valid until [`NetDev::free`].
+    ///
+    /// # Safety
+    /// `rs` must point to the driver's device state, valid until `free` returns.
+    pub(crate) unsafe fn alloc(rs: *mut c_void, mac: &[u8; 6]) -> Result<Self> {
+        // SAFETY: `mac` is 6 readable bytes; `rs` is opaque to C.
+        let p = unsafe { b::xpv_nf_alloc(rs, mac.as_ptr()) };
+        NonNull::new(p).map(Self).ok_or(ENOMEM)
+    }
+
+    /// `register_netdev`.
+    pub(crate) fn register(&self) -> Result {
+        // SAFETY: a live, unregistered device.
+        match unsafe { b::xpv_nf_register(self.0.as_ptr()) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// `unregister_netdev` (closes the device first; takes rtnl, so not with [`Rtnl`] held).
+    pub(crate) fn unregister(&self) {
+        // SAFETY: a registered device.
+        unsafe { b::xpv_nf_unregister(self.0.as_ptr()) }
+    }
+
+    /// Frees the device (after [`Self::unregister`], or if never registered).
+    ///
+    /// # Safety
+    /// No other use of this handle (or its copies) after this call; no callback may be running.
+    pub(crate) unsafe fn free(self) {
+        // SAFETY: the caller guarantees this is the last use.
+        unsafe { b::xpv_nf_free(self.0.as_ptr()) }
+    }
+
+    /// The interface name ("eth0").
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: dev->name is a NUL-terminated array inside the live device.
+        unsafe { CStr::from_char_ptr(b::xpv_nf_name(self.0.as_ptr())) }
+    }
+
+    /// `netif_running`.
+    pub(crate) fn running(&self) -> bool {
+        // SAFETY: live device.
+        unsafe { b::xpv_nf_running(self.0.as_ptr()) != 0 }
+    }
+
+    /// Records the features the backend offers (`F_*`) and updates the active set. Needs rtnl.
+    pub(crate) fn set_features(&self, _rtnl: &Rtnl, feats: u32) {
+        // SAFETY: live device; rtnl held (witness).
+        unsafe { b::xpv_nf_set_features(self.0.as_ptr(), feats) }
+    }
+
+    /// Sets the number of queues in use (1..=[`MAX_QUEUES`]). Needs rtnl.
+    pub(crate) fn set_queues(&self, _rtnl: &Rtnl, nq: u32) -> Result {
+        // SAFETY: live device; rtnl held (witness).
+        match unsafe { b::xpv_nf_set_queues(self.0.as_ptr(), nq) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// The features currently enabled (`F_*`).
+    pub(crate) fn active_features(&self) -> u32 {
+        // SAFETY: live device.
+        unsafe { b::xpv_nf_active_features(self.0.as_ptr()) }
+    }
+
+    /// Carrier on or off.
+    pub(crate) fn carrier(&self, on: bool) {
+        // SAFETY: live device.
+        unsafe { b::xpv_nf_carrier(self.0.as_ptr(), i32::from(on)) }
+    }
+
+    /// `netif_tx_disable`: stops every queue and waits for running transmits.
+    pub(crate) fn tx_disable(&self) {
+        // SAFETY: live device.
+        unsafe { b::xpv_nf_tx_disable(self.0.as_ptr()) }
+    }
+
+    /// `netif_tx_start_all_queues`.
+    pub(crate) fn tx_start_all(&self) {
+        // SAFETY: live device.
+        unsafe { b::xpv_nf_tx_start_all(self.0.as_ptr()) }
+    }
+
+    /// Stops tx queue `q`.
+    pub(crate) fn txq_stop(&self, q: u32) {
+        // SAFETY: live device; q < the allocated queue count (callers' queues).
+        unsafe { b::xpv_nf_txq_stop(self.0.as_ptr(), q) }
+    }
+
+    /// Wakes tx queue `q`.
+    pub(crate) fn txq_wake(&self, q: u32) {
+        // SAFETY: as `txq_stop`.
+        unsafe { b::xpv_nf_txq_wake(self.0.as_ptr(), q) }
+    }
+
+    /// Whether tx queue `q` is stopped.
+    pub(crate) fn txq_stopped(&self, q: u32) -> bool {
+        // SAFETY: as `txq_stop`.
+        unsafe { b::xpv_nf_txq_stopped(self.0.as_ptr(), q) != 0 }
+    }
+
+    /// Takes queue `q`'s tx spinlock (bottom halves disabled) until the guard drops.
+    pub(crate) fn tx_lock(&self, q: u32) -> TxLockGuard {
+        // SAFETY: live device, q in range; released by the guard.
+        unsafe { b::xpv_nf_tx_lock(self.0.as_ptr(), q) };
+        TxLockGuard { dev: *self, q }
+    }
+
+    /// `napi_enable` of queue `q` (must be disabled).
+    pub(crate) fn napi_enable(&self, q: u32) {
+        // SAFETY: live device, q in range.
+        unsafe { b::xpv_nf_napi_enable(self.0.as_ptr(), q) }
+    }
+
+    /// `napi_disable` of queue `q` (must be enabled): waits for a running poll. May sleep.
+    pub(crate) fn napi_disable(&self, q: u32) {
+        // SAFETY: live device, q in range.
+        unsafe { b::xpv_nf_napi_disable(self.0.as_ptr(), q) }
+    }
+
+    /// `napi_schedule` of queue `q`; any context.
+    pub(crate) fn napi_schedule(&self, q: u32) {
+        // SAFETY: live device, q in range.
+        unsafe { b::xpv_nf_napi_schedule(self.0.as_ptr(), q) }
+    }
+
+    /// `napi_complete_done`: whether the poll may end (then the driver re-arms its interrupt).
+    pub(crate) fn napi_complete(&self, q: u32, work: i32) -> bool {
+        // SAFETY: called from queue q's poll.
+        unsafe { b::xpv_nf_napi_complete(self.0.as_ptr(), q, work) != 0 }
+    }
+
+    /// A new rx skb for queue `q` (from its poll), `None` without memory.
+    pub(crate) fn rx_alloc(&self, q: u32) -> Option<RxSkb> {
+        // SAFETY: live device; called from queue q's poll.
+        NonNull::new(unsafe { b::xpv_nf_rx_alloc(self.0.as_ptr(), q) }).map(RxSkb)
+    }
+
+    /// Hands a complete packet to the stack (GRO) with its `NETRXF_*` flags and GSO info.
+    ///
+    /// # Errors
+    /// `EINVAL` if the stack's checks (length, checksum offsets) refused it; it is freed.
+    pub(crate) fn rx_deliver(
+        &self,
+        q: u32,
+        skb: RxSkb,
+        flags: u16,
+        gso: Option<(u16, u8)>,
+    ) -> Result {
+        let (size, ty) = gso.unwrap_or((0, 0));
+        let p = skb.0.as_ptr();
+        core::mem::forget(skb);
+        // SAFETY: we own the skb (forgotten above, so not freed twice); called from q's poll.
+        match unsafe { b::xpv_nf_rx_deliver(self.0.as_ptr(), q, p, flags, size, ty) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+}
+
+/// Holds a tx queue's spinlock.
+pub(crate) struct TxLockGuard {
+    dev: NetDev,
+    q: u32,
+}
+
+impl Drop for TxLockGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken in `NetDev::tx_lock`.
+        unsafe { b::xpv_nf_tx_unlock(self.dev.0.as_ptr(), self.q) }
+    }
+}
+
+/// The rtnl lock, held until dropped.
+pub(crate) struct Rtnl(());
+
+impl Rtnl {
+    /// `rtnl_lock`. May sleep.
+    pub(crate) fn lock() -> Self {
+        // SAFETY: no preconditions; process context.
+        unsafe { b::xpv_nf_rtnl_lock() };
+        Self(())
+    }
+
+    /// A witness for code running in a net_device operation, which the core calls with rtnl held.
+    ///
+    /// # Safety
+    /// rtnl must be held by the caller for the lifetime of the value; dropping it does not unlock.
+    pub(crate) unsafe fn assume_held() -> core::mem::ManuallyDrop<Self> {
+        core::mem::ManuallyDrop::new(Self(()))
+    }
+}
+
+impl Drop for Rtnl {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock`.
+        unsafe { b::xpv_nf_rtnl_unlock() }
+    }
+}
+
+/// What xmit needs to know about an skb.
+pub(crate) struct SkbInfo {
+    /// Bytes in the packet.
+    pub(crate) len: usize,
+    /// GSO: MSS and `netif::GSO_TYPE_*`; `None` if not GSO.
+    pub(crate) gso: Option<(u16, u8)>,
+    /// GSO of a type the backend cannot segment.
+    pub(crate) gso_other: bool,
+    /// `CHECKSUM_PARTIAL`: the checksum is left for the backend to fill in.
+    pub(crate) csum_partial: bool,
+}
+
+/// An skb handed to `ndo_start_xmit`: we own it and free it (consume or drop) exactly once.
+pub(crate) struct TxSkb(NonNull<b::sk_buff>);
+
+impl TxSkb {
+    /// Takes ownership of the skb passed to `ndo_start_xmit`.
+    ///
+    /// # Safety
+    /// `p` must be the skb of an `ndo_start_xmit` call, owned by the driver from now on.
+    pub(crate) unsafe fn from_raw(p: *mut b::sk_buff) -> Option<Self> {
+        NonNull::new(p).map(Self)
+    }
+
+    /// Length, GSO and checksum state.
+    pub(crate) fn info(&self) -> SkbInfo {
+        let mut i = b::xpv_nf_skb_info::default();
+        // SAFETY: we own the skb; `i` is writable.
+        unsafe { b::xpv_nf_skb_info(self.0.as_ptr(), &mut i) };
+        SkbInfo {
+            len: i.len as usize,
+            gso: (i.gso_size != 0 && i.gso_type != 0).then_some((i.gso_size, i.gso_type)),
+            gso_other: i.gso_other != 0,
+            csum_partial: i.csum_partial != 0,
+        }
+    }
+
+    /// Copies `dst.len()` bytes from offset `off` of the packet (`skb_copy_bits`).
+    pub(crate) fn copy_to(&self, off: usize, dst: &mut [u8]) -> Result {
+        // SAFETY: we own the skb; `dst` is writable for its length.
+        let r = unsafe {
+            b::xpv_nf_skb_copy(
+                self.0.as_ptr(),
+                off as u32,
+                dst.as_mut_ptr().cast(),
+                dst.len() as u32,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(r))
+        }
+    }
+
+    /// Frees a packet that was sent.
+    pub(crate) fn consume(self) {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: owned, freed once (forgotten above).
+        unsafe { b::xpv_nf_skb_consume(p) }
+    }
+}
+
+impl Drop for TxSkb {
+    /// A packet dropped without being sent.
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { b::xpv_nf_skb_drop(self.0.as_ptr()) }
+    }
+}
+
+/// An rx skb being filled; dropping it frees it.
+pub(crate) struct RxSkb(NonNull<b::sk_buff>);
+
+// SAFETY: an skb we own may be handled on any CPU.
+unsafe impl Send for RxSkb {}
+
+impl RxSkb {
+    /// Appends a copy of `len` bytes at `off` of `page` (data the backend wrote: copied once,
+    /// by C's memcpy, never looked at in place).
+    ///
+    /// # Errors
+    /// `EINVAL` if the range is outside the page, else as [`RxSkb::append`].
+    pub(crate) fn append_page(&mut self, page: &BouncePage, off: usize, len: usize) -> Result {
+        if off + len > 4096 {
+            return Err(EINVAL);
+        }
+        // SAFETY: owned skb; the range is inside our live page. No Rust reference to the bytes is
+        // made (the backend may write them concurrently); C copies them once.
+        let r = unsafe {
+            b::xpv_nf_rx_append(
+                self.0.as_ptr(),
+                page.as_ptr().add(off).cast::<c_void>().cast_const(),
+                len as u32,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(r))
+        }
+    }
+}
+
+impl Drop for RxSkb {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { b::xpv_nf_skb_drop(self.0.as_ptr()) }
+    }
+}
+
+/// A zeroed page of ours, optionally granted to the backend. Dropping it revokes the grant and
+/// frees the page, or leaks the page if the backend still maps it (XSA-396).
+pub(crate) struct BouncePage {
+    va: NonNull<u8>,
+    pfn: u64,
+    grant: Option<Grant>,
+}
+
+// SAFETY: a page of kernel memory; access is synchronised by its owner.
+unsafe impl Send for BouncePage {}
+
+impl BouncePage {
+    /// A zeroed page (GFP_KERNEL; may sleep), not granted yet.
+    pub(crate) fn new() -> Result<Self> {
+        let mut pfn = 0u64;
+        // SAFETY: `pfn` writable.
+        let va = unsafe { b::xpv_nf_page_alloc(&mut pfn) };
+        Ok(Self {
+            va: NonNull::new(va.cast()).ok_or(ENOMEM)?,
+            pfn,
+            grant: None,
+        })
+    }
+
+    /// A zeroed page granted to domain `domid`.
+    pub(crate) fn granted(domid: u16, readonly: bool) -> Result<Self> {
+        let mut p = Self::new()?;
+        p.grant = Some(Grant::new(domid, p.pfn, readonly).map_err(Error::from_errno)?);
+        Ok(p)
+    }
+
+    /// The grant reference (0 if not granted).
+    pub(crate) fn gref(&self) -> u32 {
+        self.grant.as_ref().map_or(0, |g| g.gref())
+    }
+
+    /// Start of the page (4096 bytes), e.g. for a shared ring.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.va.as_ptr()
+    }
+
+    /// The page as a mutable buffer (for tx data copied in by us).
+    pub(crate) fn buf_mut(&mut self) -> &mut [u8] {
+        // SAFETY: our page of 4096 bytes; the backend only has read access to tx pages and reads
+        // it only after we publish the request.
+        unsafe { core::slice::from_raw_parts_mut(self.va.as_ptr(), 4096) }
+    }
+}
+
+/// Pages whose grant the backend still held at teardown (leaked, XSA-396).
+pub(crate) static LEAKED_PAGES: core::sync::atomic::AtomicU32 =
+    core::sync::atomic::AtomicU32::new(0);
+
+impl Drop for BouncePage {
+    fn drop(&mut self) {
+        if let Some(g) = self.grant.take() {
+            if let Err((g, _)) = g.end() {
+                // The backend still maps it: never free or reuse the page.
+                core::mem::forget(g);
+                LEAKED_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
+        // SAFETY: our page, no grant left; freed once.
+        unsafe { b::xpv_nf_page_free(self.va.as_ptr().cast()) }
+    }
+}
