@@ -2,12 +2,7 @@
 # Guest side of demo.
 tb_xen_cpuid
 tb_xen_platform_pci
-mods=$(cut -d' ' -f1 /proc/modules | tr '\n' ' ')
-tb_info "our modules loaded: ${mods:-none}"
-tb_info "root: $(cat /tb/rootdev 2>/dev/null) ($(tb_driver_of "/sys/class/block/$(basename "$(cat /tb/rootdev)")/../device" 2>/dev/null))"
-# The scratch disk is the second vbd: xvdb when a PV block driver serves it, else emulated sdb.
-disk=
-for d in xvdb sdb; do [ -b /dev/$d ] && { disk=$d; break; }; done
+tb_info "our modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 devs=
 for b in /sys/block/*; do
   case ${b##*/} in loop*|ram*) continue ;; esac
@@ -16,12 +11,25 @@ done
 for i in /sys/class/net/*; do
   [ -e "$i/device" ] && devs="$devs ${i##*/}($(tb_driver_of "$i/device"))"
 done
-if [ -n "$disk" ] && [ -e /sys/class/net/eth0 ]; then
-  tb_pass devices "$devs"
+tb_info "devices:$devs"
+tb_info "partitions: $(awk 'NR > 2 { printf "%s(%s:%s) ", $4, $1, $2 }' /proc/partitions)"
+# Root, the scratch disk and eth0 are all PV devices on the xen bus (drivers vbd and vif).
+xa=$(tb_driver_of /sys/class/block/xvda/device) xb=$(tb_driver_of /sys/class/block/xvdb/device)
+en=$(tb_driver_of /sys/class/net/eth0/device)
+if [ "$(cat /tb/rootdev 2>/dev/null)" = /dev/xvda1 ] && [ "$xa" = vbd ] && [ "$xb" = vbd ] && [ "$en" = vif ]; then
+  tb_pass pv-devices "root /dev/xvda1 and xvdb by $xa, eth0 by $en"
 else
-  tb_fail devices "no scratch disk or no eth0:$devs"
+  tb_fail pv-devices "root $(cat /tb/rootdev 2>/dev/null), xvda '$xa', xvdb '$xb', eth0 '$en'"
 fi
-[ -z "$disk" ] || tb_disk_rw /dev/$disk
+sd=$(ls /sys/block | grep '^sd' | tr '\n' ' ')
+e1k=
+for i in /sys/class/net/*; do [ "$(tb_driver_of "$i/device")" = e1000 ] && e1k="$e1k ${i##*/}"; done
+if [ -z "$sd$e1k" ]; then
+  tb_pass unplugged "no emulated disk or NIC left: $($TB_BB dmesg | grep -m 1 'xen_platform: unplug: xen_emul_unplug' | sed 's/^\[[^]]*\] //')"
+else
+  tb_fail unplugged "emulated devices still there: $sd$e1k"
+fi
+tb_disk_rw /dev/xvdb
 tb_net_up eth0
 tb_ping4 eth0
 tb_ping6 eth0
