@@ -13,11 +13,13 @@ for i in /sys/class/net/*; do
 done
 tb_info "devices:$devs"
 tb_info "partitions: $(awk 'NR > 2 { printf "%s(%s:%s) ", $4, $1, $2 }' /proc/partitions)"
-# Root, the scratch disk and eth0 are all PV devices on the xen bus (drivers vbd and vif).
-xa=$(tb_driver_of /sys/class/block/xvda/device) xb=$(tb_driver_of /sys/class/block/xvdb/device)
-en=$(tb_driver_of /sys/class/net/eth0/device)
-if [ "$(cat /tb/rootdev 2>/dev/null)" = /dev/xvda1 ] && [ "$xa" = vbd ] && [ "$xb" = vbd ] && [ "$en" = vif ]; then
-  tb_pass pv-devices "root /dev/xvda1 and xvdb by $xa, eth0 by $en"
+# Root, the scratch disk and eth0 are PV devices: xvd disks on major 202 (registered by
+# xen_blkfront as "xvd"; they have no parent device in sysfs) and eth0 driven by xen_netfront.
+blk_drv() { [ "$(cut -d: -f1 "/sys/block/$1/dev" 2>/dev/null)" = 202 ] && awk '/^Block devices:/ { b = 1 } b && $1 == 202 { print $2 }' /proc/devices; }
+xa=$(blk_drv xvda) xb=$(blk_drv xvdb)
+en=$(ethtool -i eth0 2>/dev/null | sed -n 's/^driver: //p')
+if [ "$(cat /tb/rootdev 2>/dev/null)" = /dev/xvda1 ] && [ "$xa" = xvd ] && [ "$xb" = xvd ] && [ "$en" = xen_netfront ]; then
+  tb_pass pv-devices "root /dev/xvda1 and xvdb on major 202 ($xa), eth0 by $en"
 else
   tb_fail pv-devices "root $(cat /tb/rootdev 2>/dev/null), xvda '$xa', xvdb '$xb', eth0 '$en'"
 fi

@@ -3,11 +3,13 @@
 # hook-made initramfs loaded the modules and mounted /dev/xvda1.
 rootdev=$(cat /tb/rootdev 2>/dev/null)
 mnt=$(awk '$2 == "/" { d = $1 } END { print d }' /proc/mounts)
-drv=$(tb_driver_of /sys/class/block/xvda/device)
-if [ "$rootdev" = /dev/xvda1 ] && [ "$mnt" = /dev/xvda1 ] && [ -n "$drv" ]; then
-  tb_pass root-xvda "/ is $mnt (root=$rootdev), xvda's driver: $drv"
+# xvd disks have no parent device in sysfs: tell them by their major, 202, registered as "xvd".
+maj=$(cut -d: -f1 /sys/block/xvda/dev 2>/dev/null)
+drv=$(awk -v m="$maj" '/^Block devices:/ { b = 1 } b && $1 == m { print $2 }' /proc/devices)
+if [ "$rootdev" = /dev/xvda1 ] && [ "$mnt" = /dev/xvda1 ] && [ "$maj" = 202 ] && [ "$drv" = xvd ]; then
+  tb_pass root-xvda "/ is $mnt (root=$rootdev), xvda on major $maj ($drv)"
 else
-  tb_fail root-xvda "root=$rootdev, / mounted from '$mnt', xvda driver '$drv'; block devices: $(ls /sys/block | tr '\n' ' ')"
+  tb_fail root-xvda "root=$rootdev, / mounted from '$mnt', xvda major '$maj' ($drv); block devices: $(ls /sys/block | tr '\n' ' ')"
 fi
 p=$(awk '$1 == 202 && $2 == 1 { print $4 }' /proc/partitions)
 if [ "$p" = xvda1 ]; then
