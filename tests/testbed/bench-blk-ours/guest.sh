@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Guest side of the bench-blk-* scenarios (the same file in each): dd with O_DIRECT on the
+# Guest side of the bench-blk-* scenarios (the others link here): dd with O_DIRECT on the
 # scratch disk (the second vbd: xvdb through a PV driver, sdb through the emulated IDE
 # controller): sequential 1 MiB reads and writes (3 x 48 MiB, MiB/s) and 4 KiB reads and writes
 # at queue depth 1 (16 MiB, IOPS). fio would give random 4 KiB IOPS at higher queue depths but
