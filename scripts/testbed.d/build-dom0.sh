@@ -12,7 +12,7 @@ set -euo pipefail
 # shellcheck source=scripts/testbed.d/common.sh
 . "$(dirname "$0")/common.sh"
 
-pkgs=linux-image-amd64,xen-system-amd64,xen-utils-4.17,xen-hypervisor-4.17-amd64,xenstore-utils,qemu-system-xen,iproute2,bridge-utils,busybox,kmod,procps,util-linux,e2fsprogs,iputils-ping,initramfs-tools,coreutils,mawk
+pkgs=linux-image-amd64,xen-system-amd64,iperf3,xen-utils-4.17,xen-hypervisor-4.17-amd64,xenstore-utils,qemu-system-xen,iproute2,bridge-utils,busybox,kmod,procps,util-linux,e2fsprogs,iputils-ping,initramfs-tools,coreutils,mawk
 boot_init=$TB_DIR/dom0/testbed-boot
 tree_key=$(tb_key "dom0-tree-v1 $TB_SUITE $pkgs")
 key=$(tb_key "dom0-image-v1 $tree_key" "$0" "$boot_init")

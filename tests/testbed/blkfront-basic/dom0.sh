@@ -21,10 +21,12 @@ dom0_event_flush_after() {
 # xvdd: 16 MiB, attached read-only.
 dom0_event_attach() {
   modprobe loop 2> /dev/null
-  rm -f "$BF_DISC" "$BF_RO"
+  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d
   truncate -s 64M "$BF_DISC"
   dd if=/dev/urandom of="$BF_DISC" bs=1M count=32 conv=notrunc,fsync status=none
   truncate -s 16M "$BF_RO"
+  mkdir -p /tmp/bf-ro.d && echo blkfront-ro > /tmp/bf-ro.d/hello
+  mkfs.ext4 -q -F -d /tmp/bf-ro.d "$BF_RO" || tb_dom0_fail dom0-attach "mkfs.ext4 $BF_RO failed"
   BF_DLOOP=$(losetup -f --show "$BF_DISC") BF_RLOOP=$(losetup -f --show "$BF_RO")
   BF_ALLOC0=$(bf_alloc "$BF_DISC")
   log "xvdc: $BF_DLOOP over $BF_DISC (${BF_ALLOC0} KiB allocated); xvdd: $BF_RLOOP"
@@ -67,8 +69,25 @@ bf_detach() {
 dom0_event_detach_xvdd() { bf_detach xvdd; }
 dom0_event_detach_xvdc() { bf_detach xvdc; }
 
+# Backend restart of xvdb: the backend says Closing (as a backend that goes away does), the
+# frontend closes; then blkback is unbound from the device and bound again, which makes a new
+# backend instance that starts over in InitWait.
+dom0_event_restart_backend() {
+  local dev=vbd-$DOMID-51728 fe=/local/domain/$DOMID/device/vbd/51728/state i s=''
+  xenstore-write "/local/domain/0/backend/vbd/$DOMID/51728/state" 5
+  for i in $(seq 60); do
+    s=$(xenstore-read "$fe" 2>/dev/null); [ "$s" = 6 ] && break; sleep 0.5
+  done
+  log "xvdb frontend state after the backend's Closing: $s"
+  [ "$s" = 6 ] || tb_dom0_fail dom0-restart "frontend state '$s', not Closed (6), 30 s after the backend's Closing"
+  echo "$dev" > /sys/bus/xen-backend/drivers/vbd/unbind || tb_dom0_fail dom0-restart "unbind $dev failed"
+  sleep 1
+  echo "$dev" > /sys/bus/xen-backend/drivers/vbd/bind || tb_dom0_fail dom0-restart "bind $dev failed"
+  log "blkback re-bound to $dev: backend state $(xenstore-read "/local/domain/0/backend/vbd/$DOMID/51728/state" 2>/dev/null)"
+}
+
 dom0_after() {
   [ -z "$BF_DLOOP" ] || losetup -d "$BF_DLOOP" 2> /dev/null
   [ -z "$BF_RLOOP" ] || losetup -d "$BF_RLOOP" 2> /dev/null
-  rm -f "$BF_DISC" "$BF_RO"
+  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d
 }
