@@ -69,21 +69,20 @@ bf_detach() {
 dom0_event_detach_xvdd() { bf_detach xvdd; }
 dom0_event_detach_xvdc() { bf_detach xvdc; }
 
-# Backend restart of xvdb: the backend says Closing (as a backend that goes away does), the
-# frontend closes; then blkback is unbound from the device and bound again, which makes a new
-# backend instance that starts over in InitWait.
+# Backend restart of xvdb: blkback is unbound from the device (its instance goes, unmapping our
+# rings and grants) and bound again; the new instance starts over in InitWait, maps the rings the
+# frontend still offers and goes Connected (Linux's blkback supports this since 5.6).
 dom0_event_restart_backend() {
-  local dev=vbd-$DOMID-51728 fe=/local/domain/$DOMID/device/vbd/51728/state i s=''
-  xenstore-write "/local/domain/0/backend/vbd/$DOMID/51728/state" 5
-  for i in $(seq 60); do
-    s=$(xenstore-read "$fe" 2>/dev/null); [ "$s" = 6 ] && break; sleep 0.5
-  done
-  log "xvdb frontend state after the backend's Closing: $s"
-  [ "$s" = 6 ] || tb_dom0_fail dom0-restart "frontend state '$s', not Closed (6), 30 s after the backend's Closing"
+  local dev=vbd-$DOMID-51728 be=/local/domain/0/backend/vbd/$DOMID/51728/state i s=''
   echo "$dev" > /sys/bus/xen-backend/drivers/vbd/unbind || tb_dom0_fail dom0-restart "unbind $dev failed"
-  sleep 1
+  log "blkback unbound from $dev: backend state $(xenstore-read "$be" 2>/dev/null)"
+  sleep 2
   echo "$dev" > /sys/bus/xen-backend/drivers/vbd/bind || tb_dom0_fail dom0-restart "bind $dev failed"
-  log "blkback re-bound to $dev: backend state $(xenstore-read "/local/domain/0/backend/vbd/$DOMID/51728/state" 2>/dev/null)"
+  for i in $(seq 60); do
+    s=$(xenstore-read "$be" 2>/dev/null); [ "$s" = 4 ] && break; sleep 0.5
+  done
+  log "blkback bound to $dev again: backend state $s"
+  [ "$s" = 4 ] || tb_dom0_fail dom0-restart "backend state '$s', not Connected (4), 30 s after the bind"
 }
 
 dom0_after() {
