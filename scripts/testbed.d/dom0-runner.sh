@@ -134,7 +134,19 @@ handle_event() {
     tb_dom0_fail "event-$ev" "no hook dom0_event_$ev in $NAME/dom0.sh"
   fi
   snapshot_xenstore
+  last_event=$ev
   [ -z "$pty" ] || printf 'TBACK %s\n' "$ev" > "$pty" 2>/dev/null || log "cannot acknowledge event $ev"
+}
+# ack_again NAME: the guest asks again for the acknowledgement of NAME; if NAME is the event handled
+# last, acknowledge it again without running its hook a second time, else handle it now.
+last_event=''
+ack_again() {
+  if [ "$1" = "$last_event" ]; then
+    log "event $1: acknowledging again"
+    [ -z "$pty" ] || printf 'TBACK %s\n' "$1" > "$pty" 2>/dev/null || log "cannot acknowledge event $1"
+  else
+    handle_event "$1"
+  fi
 }
 # new_lines: guest lines completed since the last call (echoed to the Dom0 console), events handled.
 seen=0
@@ -144,7 +156,11 @@ new_lines() {
   ((total > seen)) || return 0
   while IFS= read -r l; do
     echo "[$NAME] $l"
-    case $l in "TB: EVENT "*) [ "${1:-}" = noevents ] || handle_event "$(echo "${l#TB: EVENT }" | cut -d' ' -f1)" ;; esac
+    case $l in
+      "TB: EVENT "*" again") # the guest missed our acknowledgement of the event just handled
+        [ "${1:-}" = noevents ] || ack_again "$(echo "${l#TB: EVENT }" | cut -d' ' -f1)" ;;
+      "TB: EVENT "*) [ "${1:-}" = noevents ] || handle_event "$(echo "${l#TB: EVENT }" | cut -d' ' -f1)" ;;
+    esac
   done < <(tr -d '\r' < "$RAW" | sed -n "$((seen + 1)),${total}p")
   seen=$total
 }

@@ -2,7 +2,8 @@
 # Helpers for the scenarios' guest.sh (sourced by the guest's init and stage 2, busybox sh).
 # Output protocol on the serial console, read by Dom0 (scripts/testbed.d/dom0-runner.sh):
 #   TB: PASS <check> <detail>   TB: FAIL <check> <reason>   TB: INFO <text>
-#   TB: EVENT <name>            (Dom0 runs dom0_event_<name>, then writes "TBACK <name>" back)
+#   TB: EVENT <name>            (Dom0 runs dom0_event_<name>, then writes "TBACK <name>" back;
+#                               "TB: EVENT <name> again" only asks for the acknowledgement again)
 #   TB: DONE
 TB_BB=/tb/bin/busybox
 TB_DOM0_IP4=169.254.0.1
@@ -18,14 +19,19 @@ tb_uptime() { cut -d' ' -f1 /proc/uptime; }
 # tb_event NAME: tell Dom0, then wait (bounded, TB_EVENT_TIMEOUT s, default 180) until Dom0 has run
 # its hook and acknowledged with a line "TBACK NAME" on our serial port (Dom0 writes to the pty
 # behind it). Works without any PV driver in the guest. Returns 1 (and records FAIL event-NAME)
-# if no acknowledgement came.
+# if no acknowledgement came. An acknowledgement can get lost on the emulated serial line (seen once
+# in CI: Dom0 ran the hook and wrote TBACK, the guest never read it), so every 20 s without one the
+# guest says "TB: EVENT NAME again"; Dom0 acknowledges that again without running the hook twice.
 tb_event() {
   echo "TB: EVENT $1"
-  _end=$(( $(cut -d. -f1 /proc/uptime) + ${TB_EVENT_TIMEOUT:-180} ))
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$_end" ]; do
+  _now=$(cut -d. -f1 /proc/uptime)
+  _end=$((_now + ${TB_EVENT_TIMEOUT:-180})) _again=$((_now + 20))
+  while [ "$_now" -lt "$_end" ]; do
     if IFS= read -r -t 5 _line < /dev/console; then
       case $_line in *"TBACK $1"*) return 0 ;; esac
     fi
+    _now=$(cut -d. -f1 /proc/uptime)
+    if [ "$_now" -ge "$_again" ]; then echo "TB: EVENT $1 again"; _again=$((_now + 20)); fi
   done
   tb_fail "event-$1" "no acknowledgement from Dom0 within ${TB_EVENT_TIMEOUT:-180} s"
   return 1
