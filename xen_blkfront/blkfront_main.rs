@@ -1262,12 +1262,7 @@ fn params_from_cmdline() {
         let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
             continue;
         };
-        let val = match v {
-            b"y" | b"Y" => Some(1),
-            b"n" | b"N" => Some(0),
-            _ => blkif::parse_u64(v).and_then(|x| u32::try_from(x).ok()),
-        };
-        match val {
+        match unplug::module_param_value(v) {
             Some(x) => {
                 sys::params::set(which as u32, x);
                 pr_info!(

@@ -250,6 +250,9 @@ pub enum NetifError {
     BadExtra(u8),
     /// Flags the backend must not use (`GSO_PREFIX`: never negotiated).
     BadRxFlags(u16),
+    /// A tx slot was answered but the backend still maps the granted page (trusted mode: the
+    /// page is the packet's own and is never given back to the kernel).
+    TxGrantInUse(u16),
 }
 
 /// What a valid tx response means.

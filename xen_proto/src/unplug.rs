@@ -164,6 +164,28 @@ pub fn parse_emul_unplug_lenient(arg: Option<&[u8]>) -> (u32, Option<UnknownToke
     (mask, first_bad)
 }
 
+/// The value of a module parameter given on the kernel command line (`module.param=value`, which
+/// `modprobe` would pass to the module and busybox `insmod` does not), read as the kernel's
+/// `param_set_uint` and `param_set_bool` (`kstrtobool`) read it: decimal digits, or `y`/`Y`/`on`
+/// (1) and `n`/`N`/`off` (0). `None` for anything else: empty, signed, not a number, over
+/// `u32::MAX`.
+pub fn module_param_value(v: &[u8]) -> Option<u32> {
+    match v {
+        b"y" | b"Y" | b"on" => return Some(1),
+        b"n" | b"N" | b"off" => return Some(0),
+        [] => return None,
+        _ => {}
+    }
+    let mut x = 0u32;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        x = x.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    Some(x)
+}
+
 /// The values of every `key=value` (or bare `key`: `None`) option on a kernel command line, in
 /// order. Options are separated by spaces; a value in double quotes may contain spaces (the
 /// quotes are removed, as Linux's `next_arg`). Parsing stops at a NUL byte or at `--` (arguments
@@ -474,6 +496,34 @@ pub const fn has_pv_and_legacy_disk_devices(platform_pci_unplug: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn module_param_values() {
+        assert_eq!(module_param_value(b"1"), Some(1));
+        assert_eq!(module_param_value(b"0"), Some(0));
+        assert_eq!(module_param_value(b"Y"), Some(1));
+        assert_eq!(module_param_value(b"n"), Some(0));
+        assert_eq!(module_param_value(b"on"), Some(1));
+        assert_eq!(module_param_value(b"off"), Some(0));
+        assert_eq!(module_param_value(b"4294967295"), Some(u32::MAX));
+        for bad in [
+            &b""[..],
+            b"4294967296",
+            b"-1",
+            b"+1",
+            b"1x",
+            b"yes",
+            b" 1",
+            b"0x10",
+        ] {
+            assert_eq!(module_param_value(bad), None, "{:?}", bad);
+        }
+        let line = b"quiet xen_netfront.trusted=1 xen_netfront.max_queues=2";
+        let v = cmdline_values(line, b"xen_netfront.trusted")
+            .last()
+            .flatten();
+        assert_eq!(v.and_then(module_param_value), Some(1));
+    }
+
     extern crate std;
     use super::*;
     use std::vec::Vec;

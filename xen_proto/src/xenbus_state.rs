@@ -252,6 +252,22 @@ pub const fn frontend_action(
     })
 }
 
+/// Where a frontend goes once the backend has closed and its rings are torn down.
+///
+/// While the toolstack still wants the device (`online` = 1 in the backend's directory) the
+/// backend is restarting (Linux's netback, which cannot re-bind, is unbound and bound again;
+/// blkback's `frontend_changed` "prepare for reconnect"): the frontend announces Initialising, so
+/// that the new backend instance, which closes on a Closed frontend, moves to InitWait and the
+/// normal connect path runs again. When the toolstack is removing the device (`online` = 0, or
+/// the node is gone) the frontend stays Closed (Linux's `xenbus_frontend_closed`).
+pub const fn state_after_backend_closed(backend_online: bool) -> XenbusState {
+    if backend_online {
+        XenbusState::Initialising
+    } else {
+        XenbusState::Closed
+    }
+}
+
 /// The state the frontend is in after successfully performing `action` (for `action` ≠
 /// [`FrontendAction::None`]; `None` keeps `ours`).
 pub const fn state_after(ours: XenbusState, action: FrontendAction) -> XenbusState {
@@ -270,6 +286,20 @@ mod tests {
     use FrontendAction as A;
     use FrontendStyle::{OneStep, TwoStep};
     use XenbusState as S;
+
+    #[test]
+    fn reconnect_after_backend_closed() {
+        assert_eq!(state_after_backend_closed(true), S::Initialising);
+        assert_eq!(state_after_backend_closed(false), S::Closed);
+        // A restarted backend's InitWait then connects a one-step frontend from there.
+        let ours = state_after_backend_closed(true);
+        assert_eq!(
+            frontend_action(OneStep, ours, S::InitWait),
+            Ok(A::Connect {
+                publish_first: true
+            })
+        );
+    }
 
     #[test]
     fn values_match_the_header() {
