@@ -29,6 +29,10 @@ struct net_device *xpv_nf_alloc(void *rs, const u8 *mac);
 int xpv_nf_set_queues(struct net_device *dev, u32 nq);
 /* Module parameter max_queues (0: default). */
 u32 xpv_nf_param_max_queues(void);
+/* Module parameter trusted (0 or 1). */
+u32 xpv_nf_param_trusted(void);
+/* Sets a module parameter from the kernel command line: 0 max_queues, 1 trusted. */
+void xpv_nf_param_set(u32 which, u32 value);
 /* Exported by xen_platform: reads /proc/cmdline into buf, NUL-terminated; the length or a
  * negative errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
@@ -79,6 +83,21 @@ struct xpv_nf_skb_info {
 void xpv_nf_skb_info(struct sk_buff *skb, struct xpv_nf_skb_info *info);
 /* skb_copy_bits(skb, off, dst, len): 0 or a negative errno. */
 int xpv_nf_skb_copy(struct sk_buff *skb, u32 off, void *dst, u32 len);
+/* One piece of a packet that lies in one 4 KiB page: the page frame number (the gfn of an HVM
+ * guest), the offset in that page and the length, in bytes. */
+struct xpv_nf_chunk {
+	u64 pfn;
+	u32 off;
+	u32 len;
+};
+/* The packet's bytes in order (linear head, then page fragments) as at most `max` chunks, each
+ * inside one page; the number of chunks, or -E2BIG if more are needed (or the skb has a
+ * frag_list). The chunk lengths add up to skb->len. */
+int xpv_nf_skb_chunks(struct sk_buff *skb, struct xpv_nf_chunk *out, u32 max);
+/* skb_linearize (GFP_ATOMIC): 0 or a negative errno. */
+int xpv_nf_skb_linearize(struct sk_buff *skb);
+/* skb_get: one more reference to the skb (each freed by xpv_nf_skb_consume/drop). */
+void xpv_nf_skb_get(struct sk_buff *skb);
 /* Frees an skb that was sent (consume) or dropped (kfree_skb); any context. */
 void xpv_nf_skb_consume(struct sk_buff *skb);
 void xpv_nf_skb_drop(struct sk_buff *skb);

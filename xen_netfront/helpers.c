@@ -26,6 +26,28 @@ u32 xpv_nf_param_max_queues(void)
 	return max_queues;
 }
 
+/* Unlike Linux (default true) the backend is not trusted unless asked for. Read at connect. */
+static bool trusted;
+module_param(trusted, bool, 0644);
+MODULE_PARM_DESC(trusted, "Is the backend trusted (then transmitted packets are granted in place instead of copied into bounce pages; also needs the toolstack's 'trusted' key, default 1)");
+
+u32 xpv_nf_param_trusted(void)
+{
+	return READ_ONCE(trusted);
+}
+
+void xpv_nf_param_set(u32 which, u32 value)
+{
+	switch (which) {
+	case 0:
+		WRITE_ONCE(max_queues, value);
+		break;
+	case 1:
+		WRITE_ONCE(trusted, value != 0);
+		break;
+	}
+}
+
 /* Implemented in Rust (netfront_main.rs). */
 int xpv_nf_rs_open(void *rs);
 void xpv_nf_rs_stop(void *rs);
@@ -367,6 +389,66 @@ void xpv_nf_skb_info(struct sk_buff *skb, struct xpv_nf_skb_info *info)
 int xpv_nf_skb_copy(struct sk_buff *skb, u32 off, void *dst, u32 len)
 {
 	return skb_copy_bits(skb, off, dst, len);
+}
+
+/* Appends the pieces of [page + off, len) that each lie in one page (compound pages of frags and
+ * kmalloc'd heads are physically contiguous). */
+static int chunks_of(struct page *page, u32 off, u32 len, struct xpv_nf_chunk *out, u32 *n, u32 max)
+{
+	page = nth_page(page, off >> PAGE_SHIFT);
+	off &= ~PAGE_MASK;
+	while (len) {
+		u32 c = min_t(u32, len, PAGE_SIZE - off);
+
+		if (*n >= max)
+			return -E2BIG;
+		out[*n].pfn = page_to_pfn(page);
+		out[*n].off = off;
+		out[*n].len = c;
+		(*n)++;
+		len -= c;
+		off = 0;
+		page = nth_page(page, 1);
+	}
+	return 0;
+}
+
+int xpv_nf_skb_chunks(struct sk_buff *skb, struct xpv_nf_chunk *out, u32 max)
+{
+	struct skb_shared_info *sh = skb_shinfo(skb);
+	u32 n = 0, total = 0, i;
+	int err;
+
+	if (skb_has_frag_list(skb))
+		return -E2BIG;
+	if (skb_headlen(skb)) {
+		err = chunks_of(virt_to_page(skb->data), offset_in_page(skb->data),
+				skb_headlen(skb), out, &n, max);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < sh->nr_frags; i++) {
+		const skb_frag_t *f = &sh->frags[i];
+
+		err = chunks_of(skb_frag_page(f), skb_frag_off(f), skb_frag_size(f), out, &n, max);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < n; i++)
+		total += out[i].len;
+	if (total != skb->len)
+		return -EINVAL;
+	return n;
+}
+
+int xpv_nf_skb_linearize(struct sk_buff *skb)
+{
+	return skb_linearize(skb);
+}
+
+void xpv_nf_skb_get(struct sk_buff *skb)
+{
+	skb_get(skb);
 }
 
 void xpv_nf_skb_consume(struct sk_buff *skb)

@@ -17,6 +17,18 @@
 //! as a response is consumed, so memory pressure can drop packets (skb allocation) but never
 //! stall the ring.
 //!
+//! With `trusted=1` (module parameter, default 0 unlike Linux's default 1; also
+//! `xen_netfront.trusted=` on the kernel command line) and the toolstack's `trusted` key (our
+//! node, default 1), transmit grants the packet's own pages read-only instead (one grant per piece
+//! of the packet inside a page, up to 18 slots, else the packet is linearised first), holds a
+//! reference to the skb per slot and revokes each grant when its slot is answered (a grant the
+//! backend still maps stops the device and leaks the packet, as Linux). Receive is the same in
+//! both modes: Linux's `trusted` changes only transmit too (XSA-403 zeroes rx pages either way).
+//!
+//! When the backend closes while the toolstack still wants the device (its `online` node is 1,
+//! e.g. netback unbound and bound again in Dom0), the frontend tears the rings down, keeps its
+//! net_device and announces Initialising; the new backend instance's InitWait connects it again.
+//!
 //! Negotiated: `request-rx-copy`, `feature-sg`, `feature-gso-tcpv4/6`, checksum offload
 //! (`feature-no-csum-offload`, `feature-ipv6-csum-offload`), `feature-rx-notify`,
 //! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter).
@@ -55,7 +67,7 @@ mod xenbus_state;
 #[path = "../xen_proto/src/xs_wire.rs"]
 mod xs_wire;
 
-use abi_client::{EvtchnBinding, Port};
+use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use ring::SharedRing;
@@ -116,8 +128,14 @@ impl Drop for OwnedPort {
 /// Transmit side of a queue; protected by the queue's tx spinlock.
 struct TxQ {
     ring: SharedRing<TxRequest, TxResponse>,
-    /// One read-only granted page per slot id.
+    /// One read-only granted page per slot id (bounce mode; empty when `direct`).
     pages: KVec<BouncePage>,
+    /// Trusted backend: packets are granted in place, not copied into `pages`.
+    direct: bool,
+    /// Direct mode: the grant of the piece of a packet that slot id `i` carries, and a reference
+    /// to that packet, both released when the slot is answered.
+    grants: [Option<Grant>; RING],
+    skbs: [Option<TxSkb>; RING],
     /// Free slot ids: `free[..nfree]`.
     free: [u16; RING],
     nfree: usize,
@@ -342,6 +360,18 @@ impl Queue {
                     netif::TxDone::Null => {}
                     netif::TxDone::Slot { id, ok } => {
                         tx.inflight[id as usize] = false;
+                        if let Some(g) = tx.grants[id as usize].take() {
+                            if g.end().is_err() {
+                                // The backend still maps a page of the packet: the reference
+                                // stays granted (a `Grant` dropped unended is leaked) and the
+                                // packet is never freed.
+                                core::mem::forget(tx.skbs[id as usize].take());
+                                return Err(netif::NetifError::TxGrantInUse(id));
+                            }
+                        }
+                        if let Some(skb) = tx.skbs[id as usize].take() {
+                            skb.consume();
+                        }
                         // At most RING ids exist, each in flight or free once.
                         tx.push_free(id);
                         if !ok {
@@ -465,13 +495,40 @@ impl TxQ {
     }
 }
 
+impl Drop for TxQ {
+    /// Revokes the grants of packets never answered (the backend has closed, or never opened);
+    /// a packet whose page the backend still maps is leaked, never freed (XSA-396).
+    fn drop(&mut self) {
+        let mut leaked = 0u32;
+        for (g, skb) in self.grants.iter_mut().zip(self.skbs.iter_mut()) {
+            if let Some(g) = g.take() {
+                if g.end().is_err() {
+                    // Still mapped: reference and packet leaked.
+                    core::mem::forget(skb.take());
+                    leaked += 1;
+                }
+            }
+        }
+        if leaked != 0 {
+            pr_warn!("{} packets still mapped by a backend were leaked\n", leaked);
+        }
+    }
+}
+
 fn tx_has_room(tx: &TxQ) -> bool {
     tx.nfree >= netif::MAX_TX_SLOTS
         && tx.ring.state().free_requests() as usize > netif::MAX_TX_SLOTS
 }
 
-/// Builds queue `idx`: ring pages, slot pages, event channel; all rx requests posted.
-fn new_queue(dev: &Device, net: NetDev, idx: u32, split: bool) -> Result<KBox<Queue>> {
+/// Builds queue `idx`: ring pages, slot pages (tx ones only when not `direct`), event channel; all
+/// rx requests posted.
+fn new_queue(
+    dev: &Device,
+    net: NetDev,
+    idx: u32,
+    split: bool,
+    direct: bool,
+) -> Result<KBox<Queue>> {
     let dom = dev.backend;
     let tx_ring_page = BouncePage::granted(dom, false)?;
     let rx_ring_page = BouncePage::granted(dom, false)?;
@@ -485,7 +542,9 @@ fn new_queue(dev: &Device, net: NetDev, idx: u32, split: bool) -> Result<KBox<Qu
     let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut free = [0u16; RING];
     for i in 0..RING {
-        txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
+        if !direct {
+            txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
+        }
         rxp.push(BouncePage::granted(dom, false)?, GFP_KERNEL)?;
         free[i] = (RING - 1 - i) as u16;
     }
@@ -518,6 +577,9 @@ fn new_queue(dev: &Device, net: NetDev, idx: u32, split: bool) -> Result<KBox<Qu
             tx: UnsafeCell::new(TxQ {
                 ring: tx_ring,
                 pages: txp,
+                direct,
+                grants: [const { None }; RING],
+                skbs: [const { None }; RING],
                 free,
                 nfree: RING,
                 inflight: [false; RING],
@@ -647,9 +709,14 @@ fn connect(dev: &Device) -> Result {
         return Err(ENODEV);
     }
     let nq = feats.queues(max_queues(), sys::MAX_QUEUES as u32);
+    // As Linux's `bounce = !xennet_trusted || !xenbus_read_unsigned(nodename, "trusted", 1)`.
+    let direct = sys::param_trusted() && own_flag(dev, b"trusted", true);
     let mut queues = KVec::with_capacity(nq as usize, GFP_KERNEL)?;
     for i in 0..nq {
-        queues.push(new_queue(dev, net, i, feats.split_evtchn)?, GFP_KERNEL)?;
+        queues.push(
+            new_queue(dev, net, i, feats.split_evtchn, direct)?,
+            GFP_KERNEL,
+        )?;
     }
     write_keys(dev, &queues).map_err(Error::from_errno)?;
     let rtnl = Rtnl::lock();
@@ -704,7 +771,7 @@ fn connect(dev: &Device) -> Result {
         let _ = q.rxp().notify();
     }
     pr_info!(
-        "{}: connected: queues {}, split-evtchn {}, rx-copy, sg {}, gso-tcpv4 {}, gso-tcpv6 {}, ipv4-csum {}, ipv6-csum {}, backend rx-notify {}, active features 0x{:x}\n",
+        "{}: connected: queues {}, split-evtchn {}, rx-copy, sg {}, gso-tcpv4 {}, gso-tcpv6 {}, ipv4-csum {}, ipv6-csum {}, backend rx-notify {}, active features 0x{:x}, {}\n",
         net.name(),
         nq,
         u8::from(feats.split_evtchn),
@@ -714,25 +781,53 @@ fn connect(dev: &Device) -> Result {
         u8::from(feats.ipv4_csum),
         u8::from(feats.ipv6_csum),
         u8::from(feats.rx_notify),
-        net.active_features()
+        net.active_features(),
+        if direct {
+            "trusted: tx pages granted in place"
+        } else {
+            "untrusted: tx and rx bounced"
+        }
     );
     Ok(())
 }
 
-/// The `max_queues` parameter (as Linux's: 0 = min(8, online CPUs)), or
-/// `xen_netfront.max_queues=` on the kernel command line (which `modprobe` would pass, `insmod`
-/// does not).
-fn max_queues() -> u32 {
-    let mut v = sys::param_max_queues();
-    if let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) {
-        if sys::read_cmdline(&mut buf).is_ok() {
-            if let Some(Some(x)) = unplug::cmdline_values(&buf, b"xen_netfront.max_queues").last() {
-                if let Ok(n) = xs_wire::parse_u32(x) {
-                    v = n;
-                }
+/// Our node `node` as a flag (a number, non-zero is true), `default` if absent or not a number.
+fn own_flag(dev: &Device, node: &[u8], default: bool) -> bool {
+    let mut buf = [0u8; 24];
+    match dev.xdev.read_own(node, &mut buf) {
+        Ok(n) => xs_wire::parse_u32(&buf[..n]).map_or(default, |v| v != 0),
+        Err(_) => default,
+    }
+}
+
+/// Applies `xen_netfront.<param>=<value>` options of the kernel command line (`max_queues`,
+/// `trusted`), as `modprobe` would pass them (busybox `insmod` in an initramfs does not). A bad
+/// value is reported and the parameter left as it is.
+fn params_from_cmdline() {
+    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
+        return;
+    };
+    let Ok(n) = sys::read_cmdline(&mut buf) else {
+        return;
+    };
+    for (which, name) in sys::PARAM_NAMES.iter().enumerate() {
+        let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
+            continue;
+        };
+        let name = core::str::from_utf8(name).unwrap_or("?");
+        match unplug::module_param_value(v) {
+            Some(x) => {
+                sys::param_set(which, x);
+                pr_info!("{}={} (kernel command line)\n", name, x);
             }
+            None => pr_err!("ignoring {}: bad value on the kernel command line\n", name),
         }
     }
+}
+
+/// The `max_queues` parameter (as Linux's: 0 = min(8, online CPUs)).
+fn max_queues() -> u32 {
+    let mut v = sys::param_max_queues();
     if v == 0 {
         v = sys::num_online_cpus().min(sys::MAX_QUEUES as u32);
     }
@@ -936,7 +1031,19 @@ unsafe extern "C" fn otherend_changed(
             if ours != XenbusState::Closed as u32 {
                 set_state(dev, XenbusState::Closed);
             }
-            // A restarted backend starts over from InitWait, where we connect again.
+            // While the toolstack still wants the device the backend is restarting: announce
+            // Initialising so that its new instance goes to InitWait, where we connect again.
+            let online = dev.xdev.read_otherend_u32(b"online").is_ok_and(|v| v == 1);
+            let next = xenbus_state::state_after_backend_closed(online);
+            if next != XenbusState::Closed {
+                if let Some(n) = dev.net() {
+                    pr_info!(
+                        "{}: backend closed but still online: waiting for it to restart\n",
+                        n.name()
+                    );
+                }
+                set_state(dev, next);
+            }
         }
         _ => {}
     }
@@ -1028,63 +1135,204 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
         st.add(TX_DROPPED, 1);
         return 0;
     }
-    let slots = netif::tx_slots_for(info.len);
-    let need = slots + usize::from(info.gso.is_some());
     let _g = queue.net.tx_lock(q);
     // SAFETY: tx spinlock held.
     let tx = unsafe { &mut *queue.tx.get() };
-    if tx.nfree < slots || (tx.ring.state().free_requests() as usize) < need {
+    let posted = if tx.direct {
+        xmit_direct(queue, tx, skb, &info)
+    } else {
+        xmit_bounce(queue, tx, skb, &info)
+    };
+    match posted {
+        Ok(()) => {
+            st.add(TX_PACKETS, 1);
+            st.add(TX_BYTES, info.len as u64);
+        }
+        Err(TxDrop::Full) => {
+            queue.net.txq_stop(q);
+            st.add(TX_DROPPED, 1);
+        }
+        Err(TxDrop::NoMem) => st.add(TX_DROPPED, 1),
+        Err(TxDrop::Error) => st.add(TX_ERRORS, 1),
+    }
+    if !tx_has_room(tx) {
         queue.net.txq_stop(q);
-        st.add(TX_DROPPED, 1);
-        return 0;
+    }
+    0
+}
+
+/// Why a packet was not sent (it is freed, or leaked if the backend could map it).
+enum TxDrop {
+    /// No room on the ring or no free slot id (the queue is stopped).
+    Full,
+    /// No memory to linearise it.
+    NoMem,
+    /// It could not be copied or granted.
+    Error,
+}
+
+/// One data slot of a tx packet: slot id, grant reference, offset and length in the page (bytes).
+#[derive(Clone, Copy, Default)]
+struct TxSlot {
+    id: u16,
+    gref: u32,
+    off: u16,
+    len: u16,
+}
+
+/// Bounce mode: copies the packet into the slot pages of free ids, posts it, frees the skb.
+fn xmit_bounce(
+    queue: &Queue,
+    tx: &mut TxQ,
+    skb: TxSkb,
+    info: &sys::SkbInfo,
+) -> core::result::Result<(), TxDrop> {
+    let n = netif::tx_slots_for(info.len);
+    if tx.nfree < n
+        || (tx.ring.state().free_requests() as usize) < n + usize::from(info.gso.is_some())
+    {
+        return Err(TxDrop::Full);
     }
     // Copy first (ids taken from the free list), then publish: a failed copy posts nothing.
-    let mut ids = [0u16; netif::MAX_TX_SLOTS];
+    let mut slots = [TxSlot::default(); netif::MAX_TX_SLOTS];
     let mut off = 0usize;
-    for (i, slot_id) in ids.iter_mut().enumerate().take(slots) {
+    for i in 0..n {
         let Some(id) = tx.pop_free() else {
-            return 0;
+            undo_ids(tx, &slots[..i]);
+            return Err(TxDrop::Full);
         };
-        *slot_id = id;
         let chunk = (info.len - off).min(netif::PAGE_SIZE);
+        slots[i] = TxSlot {
+            id,
+            gref: tx.pages[id as usize].gref(),
+            off: 0,
+            len: chunk as u16,
+        };
         if skb
             .copy_to(off, &mut tx.pages[id as usize].buf_mut()[..chunk])
             .is_err()
         {
-            for &id in ids[..=i].iter() {
-                tx.push_free(id);
-            }
-            st.add(TX_ERRORS, 1);
-            return 0;
+            undo_ids(tx, &slots[..=i]);
+            return Err(TxDrop::Error);
         }
         off += chunk;
     }
+    post_packet(queue, tx, &slots[..n], info);
+    skb.consume();
+    Ok(())
+}
+
+/// Trusted backend: grants the packet's own pages read-only, one slot per piece inside a page
+/// (linearised first if that takes more than [`netif::MAX_TX_SLOTS`]); each slot keeps its grant
+/// and a reference to the skb until it is answered (`Queue::tx_gc`).
+fn xmit_direct(
+    queue: &Queue,
+    tx: &mut TxQ,
+    mut skb: TxSkb,
+    info: &sys::SkbInfo,
+) -> core::result::Result<(), TxDrop> {
+    let mut ch = [sys::Chunk::default(); netif::MAX_TX_SLOTS];
+    let n = match skb.chunks(&mut ch) {
+        Ok(n) => n,
+        Err(_) => {
+            skb.linearize().map_err(|_| TxDrop::NoMem)?;
+            skb.chunks(&mut ch).map_err(|_| TxDrop::Error)?
+        }
+    };
+    if n == 0 {
+        return Err(TxDrop::Error);
+    }
+    if tx.nfree < n
+        || (tx.ring.state().free_requests() as usize) < n + usize::from(info.gso.is_some())
+    {
+        return Err(TxDrop::Full);
+    }
+    let backend = queue.dev().backend;
+    let mut slots = [TxSlot::default(); netif::MAX_TX_SLOTS];
+    for i in 0..n {
+        let Some(id) = tx.pop_free() else {
+            return undo_direct(tx, &slots[..i], skb, TxDrop::Full);
+        };
+        slots[i].id = id;
+        match Grant::new(backend, ch[i].pfn, true) {
+            Ok(g) => {
+                slots[i] = TxSlot {
+                    id,
+                    gref: g.gref(),
+                    // Each chunk lies inside one 4 KiB page (C splits them).
+                    off: ch[i].off as u16,
+                    len: ch[i].len as u16,
+                };
+                tx.grants[id as usize] = Some(g);
+            }
+            Err(_) => return undo_direct(tx, &slots[..=i], skb, TxDrop::Error),
+        }
+    }
+    // One reference to the packet per slot; the last slot takes ours.
+    for s in &slots[..n - 1] {
+        tx.skbs[s.id as usize] = Some(skb.get());
+    }
+    tx.skbs[slots[n - 1].id as usize] = Some(skb);
+    post_packet(queue, tx, &slots[..n], info);
+    Ok(())
+}
+
+/// Gives unposted slot ids back to the free list.
+fn undo_ids(tx: &mut TxQ, slots: &[TxSlot]) {
+    for s in slots {
+        tx.push_free(s.id);
+    }
+}
+
+/// Revokes the grants of a packet that was never posted and frees its slot ids. The backend
+/// cannot know those references, but if it mapped one anyway the packet is leaked, never freed.
+fn undo_direct(
+    tx: &mut TxQ,
+    slots: &[TxSlot],
+    skb: TxSkb,
+    why: TxDrop,
+) -> core::result::Result<(), TxDrop> {
+    let mut mapped = false;
+    for s in slots {
+        if let Some(g) = tx.grants[s.id as usize].take() {
+            if g.end().is_err() {
+                // Still mapped: the reference stays granted (leaked).
+                mapped = true;
+            }
+        }
+    }
+    undo_ids(tx, slots);
+    if mapped {
+        core::mem::forget(skb);
+    }
+    Err(why)
+}
+
+/// Puts a packet's requests on the ring (the first carries the packet's length and flags, with
+/// the GSO extra slot behind it) and notifies the backend if it asked (netif.h "Guest
+/// transmit").
+fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &sys::SkbInfo) {
     let mut flags = 0u16;
     if info.csum_partial {
         flags |= netif::txf::CSUM_BLANK | netif::txf::DATA_VALIDATED;
     }
-    off = 0;
-    for (i, &id) in ids[..slots].iter().enumerate() {
-        let chunk = (info.len - off).min(netif::PAGE_SIZE);
+    for (i, s) in slots.iter().enumerate() {
         let mut f = if i == 0 { flags } else { 0 };
-        if i + 1 < slots {
+        if i + 1 < slots.len() {
             f |= netif::txf::MORE_DATA;
         }
         if i == 0 && info.gso.is_some() {
             f |= netif::txf::EXTRA_INFO;
         }
         let req = TxRequest {
-            gref: tx.pages[id as usize].gref(),
-            offset: 0,
+            gref: s.gref,
+            offset: s.off,
             flags: f,
-            id,
-            size: if i == 0 {
-                info.len as u16
-            } else {
-                chunk as u16
-            },
+            id: s.id,
+            // The first slot's size is the whole packet's (at most MAX_TX_SIZE, 0xffff).
+            size: if i == 0 { info.len as u16 } else { s.len },
         };
-        tx.inflight[id as usize] = true;
+        tx.inflight[s.id as usize] = true;
         let _ = tx.ring.put_request(req);
         if i == 0 {
             if let Some((mss, ty)) = info.gso {
@@ -1093,18 +1341,10 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
                     .put_request(netif::ExtraInfo::gso(mss, ty).to_tx_request());
             }
         }
-        off += chunk;
     }
     if tx.ring.push_requests() {
         let _ = queue.port.0.notify();
     }
-    st.add(TX_PACKETS, 1);
-    st.add(TX_BYTES, info.len as u64);
-    skb.consume();
-    if !tx_has_room(tx) {
-        queue.net.txq_stop(q);
-    }
-    0
 }
 
 /// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
@@ -1226,6 +1466,7 @@ impl kernel::Module for XenNetfront {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         match abi_client::platform_info() {
             Ok(_) => {
+                params_from_cmdline();
                 let driver = abi_xenbus_client::FrontendRegistration::new(&DRIVER)
                     .map_err(Error::from_errno)?;
                 pr_info!("registered the vif driver\n");

@@ -47,6 +47,21 @@ pub(crate) fn param_max_queues() -> u32 {
     unsafe { b::xpv_nf_param_max_queues() }
 }
 
+/// The `trusted` module parameter.
+pub(crate) fn param_trusted() -> bool {
+    // SAFETY: reads a module parameter; no preconditions.
+    unsafe { b::xpv_nf_param_trusted() != 0 }
+}
+
+/// Module parameters settable by [`param_set`], by index.
+pub(crate) const PARAM_NAMES: [&[u8]; 2] = [b"xen_netfront.max_queues", b"xen_netfront.trusted"];
+
+/// Sets module parameter `which` (an index of [`PARAM_NAMES`]) to `value`.
+pub(crate) fn param_set(which: usize, value: u32) {
+    // SAFETY: plain integers; unknown indices are ignored by C.
+    unsafe { b::xpv_nf_param_set(which as u32, value) }
+}
+
 /// Number of online CPUs.
 pub(crate) fn num_online_cpus() -> u32 {
     // SAFETY: no preconditions.
@@ -292,8 +307,16 @@ pub(crate) struct SkbInfo {
     pub(crate) csum_partial: bool,
 }
 
-/// An skb handed to `ndo_start_xmit`: we own it and free it (consume or drop) exactly once.
+/// One piece of a packet inside one 4 KiB page (`struct xpv_nf_chunk`): the page frame number
+/// (our gfn), the offset in the page and the length, in bytes.
+pub(crate) type Chunk = b::xpv_nf_chunk;
+
+/// A reference to an skb handed to `ndo_start_xmit`: we own it and free it (consume or drop)
+/// exactly once. [`TxSkb::get`] makes more references to the same packet.
 pub(crate) struct TxSkb(NonNull<b::sk_buff>);
+
+// SAFETY: a reference to an skb we own may be freed on any CPU (`dev_kfree_skb_any`).
+unsafe impl Send for TxSkb {}
 
 impl TxSkb {
     /// Takes ownership of the skb passed to `ndo_start_xmit`.
@@ -333,6 +356,40 @@ impl TxSkb {
         } else {
             Err(Error::from_errno(r))
         }
+    }
+
+    /// The packet as pieces that each lie in one page, in order, into `out`; how many.
+    ///
+    /// # Errors
+    /// `E2BIG` if it needs more than `out.len()` pieces (or has a frag_list), `EINVAL` if the
+    /// pieces do not add up to its length.
+    pub(crate) fn chunks(&self, out: &mut [Chunk]) -> Result<usize> {
+        // SAFETY: we own the skb; `out` is writable for `out.len()` chunks.
+        let n =
+            unsafe { b::xpv_nf_skb_chunks(self.0.as_ptr(), out.as_mut_ptr(), out.len() as u32) };
+        if n < 0 {
+            return Err(Error::from_errno(n));
+        }
+        Ok(n as usize)
+    }
+
+    /// Pulls the whole packet into its linear head (`skb_linearize`, GFP_ATOMIC).
+    ///
+    /// # Errors
+    /// `ENOMEM`.
+    pub(crate) fn linearize(&mut self) -> Result {
+        // SAFETY: we own the only reference (no [`TxSkb::get`] yet: `&mut self`).
+        match unsafe { b::xpv_nf_skb_linearize(self.0.as_ptr()) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// One more reference to the same packet (`skb_get`); the packet is freed with the last one.
+    pub(crate) fn get(&self) -> Self {
+        // SAFETY: we own a reference, so the skb is live; the new one is freed on its own.
+        unsafe { b::xpv_nf_skb_get(self.0.as_ptr()) };
+        Self(self.0)
     }
 
     /// Frees a packet that was sent.
@@ -448,9 +505,9 @@ pub(crate) static LEAKED_PAGES: core::sync::atomic::AtomicU32 =
 impl Drop for BouncePage {
     fn drop(&mut self) {
         if let Some(g) = self.grant.take() {
-            if let Err((g, _)) = g.end() {
-                // The backend still maps it: never free or reuse the page.
-                core::mem::forget(g);
+            if g.end().is_err() {
+                // The backend still maps it: never free or reuse the page (the reference stays
+                // granted: a `Grant` dropped unended is leaked).
                 LEAKED_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 return;
             }
