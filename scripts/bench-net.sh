@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Network benchmark of the test bed: iperf3 TCP throughput guest→Dom0 (tx) and Dom0→guest (rx),
-# 1 and 4 streams, 10 s each, for our xen_netfront (bench-net-ours), Linux's C xen-netfront on the
-# reference kernel (bench-net-c) and the emulated e1000 (bench-net-e1000), all in one test bed run.
-# Prints a table in Mbit/s and the ratios ours/C and ours/e1000. Figures only: nothing about speed
+# 1 and 4 streams, 10 s each, for our xen_netfront (bench-net-ours: untrusted backend, the default,
+# tx and rx bounced; bench-net-trusted: trusted=1, tx pages granted in place as Linux's default),
+# Linux's C xen-netfront on the reference kernel (bench-net-c, trusted by default) and the emulated
+# e1000 (bench-net-e1000), all in one test bed run. Prints a table in Mbit/s and the ratios ours/C
+# and ours/e1000 (for both of our modes). Figures only: nothing about speed
 # is asserted (the test bed is QEMU TCG, so absolute numbers mean little; ratios say more).
 #
-#   scripts/bench-net.sh [-o DIR]     run the three scenarios (build the modules first: make)
+#   scripts/bench-net.sh [-o DIR]     run the four scenarios (build the modules first: make)
 #   scripts/bench-net.sh --from DIR   only print the table of a finished test bed run in DIR (e.g.
 #                                     `scripts/testbed run netfront-basic bench-net-ours ...`)
 set -uo pipefail
@@ -15,9 +17,9 @@ case ${1:-} in
   -o) out=${2:?-o needs a directory} ;;
   --from) from=${2:?--from needs a directory} ;;
   '') ;;
-  *) sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
-names=(bench-net-ours bench-net-c bench-net-e1000)
+names=(bench-net-ours bench-net-trusted bench-net-c bench-net-e1000)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ -n "$from" ]; then
@@ -38,14 +40,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) prin
 
 echo
 echo "bench-net: iperf3 TCP, Mbit/s (test bed output: $dir)"
-printf '%-28s %10s %10s %10s %10s %10s\n' test ours C-netfront e1000 ours/C ours/e1000
+fmt='%-24s %8s %8s %10s %8s %8s %10s %8s %10s\n'
+# shellcheck disable=SC2059  # one format for the header and the rows
+printf "$fmt" test ours trusted C-netfront e1000 ours/C ours/e1000 trusted/C trusted/e1000
 for t in tx1 tx4 rx1 rx4; do
   case $t in
     tx1) d="guest->Dom0, 1 stream" ;; tx4) d="guest->Dom0, 4 streams" ;;
     rx1) d="Dom0->guest, 1 stream" ;; rx4) d="Dom0->guest, 4 streams" ;;
   esac
-  o=$(fig bench-net-ours $t) c=$(fig bench-net-c $t) e=$(fig bench-net-e1000 $t)
-  printf '%-28s %10s %10s %10s %10s %10s\n' "$d" "${o:--}" "${c:--}" "${e:--}" "$(ratio "$o" "$c")" "$(ratio "$o" "$e")"
+  o=$(fig bench-net-ours $t) tr=$(fig bench-net-trusted $t) c=$(fig bench-net-c $t) e=$(fig bench-net-e1000 $t)
+  # shellcheck disable=SC2059
+  printf "$fmt" "$d" "${o:--}" "${tr:--}" "${c:--}" "${e:--}" "$(ratio "$o" "$c")" "$(ratio "$o" "$e")" \
+    "$(ratio "$tr" "$c")" "$(ratio "$tr" "$e")"
 done
 for n in "${names[@]}"; do
   printf '%s: %s\n' "$n" "$(cat "$dir/$n/result" 2>/dev/null || echo 'no result')"

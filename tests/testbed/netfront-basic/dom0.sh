@@ -105,6 +105,35 @@ dom0_event_detach() {
   fi
 }
 
+# Backend restart: netback unbound from vif 0 and bound again (what a Dom0 admin or a driver
+# reload does), then what libxl's hotplug script would do for the new vif (the test bed's
+# vif-bridge: bridge port up, hotplug-status connected).
+dom0_event_restart() {
+  local dev=vif-$DOMID-0 drv=/sys/bus/xen-backend/drivers/vif
+  local be=/local/domain/0/backend/vif/$DOMID/0 i
+  if ! echo "$dev" > "$drv/unbind"; then
+    tb_dom0_fail dom0-restart "unbind $dev from netback failed"; return
+  fi
+  log "unbound $dev: backend state $(xenstore-read "$be/state"), online $(xenstore-read "$be/online")"
+  sleep 3
+  log "frontend state $(xenstore-read "$(xenstore-read "$be/frontend")/state")"
+  if ! echo "$dev" > "$drv/bind"; then
+    tb_dom0_fail dom0-restart "bind $dev to netback failed"; return
+  fi
+  for i in $(seq 50); do ip link show "vif$DOMID.0" > /dev/null 2>&1 && break; sleep 0.2; done
+  if ! vif=vif$DOMID.0 XENBUS_PATH=$be /etc/xen/scripts/vif-bridge online; then
+    tb_dom0_fail dom0-restart "vif$DOMID.0 not added to the bridge: $(ip -o link show "vif$DOMID.0" 2>&1)"
+  fi
+  log "bound $dev again: backend state $(xenstore-read "$be/state")"
+}
+
+dom0_event_restarted() {
+  local s
+  s=$(tb_backend_state vif 0)
+  if [ "$s" = 4 ]; then tb_dom0_pass dom0-restart "vif 0 backend Connected again after netback unbind/bind"
+  else tb_dom0_fail dom0-restart "vif 0 backend state '$s' after the restart (want 4)"; fi
+}
+
 dom0_after() {
   [ -z "$NF_PID" ] || kill "$NF_PID" 2> /dev/null
   rm -f "$NF_PY"

@@ -101,6 +101,37 @@ else
   tb_fail ethtool-S "$s"
 fi
 
+# Backend restart into trusted mode: with trusted=1 (read at connect) Dom0 unbinds netback from
+# vif 0 and binds it again (netback cannot re-bind: it goes Closed with `online` still 1). eth0
+# must go to Initialising, connect to the new backend instance with tx pages granted in place,
+# and carry traffic again: checksummed transfers with SG/TSO (packets in page fragments) and
+# without (linear packets).
+echo 1 > /sys/module/xen_netfront/parameters/trusted
+nconn=$(_nf_dmesg 'xen_netfront: eth0: connected: ' | wc -l)
+tb_event restart
+_rc() {
+  [ "$(_nf_dmesg 'xen_netfront: eth0: connected: ' | wc -l)" -gt "$nconn" ] \
+    && [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ]
+}
+if _nf_wait 90 _rc; then
+  l=$(_nf_dmesg 'xen_netfront: eth0: connected: ' | tail -n 1)
+  w=$(_nf_dmesg 'xen_netfront: eth0: backend closed but still online' | tail -n 1)
+  case $l in
+    *"trusted: tx pages granted in place"*) tb_pass restart "$w; then $l" ;;
+    *) tb_fail restart "reconnected, but not in trusted mode: $l" ;;
+  esac
+else
+  tb_fail restart "eth0 not connected again within 90 s: $(_nf_dmesg 'xen_netfront' | tail -n 3 | tr '\n' ' ')"
+fi
+tb_event restarted
+_tb_ping ping4-restart ping -c 5 -w 30 -I eth0 "$TB_DOM0_IP4"
+_tb_ping ping6-restart ping6 -c 5 -w 30 -I eth0 "$TB_DOM0_IP6"
+xfer tx-trusted tx 32
+xfer rx-trusted rx 32
+ethtool -K eth0 tso off sg off 2>/dev/null
+xfer tx-trusted-linear tx 16
+ethtool -K eth0 tso on sg on 2>/dev/null
+
 # Hot attach of a second vif, traffic on it, detach while a transfer runs.
 tb_event attach
 if tb_wait_path /sys/class/net/eth1 60; then
