@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Network benchmark of the test bed: iperf3 TCP throughput guest→Dom0 (tx) and Dom0→guest (rx),
-# 1 and 4 streams, 10 s each, for our xen_netfront (bench-net-ours: untrusted backend, the default,
+# 1 and 4 streams, 10 s each, median of 3 runs, for our xen_netfront (bench-net-ours: untrusted backend, the default,
 # tx and rx bounced; bench-net-trusted: trusted=1, tx pages granted in place as Linux's default),
 # Linux's C xen-netfront on the reference kernel (bench-net-c, trusted by default) and the emulated
 # e1000 (bench-net-e1000), all in one test bed run. Prints a table in Mbit/s and the ratios ours/C
@@ -32,7 +32,8 @@ fi
 dir=${from:-${out:-$(sed -n 's/^testbed: output in //p' "$log" | head -n 1)}}
 [ -n "$dir" ] && [ -d "$dir" ] || { echo "bench-net: no output directory" >&2; exit 1; }
 
-# fig NAME TEST: the Mbit/s figure of TEST in scenario NAME's guest log ("TB: INFO BENCH tx1 123").
+# fig NAME TEST: the Mbit/s figure (median) of TEST in scenario NAME's guest log
+# ("TB: INFO BENCH tx1 123 runs 120 123 130").
 fig() {
   grep -ah "BENCH $2 " "$dir/$1/serial.log" 2>/dev/null | tail -n 1 | sed 's/.*BENCH [a-z0-9]* //' | tr -d '\r' | awk '{ print $1 }'
 }
@@ -52,6 +53,13 @@ for t in tx1 tx4 rx1 rx4; do
   # shellcheck disable=SC2059
   printf "$fmt" "$d" "${o:--}" "${tr:--}" "${c:--}" "${e:--}" "$(ratio "$o" "$c")" "$(ratio "$o" "$e")" \
     "$(ratio "$tr" "$c")" "$(ratio "$tr" "$e")"
+done
+echo "runs behind each median (Mbit/s):"
+for n in "${names[@]}"; do
+  for t in tx1 tx4 rx1 rx4; do
+    r=$(grep -ah "BENCH $t " "$dir/$n/serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | sed -n 's/.* runs //p')
+    printf '  %-18s %-4s %s\n' "$n" "$t" "${r:--}"
+  done
 done
 for n in "${names[@]}"; do
   printf '%s: %s\n' "$n" "$(cat "$dir/$n/result" 2>/dev/null || echo 'no result')"

@@ -105,27 +105,37 @@ dom0_event_detach() {
   fi
 }
 
-# Backend restart: netback unbound from vif 0 and bound again (what a Dom0 admin or a driver
-# reload does), then what libxl's hotplug script would do for the new vif (the test bed's
-# vif-bridge: bridge port up, hotplug-status connected).
-dom0_event_restart() {
+# Backend restarts: netback unbound from vif 0 and bound again (what a Dom0 admin or a driver
+# reload does), then what libxl's hotplug script does for the new vif (the test bed's vif-bridge:
+# bridge port up, hotplug-status connected). With "closed", the backend is left Closed while
+# unbound (online stays 1), as a backend without re-bind support or a restarted driver domain
+# leaves it, and netback is bound only once the frontend has gone to Initialising.
+nf_restart() {
   local dev=vif-$DOMID-0 drv=/sys/bus/xen-backend/drivers/vif
-  local be=/local/domain/0/backend/vif/$DOMID/0 i
+  local be=/local/domain/0/backend/vif/$DOMID/0 fe i check=dom0-$1
+  fe=$(xenstore-read "$be/frontend")
   if ! echo "$dev" > "$drv/unbind"; then
-    tb_dom0_fail dom0-restart "unbind $dev from netback failed"; return
+    tb_dom0_fail "$check" "unbind $dev from netback failed"; return
   fi
   log "unbound $dev: backend state $(xenstore-read "$be/state"), online $(xenstore-read "$be/online")"
-  sleep 3
-  log "frontend state $(xenstore-read "$(xenstore-read "$be/frontend")/state")"
+  if [ "$1" = restart ]; then
+    xenstore-write "$be/state" 6
+    for i in $(seq 100); do [ "$(xenstore-read "$fe/state")" = 1 ] && break; sleep 0.2; done
+    log "backend set Closed; frontend state $(xenstore-read "$fe/state") after $((i / 5)) s"
+  else
+    sleep 3
+  fi
   if ! echo "$dev" > "$drv/bind"; then
-    tb_dom0_fail dom0-restart "bind $dev to netback failed"; return
+    tb_dom0_fail "$check" "bind $dev to netback failed"; return
   fi
   for i in $(seq 50); do ip link show "vif$DOMID.0" > /dev/null 2>&1 && break; sleep 0.2; done
   if ! vif=vif$DOMID.0 XENBUS_PATH=$be /etc/xen/scripts/vif-bridge online; then
-    tb_dom0_fail dom0-restart "vif$DOMID.0 not added to the bridge: $(ip -o link show "vif$DOMID.0" 2>&1)"
+    tb_dom0_fail "$check" "vif$DOMID.0 not added to the bridge: $(ip -o link show "vif$DOMID.0" 2>&1)"
   fi
-  log "bound $dev again: backend state $(xenstore-read "$be/state")"
+  log "bound $dev again: backend state $(xenstore-read "$be/state"), frontend $(xenstore-read "$fe/state")"
 }
+dom0_event_rebind() { nf_restart rebind; }
+dom0_event_restart() { nf_restart restart; }
 
 dom0_event_restarted() {
   local s
