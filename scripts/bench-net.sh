@@ -54,11 +54,12 @@ for t in tx1 tx4 rx1 rx4; do
   printf "$fmt" "$d" "${o:--}" "${tr:--}" "${c:--}" "${e:--}" "$(ratio "$o" "$c")" "$(ratio "$o" "$e")" \
     "$(ratio "$tr" "$c")" "$(ratio "$tr" "$e")"
 done
-echo "runs behind each median (Mbit/s):"
+echo "runs behind each median (Mbit/s), and iperf3's CPU use in the guest/Dom0 for each run:"
 for n in "${names[@]}"; do
   for t in tx1 tx4 rx1 rx4; do
     r=$(grep -ah "BENCH $t " "$dir/$n/serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | sed -n 's/.* runs //p')
-    printf '  %-18s %-4s %s\n' "$n" "$t" "${r:--}"
+    u=$(grep -ah "BENCH-CPU $t " "$dir/$n/serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | sed -n 's/.* CPU //p')
+    printf '  %-18s %-4s %-22s %s\n' "$n" "$t" "${r:--}" "${u:--}"
   done
 done
 for n in "${names[@]}"; do

@@ -94,8 +94,6 @@ struct xpv_nf_chunk {
  * inside one page; the number of chunks, or -E2BIG if more are needed (or the skb has a
  * frag_list). The chunk lengths add up to skb->len. */
 int xpv_nf_skb_chunks(struct sk_buff *skb, struct xpv_nf_chunk *out, u32 max);
-/* skb_linearize (GFP_ATOMIC): 0 or a negative errno. */
-int xpv_nf_skb_linearize(struct sk_buff *skb);
 /* skb_get: one more reference to the skb (each freed by xpv_nf_skb_consume/drop). */
 void xpv_nf_skb_get(struct sk_buff *skb);
 /* Frees an skb that was sent (consume) or dropped (kfree_skb); any context. */

@@ -441,11 +441,6 @@ int xpv_nf_skb_chunks(struct sk_buff *skb, struct xpv_nf_chunk *out, u32 max)
 	return n;
 }
 
-int xpv_nf_skb_linearize(struct sk_buff *skb)
-{
-	return skb_linearize(skb);
-}
-
 void xpv_nf_skb_get(struct sk_buff *skb)
 {
 	skb_get(skb);

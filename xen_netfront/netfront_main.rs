@@ -20,8 +20,8 @@
 //! With `trusted=1` (module parameter, default 0 unlike Linux's default 1; also
 //! `xen_netfront.trusted=` on the kernel command line) and the toolstack's `trusted` key (our
 //! node, default 1), transmit grants the packet's own pages read-only instead (one grant per piece
-//! of the packet inside a page, up to 18 slots, else the packet is linearised first), holds a
-//! reference to the skb per slot and revokes each grant when its slot is answered (a grant the
+//! of the packet inside a page; a packet that would take more than the 18 slots a backend accepts
+//! is copied as in untrusted mode rather than linearised), holds a reference to the skb per slot and revokes each grant when its slot is answered (a grant the
 //! backend still maps stops the device and leaks the packet, as Linux). Receive is the same in
 //! both modes: Linux's `trusted` changes only transmit too (XSA-403 zeroes rx pages either way).
 //!
@@ -128,9 +128,10 @@ impl Drop for OwnedPort {
 /// Transmit side of a queue; protected by the queue's tx spinlock.
 struct TxQ {
     ring: SharedRing<TxRequest, TxResponse>,
-    /// One read-only granted page per slot id (bounce mode; empty when `direct`).
+    /// One read-only granted page per slot id.
     pages: KVec<BouncePage>,
-    /// Trusted backend: packets are granted in place, not copied into `pages`.
+    /// Trusted backend: packets are granted in place, unless they need more slots than a
+    /// backend accepts (then they are copied into `pages`).
     direct: bool,
     /// Direct mode: the grant of the piece of a packet that slot id `i` carries, and a reference
     /// to that packet, both released when the slot is answered.
@@ -520,8 +521,8 @@ fn tx_has_room(tx: &TxQ) -> bool {
         && tx.ring.state().free_requests() as usize > netif::MAX_TX_SLOTS
 }
 
-/// Builds queue `idx`: ring pages, slot pages (tx ones only when not `direct`), event channel; all
-/// rx requests posted.
+/// Builds queue `idx`: ring pages, slot pages, event channel; all rx requests posted. With
+/// `direct` (trusted backend) tx packets are granted in place when they fit.
 fn new_queue(
     dev: &Device,
     net: NetDev,
@@ -542,9 +543,7 @@ fn new_queue(
     let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut free = [0u16; RING];
     for i in 0..RING {
-        if !direct {
-            txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
-        }
+        txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
         rxp.push(BouncePage::granted(dom, false)?, GFP_KERNEL)?;
         free[i] = (RING - 1 - i) as u16;
     }
@@ -1138,10 +1137,11 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
     let _g = queue.net.tx_lock(q);
     // SAFETY: tx spinlock held.
     let tx = unsafe { &mut *queue.tx.get() };
-    let posted = if tx.direct {
-        xmit_direct(queue, tx, skb, &info)
-    } else {
-        xmit_bounce(queue, tx, skb, &info)
+    let mut ch = [sys::Chunk::default(); netif::MAX_TX_SLOTS];
+    // Trusted: in place if the packet fits in the slots a backend accepts, else copied.
+    let posted = match tx.direct.then(|| skb.chunks(&mut ch)) {
+        Some(Ok(n)) if n > 0 => xmit_direct(queue, tx, skb, &info, &ch[..n]),
+        _ => xmit_bounce(queue, tx, skb, &info),
     };
     match posted {
         Ok(()) => {
@@ -1152,7 +1152,6 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
             queue.net.txq_stop(q);
             st.add(TX_DROPPED, 1);
         }
-        Err(TxDrop::NoMem) => st.add(TX_DROPPED, 1),
         Err(TxDrop::Error) => st.add(TX_ERRORS, 1),
     }
     if !tx_has_room(tx) {
@@ -1165,8 +1164,6 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
 enum TxDrop {
     /// No room on the ring or no free slot id (the queue is stopped).
     Full,
-    /// No memory to linearise it.
-    NoMem,
     /// It could not be copied or granted.
     Error,
 }
@@ -1222,26 +1219,17 @@ fn xmit_bounce(
     Ok(())
 }
 
-/// Trusted backend: grants the packet's own pages read-only, one slot per piece inside a page
-/// (linearised first if that takes more than [`netif::MAX_TX_SLOTS`]); each slot keeps its grant
-/// and a reference to the skb until it is answered (`Queue::tx_gc`).
+/// Trusted backend: grants the packet's own pages read-only, one slot per piece `ch` inside a
+/// page (at most [`netif::MAX_TX_SLOTS`], at least one); each slot keeps its grant and a
+/// reference to the skb until it is answered (`Queue::tx_gc`).
 fn xmit_direct(
     queue: &Queue,
     tx: &mut TxQ,
-    mut skb: TxSkb,
+    skb: TxSkb,
     info: &sys::SkbInfo,
+    ch: &[sys::Chunk],
 ) -> core::result::Result<(), TxDrop> {
-    let mut ch = [sys::Chunk::default(); netif::MAX_TX_SLOTS];
-    let n = match skb.chunks(&mut ch) {
-        Ok(n) => n,
-        Err(_) => {
-            skb.linearize().map_err(|_| TxDrop::NoMem)?;
-            skb.chunks(&mut ch).map_err(|_| TxDrop::Error)?
-        }
-    };
-    if n == 0 {
-        return Err(TxDrop::Error);
-    }
+    let n = ch.len();
     if tx.nfree < n
         || (tx.ring.state().free_requests() as usize) < n + usize::from(info.gso.is_some())
     {

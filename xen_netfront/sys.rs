@@ -373,18 +373,6 @@ impl TxSkb {
         Ok(n as usize)
     }
 
-    /// Pulls the whole packet into its linear head (`skb_linearize`, GFP_ATOMIC).
-    ///
-    /// # Errors
-    /// `ENOMEM`.
-    pub(crate) fn linearize(&mut self) -> Result {
-        // SAFETY: we own the only reference (no [`TxSkb::get`] yet: `&mut self`).
-        match unsafe { b::xpv_nf_skb_linearize(self.0.as_ptr()) } {
-            0 => Ok(()),
-            e => Err(Error::from_errno(e)),
-        }
-    }
-
     /// One more reference to the same packet (`skb_get`); the packet is freed with the last one.
     pub(crate) fn get(&self) -> Self {
         // SAFETY: we own a reference, so the skb is live; the new one is freed on its own.

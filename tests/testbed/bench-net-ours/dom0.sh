@@ -9,6 +9,9 @@ dom0_before() {
   if kill -0 "$BN_PID" 2> /dev/null; then tb_dom0_pass iperf3-server "pid $BN_PID"
   else tb_dom0_fail iperf3-server "$(tail -n 2 "$OUT/iperf3-server.log" | tr '\n' ' ')"; fi
 }
+dom0_event_stats() {
+  log "BENCH-STATS Dom0 vif$DOMID.0: $(ip -s -s link show "vif$DOMID.0" 2>&1 | tr -s ' \n' ' ')"
+}
 dom0_after() {
   [ -z "$BN_PID" ] || kill "$BN_PID" 2> /dev/null
   return 0
