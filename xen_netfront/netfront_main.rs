@@ -1140,7 +1140,7 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u
     let mut ch = [sys::Chunk::default(); netif::MAX_TX_SLOTS];
     // Trusted: in place if the packet fits in the slots a backend accepts, else copied.
     let posted = match tx.direct.then(|| skb.chunks(&mut ch)) {
-        Some(Ok(n)) if n > 0 => xmit_direct(queue, tx, skb, &info, &ch[..n]),
+        Some(Ok(n)) if (1..=ch.len()).contains(&n) => xmit_direct(queue, tx, skb, &info, &ch[..n]),
         _ => xmit_bounce(queue, tx, skb, &info),
     };
     match posted {
