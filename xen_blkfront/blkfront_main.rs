@@ -861,15 +861,6 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
     Ok(())
 }
 
-/// A 0/1 key of our own directory (written by the toolstack), `default` if absent.
-fn own_flag(dev: &XenbusDevice, node: &[u8], default: bool) -> bool {
-    let mut buf = [0u8; 24];
-    match dev.read_own(node, &mut buf) {
-        Ok(n) => blkif::parse_u64(&buf[..n]).map_or(default, |v| v != 0),
-        Err(_) => default,
-    }
-}
-
 /// `blkfront_connect`: the backend is `Connected`: read the disk, create it, `Connected`.
 fn connect(info: &Blkfront) -> Result {
     let dev = &info.dev;
@@ -920,7 +911,7 @@ fn connect(info: &Blkfront) -> Result {
     // and the toolstack's key) that does not use persistent grants, since blkback keeps
     // persistently granted pages mapped and they could then never be revoked.
     let feat = Features {
-        trusted: sys::params::trusted() && own_flag(dev, b"trusted", true) && !feat.persistent,
+        trusted: sys::params::trusted() && dev.own_flag(b"trusted", true) && !feat.persistent,
         ..feat
     };
     // SAFETY: xenbus callback of this device; no disk yet, so no reader of `inner`.

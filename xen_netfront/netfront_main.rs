@@ -19,11 +19,12 @@
 //!
 //! With `trusted=1` (module parameter, default 0 unlike Linux's default 1; also
 //! `xen_netfront.trusted=` on the kernel command line) and the toolstack's `trusted` key (our
-//! node, default 1), transmit grants the packet's own pages read-only instead (one grant per piece
-//! of the packet inside a page; a packet that would take more than the 18 slots a backend accepts
-//! is copied as in untrusted mode rather than linearised), holds a reference to the skb per slot and revokes each grant when its slot is answered (a grant the
-//! backend still maps stops the device and leaks the packet, as Linux). Receive is the same in
-//! both modes: Linux's `trusted` changes only transmit too (XSA-403 zeroes rx pages either way).
+//! node, default 1), transmit grants the packet's own pages read-only instead: one grant per
+//! piece of the packet inside a page (a packet that would take more than the 18 slots a backend
+//! accepts is copied as in untrusted mode rather than linearised), a reference to the skb per
+//! slot, each grant revoked when its slot is answered (a grant the backend still maps stops the
+//! device and leaks the packet, as Linux). Receive is the same in both modes, the persistent
+//! zeroed pages above (Linux's `trusted` changes only transmit too).
 //!
 //! When the backend closes while the toolstack still wants the device (its `online` node is 1,
 //! e.g. netback unbound and bound again in Dom0), the frontend tears the rings down, keeps its
@@ -709,7 +710,7 @@ fn connect(dev: &Device) -> Result {
     }
     let nq = feats.queues(max_queues(), sys::MAX_QUEUES as u32);
     // As Linux's `bounce = !xennet_trusted || !xenbus_read_unsigned(nodename, "trusted", 1)`.
-    let direct = sys::param_trusted() && own_flag(dev, b"trusted", true);
+    let direct = sys::param_trusted() && dev.xdev.own_flag(b"trusted", true);
     let mut queues = KVec::with_capacity(nq as usize, GFP_KERNEL)?;
     for i in 0..nq {
         queues.push(
@@ -788,15 +789,6 @@ fn connect(dev: &Device) -> Result {
         }
     );
     Ok(())
-}
-
-/// Our node `node` as a flag (a number, non-zero is true), `default` if absent or not a number.
-fn own_flag(dev: &Device, node: &[u8], default: bool) -> bool {
-    let mut buf = [0u8; 24];
-    match dev.xdev.read_own(node, &mut buf) {
-        Ok(n) => xs_wire::parse_u32(&buf[..n]).map_or(default, |v| v != 0),
-        Err(_) => default,
-    }
 }
 
 /// Applies `xen_netfront.<param>=<value>` options of the kernel command line (`max_queues`,

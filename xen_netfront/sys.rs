@@ -315,9 +315,6 @@ pub(crate) type Chunk = b::xpv_nf_chunk;
 /// exactly once. [`TxSkb::get`] makes more references to the same packet.
 pub(crate) struct TxSkb(NonNull<b::sk_buff>);
 
-// SAFETY: a reference to an skb we own may be freed on any CPU (`dev_kfree_skb_any`).
-unsafe impl Send for TxSkb {}
-
 impl TxSkb {
     /// Takes ownership of the skb passed to `ndo_start_xmit`.
     ///

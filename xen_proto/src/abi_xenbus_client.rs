@@ -105,6 +105,20 @@ impl XenbusDevice {
         self.read_otherend_u32(node).is_ok_and(|v| v != 0)
     }
 
+    /// One of our own nodes as a flag (a decimal number, non-zero is true), `default` if it is
+    /// absent or not a number: the toolstack's `trusted` key, as Linux's
+    /// `xenbus_read_unsigned(dev->nodename, "trusted", 1)`.
+    pub fn own_flag(&self, node: &[u8], default: bool) -> bool {
+        let mut buf = [0u8; 24];
+        match self.read_own(node, &mut buf) {
+            Ok(n) => {
+                let v = buf[..n].strip_suffix(&[0]).unwrap_or(&buf[..n]);
+                super::xs_wire::parse_u32(v).map_or(default, |v| v != 0)
+            }
+            Err(_) => default,
+        }
+    }
+
     /// Writes our node `node` (in transaction `tx`, 0 for none).
     pub fn write(&self, tx: u32, node: &[u8], value: &[u8]) -> Result<(), i32> {
         // SAFETY: valid handle; slices valid for their lengths.
