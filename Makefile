@@ -8,6 +8,7 @@
 #   make kernel       build (or reuse) the cached guest kernel and print its path
 #   make install      build, then install into /lib/modules/<KDIR's release>/updates (+ depmod) with
 #                     the modprobe.d softdeps and initramfs hooks of packaging/
+#                     (INSTALL_MOD_PATH=DIR and DESTDIR=DIR: into a staging tree instead)
 #   make dkms-install / dkms-remove   the same through DKMS (source in /usr/src/xen-pvhvm-rs-<version>)
 #   make clean
 
@@ -59,7 +60,7 @@ check:
 
 install: modules install-files
 	@for m in $(MODULES); do $(KMAKE) M=$(CURDIR)/$$m INSTALL_MOD_DIR=updates modules_install || exit 1; done
-	depmod -a $(KRELEASE)
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(KRELEASE)
 	@echo "installed for $(KRELEASE); rebuild the initramfs (update-initramfs -u -k $(KRELEASE) or dracut -f) to boot from xvda"
 
 # modprobe.d softdeps (unplug before the emulated-device drivers bind), initramfs-tools hook and

@@ -50,6 +50,11 @@ if want host; then
 step "host: fmt, clippy, tests"
 out=$(cargo fmt --all -- --check 2>&1); rc=$?
 result host-fmt $rc "$( ((rc)) && echo "$out" | head -n 5 | tr '\n' ' ')"
+# The modules' own sources (built by Kbuild, not cargo) under the same rustfmt rules.
+mods_rs=$(git ls-files 'xen_platform/*.rs' 'xenbus/*.rs' 'xen_blkfront/*.rs' 'xen_netfront/*.rs')
+# shellcheck disable=SC2086  # file names, one word each
+out=$(rustfmt --edition 2021 --check $mods_rs 2>&1); rc=$?
+result modules-fmt $rc "$( ((rc)) && echo "$out" | grep -m 3 '^Diff in' | tr '\n' ' ')"
 out=$(cargo clippy --all-targets --quiet -- -D warnings 2>&1); rc=$?
 result host-clippy $rc "$( ((rc)) && echo "$out" | grep -m 3 -E '^(error|warning)' | tr '\n' ' ')"
 # One result per #[test]: the harness prints "test NAME ... ok|FAILED" for each.
@@ -75,10 +80,14 @@ kdir=$(scripts/build-kernel.sh | tail -n 1); rc=$?
 result kernel "$rc" "$kdir"
 if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
 
+modules_ok=1
 if want modules || want smoke || want dkms || want testbed || want selftest; then
 step "modules"
+# No .ko of an earlier build may stand in for one this build failed to make.
+for m in xen_platform xenbus xen_blkfront xen_netfront; do rm -f "$m/$m.ko"; done
 make -s KDIR="$kdir" modules > "$results" 2>&1; rc=$?
 result build-modules "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
+((rc == 0)) || modules_ok=0
 deps=() expect_deps=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
 for m in xen_platform xenbus xen_blkfront xen_netfront; do
   d=$(/sbin/modinfo -F depends "$m/$m.ko" 2>/dev/null | tr ',' '\n' | sort | paste -sd, -)
@@ -88,27 +97,39 @@ done
 
 fi
 
-if want smoke; then
+if want smoke && ((!modules_ok)); then
+  result smoke 1 "not run: the module build failed"
+elif want smoke; then
 step "smoke boot without Xen"
 scripts/smoke.sh "$kdir" | tee "$results"; count "$results"
 
 fi
 
-if want dkms; then
+if want dkms && ((!modules_ok)); then
+  result dkms 1 "not run: the module build failed"
+elif want dkms; then
 step "DKMS packaging"
 scripts/dkms-test.sh "$kdir" | tee "$results"; count "$results"
 grep -q '^dkms-install: ' "$results" || result dkms 1 "scripts/dkms-test.sh printed no install result"
 fi
 
-if want testbed; then
+if want testbed && ((!modules_ok)); then
+  result testbed 1 "not run: the module build failed"
+elif want testbed; then
 step "Xen test bed"
 scripts/testbed run | tee "$results"; count "$results"
-# The summary line of the runner is not a result of its own.
-if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"; fi
+# The summary line of the runner is not a result of its own. Every default scenario must have
+# reported: a run that printed fewer results (or none) fails.
+want_n=$(scripts/testbed list | wc -l)
+got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
+if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
+elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
 
 fi
 
-if want selftest; then
+if want selftest && ((!modules_ok)); then
+  result selftest 1 "not run: the module build failed"
+elif want selftest; then
 step "Xen test bed self-test"
 scripts/testbed selftest > "$results" 2>&1; rc=$?
 result testbed-selftest "$rc" "$(grep -E '^selftest' "$results" | tail -n 1)"

@@ -2,7 +2,8 @@
 # DKMS packaging test, contained in a temporary tree (DKMS's --sourcetree, --dkmstree and
 # --installtree): `dkms add`, `dkms build` and `dkms install` of dkms.conf against the project's
 # cached guest kernel tree must produce the four modules; a build with another rustc first on PATH
-# must stop with our toolchain-mismatch message. Prints dkms-<check>: PASS|FAIL lines.
+# must stop with our toolchain-mismatch message. Also `make install` (the non-DKMS path) into a
+# staging tree, checked with modprobe --show-depends. Prints dkms-<check>: PASS|FAIL lines.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 command -v dkms >/dev/null || xpv_die "dkms not installed (scripts/setup.sh installs it)"
@@ -31,6 +32,40 @@ for m in xen_platform xenbus xen_blkfront xen_netfront; do
   v=$( [ -n "$ko" ] && /sbin/modinfo -F vermagic "$ko" | cut -d' ' -f1)
   [ "$v" = "$kver" ]; res "module-$m" $? "vermagic ${v:-none}"
 done
+
+# The non-DKMS path: `make install` into a staging tree (INSTALL_MOD_PATH, DESTDIR), next to the
+# guest kernel's own modules; modprobe (kmod) over that tree must load our chain in order and put
+# xen_platform before every emulated-device driver it unplugs (the modprobe.d softdeps).
+inst=$w/inst
+if make -s -C "$XPV_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$inst" DESTDIR="$inst" > "$w/install.log" 2>&1 \
+   && make -s -C "$kdir" LLVM=1 modules_install INSTALL_MOD_PATH="$inst" >> "$w/install.log" 2>&1 \
+   && depmod -b "$inst" "$kver" >> "$w/install.log" 2>&1; then
+  miss=''
+  for f in lib/modules/$kver/updates/xen_platform.ko lib/modules/$kver/updates/xenbus.ko \
+      lib/modules/$kver/updates/xen_blkfront.ko lib/modules/$kver/updates/xen_netfront.ko \
+      etc/modprobe.d/xen-pvhvm-rs.conf etc/initramfs-tools/hooks/xen-pvhvm-rs \
+      etc/initramfs-tools/scripts/init-top/xen-pvhvm-rs usr/lib/dracut/modules.d/90xen-pvhvm-rs/module-setup.sh; do
+    [ -e "$inst/$f" ] || miss+=" $f"
+  done
+  [ -z "$miss" ]; res make-install $? "${miss:+missing:$miss}"
+  # modprobe --show-depends: the insmod lines modprobe would run, softdeps included (pre and post,
+  # expanded recursively, so a module can be named more than once: its first line is where it loads).
+  order() { modprobe -d "$inst" -S "$kver" -C "$inst/etc/modprobe.d" --show-depends "$1" 2>&1 \
+    | sed -n 's#^insmod .*/\([^/]*\)\.ko.*#\1#p' | awk '!seen[$0]++' | tr '\n' ' '; }
+  # before A B LIST: A loads before B in LIST (both present).
+  before() { awk -v a="$1" -v b="$2" '{ for (i = 1; i <= NF; i++) { if ($i == a && !pa) pa = i; if ($i == b && !pb) pb = i } }
+    END { exit !(pa && pb && pa < pb) }' <<<"$3"; }
+  o=$(order xen_blkfront)
+  before xen_platform xenbus "$o" && before xenbus xen_blkfront "$o"; res modprobe-chain $? "xen_blkfront: $o"
+  bad='' ok=''
+  for m in ata_piix e1000 8139cp 8139too; do
+    o=$(order "$m")
+    if before xen_platform "$m" "$o"; then ok+="$m: $o; "; else bad+=" $m: '$o'"; fi
+  done
+  [ -z "$bad" ]; res modprobe-softdeps $? "${bad:-xen_platform before each: $ok}"
+else
+  res make-install 1 "$(tail -n 2 "$w/install.log" | tr '\n' ' ')"
+fi
 
 # Another rustc first on PATH: the build must stop with our message, not with rustc's E0514.
 mkdir -p "$w/bin"

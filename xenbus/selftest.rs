@@ -4,9 +4,12 @@
 //! - `read`: `name` and `domid` of this domain (relative paths, under `/local/domain/<domid>`);
 //! - `errno`: reading a missing node gives `ENOENT` (an `XS_ERROR` reply mapped to the errno);
 //! - `write`: write, read back and remove `data/xpv-selftest`, then `mkdir`/`directory`;
-//! - `inflight`: 32 reads submitted before any reply is awaited, each matched by `req_id`;
-//! - `transaction`: increment a counter and write a second node in one transaction (with
-//!   `EAGAIN` retry), then check both outside it;
+//! - `inflight`: 32 reads of 32 keys with distinct values, submitted before any reply is awaited;
+//!   each reply must carry its own key's value (replies matched to waiters by `req_id`);
+//! - `transaction`: increment a counter and write a second node in one transaction, then check
+//!   both outside it; an aborted transaction leaves no trace;
+//! - `transaction-eagain`: a write outside a transaction to a node it read makes xenstored refuse
+//!   the commit with `EAGAIN`; `Xs::transaction` runs it again and the retry commits;
 //! - `watch`: a watch on `data/xpv-watchtest` fires at registration and again when we write it.
 //!
 //! Afterwards (also only with `selftest=1`) a watch on `data/xpv-watch` stays registered until
@@ -158,37 +161,46 @@ pub(crate) fn run(xs: &Xs, domid: u32) -> Option<u64> {
     })();
     report("write", r, format_args!("data/xpv-selftest, data/xpv-dir"));
 
-    // many requests in flight
+    // many requests in flight: 32 keys with 32 different values, all read before any reply is
+    // awaited; each reply must carry its own key's value, so a reply handed to the wrong waiter
+    // (a `req_id` mix-up) is caught.
     let r = (|| -> Result<(), &'static str> {
-        let mut pend = KVec::new();
-        for _ in 0..32 {
-            let p = xs
-                .submit(0, xs_wire_read(b"domid"))
-                .map_err(|_| "submit failed")?;
-            pend.push(p, GFP_KERNEL).map_err(|_| "out of memory")?;
+        let mut path = [0u8; 40];
+        let mut val = [0u8; 24];
+        for i in 0..INFLIGHT {
+            let p = inflight_path(i, &mut path);
+            let v = inflight_value(i, &mut val);
+            xs.write(0, p, v).map_err(|_| "write of a key failed")?;
         }
-        let mut first: Option<u32> = None;
-        let mut bad = false;
-        for p in pend {
-            match xs.wait(p) {
-                Ok(r) => {
-                    let v = crate::xs_wire::parse_u32(trim(r.payload())).ok();
-                    match (first, v) {
-                        (None, Some(v)) => first = Some(v),
-                        (Some(f), Some(v)) if f == v => {}
-                        _ => bad = true,
-                    }
-                }
-                Err(_) => bad = true,
+        let mut pend = KVec::new();
+        for i in 0..INFLIGHT {
+            let p = inflight_path(i, &mut path);
+            let h = xs.submit(0, xs_wire_read(p)).map_err(|_| "submit failed")?;
+            pend.push(h, GFP_KERNEL).map_err(|_| "out of memory")?;
+        }
+        let mut bad = 0u32;
+        for (i, h) in pend.into_iter().enumerate() {
+            let want = inflight_value(i as u32, &mut val);
+            match xs.wait(h) {
+                Ok(r) if trim(r.payload()) == want => {}
+                _ => bad += 1,
             }
         }
-        if bad {
-            Err("a reply was missing or differed")
+        let _ = xs.rm(0, b"data/xpv-inflight");
+        if bad != 0 {
+            Err("a reply was missing or carried another key's value")
         } else {
             Ok(())
         }
     })();
-    report("inflight", r, format_args!("32 concurrent reads of domid"));
+    report(
+        "inflight",
+        r,
+        format_args!(
+            "{} concurrent reads of distinct keys, each reply its own value",
+            INFLIGHT
+        ),
+    );
 
     // transaction
     let r = (|| -> Result<u32, &'static str> {
@@ -233,6 +245,50 @@ pub(crate) fn run(xs: &Xs, domid: u32) -> Option<u64> {
         Err(why) => report("transaction", Err(why), format_args!("")),
     }
 
+    // transaction retry: the first attempt reads a node, then the node is written outside the
+    // transaction before the commit; xenstored must refuse that commit with EAGAIN and
+    // `Xs::transaction` must run the whole transaction again, which then sees the new value.
+    let r = (|| -> Result<(u32, u32), &'static str> {
+        xs.write(0, b"data/xpv-tx-conflict", b"1")
+            .map_err(|_| "setup write failed")?;
+        let mut attempts = 0u32;
+        xs.transaction(|tx| {
+            attempts += 1;
+            let n = xs.read_u32(tx, b"data/xpv-tx-conflict")?;
+            if attempts == 1 {
+                // A conflicting writer: the same node, outside the transaction.
+                xs.write(0, b"data/xpv-tx-conflict", b"100")?;
+            }
+            let mut buf = [0u8; 12];
+            xs.write(
+                tx,
+                b"data/xpv-tx-conflict",
+                fmt_u32(n.wrapping_add(1), &mut buf),
+            )
+        })
+        .map_err(|_| "transaction failed")?;
+        let v = xs
+            .read_u32(0, b"data/xpv-tx-conflict")
+            .map_err(|_| "read after failed")?;
+        let _ = xs.rm(0, b"data/xpv-tx-conflict");
+        Ok((attempts, v))
+    })();
+    match r {
+        Ok((2, 101)) => report(
+            "transaction-eagain",
+            Ok(()),
+            format_args!(
+                "conflicting write refused the first commit (EAGAIN), retry committed 101"
+            ),
+        ),
+        Ok((a, v)) => report(
+            "transaction-eagain",
+            Err("want 2 attempts and 101"),
+            format_args!("{} attempt(s), value {}", a, v),
+        ),
+        Err(why) => report("transaction-eagain", Err(why), format_args!("")),
+    }
+
     // watch
     WATCH_FIRED.store(0, Ordering::Release);
     WATCH_MINE.store(0, Ordering::Release);
@@ -269,6 +325,29 @@ pub(crate) fn run(xs: &Xs, domid: u32) -> Option<u64> {
             None
         }
     }
+}
+
+/// Keys of the `inflight` self-test.
+const INFLIGHT: u32 = 32;
+
+/// `data/xpv-inflight/<i>` in `buf`.
+fn inflight_path(i: u32, buf: &mut [u8; 40]) -> &[u8] {
+    let prefix = b"data/xpv-inflight/";
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut d = [0u8; 12];
+    let digits = fmt_u32(i, &mut d);
+    let end = prefix.len() + digits.len();
+    buf[prefix.len()..end].copy_from_slice(digits);
+    &buf[..end]
+}
+
+/// The value of key `i` of the `inflight` self-test: `v<1000 + 7 * i>`, distinct per key.
+fn inflight_value(i: u32, buf: &mut [u8; 24]) -> &[u8] {
+    buf[0] = b'v';
+    let mut d = [0u8; 12];
+    let digits = fmt_u32(1000 + 7 * i, &mut d);
+    buf[1..1 + digits.len()].copy_from_slice(digits);
+    &buf[..1 + digits.len()]
 }
 
 fn xs_wire_read(p: &[u8]) -> crate::xs_wire::Request<'_> {

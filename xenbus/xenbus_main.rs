@@ -106,6 +106,16 @@ impl kernel::Module for Xenbus {
             }
             Err(e) => return Err(Error::from_errno(e)),
         };
+        if info.flags & abi::PLATFORM_EVENTS == 0 {
+            // Xen is there but its platform PCI device is not (xl's xen_platform_pci=0): no
+            // event channels, so no xenstore and nothing to bind. Loaded, inert, as without Xen.
+            pr_info!(
+                "Xen {}.{} without the platform device (xen_platform_pci=0?): no event channels, no xenstore, no devices to bind\n",
+                info.xen_major,
+                info.xen_minor
+            );
+            return Ok(Xenbus { running: None });
+        }
         pr_info!(
             "Xen {}.{}: connecting to xenstore\n",
             info.xen_major,

@@ -37,6 +37,7 @@ install -m 0755 "$cpuid" "$w/tb/bin/tbcpuid"
 install -m 0755 "$TB_DIR/guest/init" "$w/init"
 install -m 0755 "$TB_DIR/guest/run.sh" "$w/tb/run.sh"
 install -m 0644 "$TB_DIR/guest/env.sh" "$TB_DIR/guest/lib.sh" "$w/tb/"
+install -m 0755 "$TB_DIR/tbxfer.py" "$w/tb/tbxfer.py"   # checked transfers (python3 of the Debian root)
 install -m 0644 "$scen/scenario.conf" "$w/tb/scenario.conf"
 install -m 0644 "$guest_sh" "$w/tb/guest.sh"
 
@@ -52,8 +53,15 @@ add_module() {
   name=$(basename "$ko"); name=${name%%.ko*}; key=${name//-/_}
   [ -z "${added[$key]:-}" ] || return 0
   added[$key]=1
+  # The kernel's module tree: the top of a build tree or /lib/modules/<release> (modules.builtin
+  # is only there: kbuild writes a modules.order into every subdirectory, and a dependency such as
+  # mii lives outside the directory of 8139cp); else, out of tree, the module's own directory.
   tree=$(dirname "$ko")
-  while [ "$tree" != / ] && [ ! -f "$tree/modules.order" ]; do tree=$(dirname "$tree"); done
+  while [ "$tree" != / ] && [ ! -f "$tree/modules.builtin" ]; do tree=$(dirname "$tree"); done
+  if [ "$tree" = / ]; then
+    tree=$(dirname "$ko")
+    while [ "$tree" != / ] && [ ! -f "$tree/modules.order" ]; do tree=$(dirname "$tree"); done
+  fi
   for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
     d=${given[${dep//-/_}]:-}
     if [ -z "$d" ] && [ "$tree" != / ]; then

@@ -23,8 +23,9 @@ while read -r name; do
   limit=$((t + 75))
   rm -rf "${R:?}/$name"; mkdir -p "$R/$name"
   log "scenario $name (limit ${limit}s)"
-  rc=0
+  rc=0 t0=$(date +%s)
   timeout -k 10 "$limit" "$P/tb/dom0-runner.sh" "$name" || rc=$?
+  echo $(( $(date +%s) - t0 )) > "$R/$name/seconds"
   if [ ! -s "$R/$name/result" ]; then
     if ((rc == 124 || rc == 137)); then
       echo "FAIL Dom0 runner did not finish within ${limit}s (last guest line: $(tr -d '\r' < "$R/$name/serial.raw" 2>/dev/null | grep -av '^[[:space:]]*$' | tail -n 1 | cut -c1-160))" > "$R/$name/result"

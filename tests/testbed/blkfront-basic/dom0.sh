@@ -7,7 +7,26 @@ bf_alloc() { du -k "$1" | cut -f1; }
 # Flush requests blkback received from the guest's xvdb (51728).
 bf_freq() { cat "/sys/bus/xen-backend/devices/vbd-$DOMID-51728/statistics/f_req" 2>/dev/null || echo none; }
 
-dom0_event_flush_before() { BF_FREQ0=$(bf_freq); log "xvdb f_req before: $BF_FREQ0"; }
+# What the frontend of xvdb negotiated, read from xenstore (not from the guest's log): 2 queues,
+# ring order 1 (two ring-ref-N per queue), persistent grants, each queue with its event channel.
+bf_keys() {
+  local fe=/local/domain/$DOMID/device/vbd/51728 k v bad='' got=''
+  for k in multi-queue-num-queues=2 ring-page-order=1 feature-persistent=1; do
+    v=$(xenstore-read "$fe/${k%%=*}" 2>/dev/null) || v=missing
+    got+="${k%%=*}=$v "
+    [ "$v" = "${k#*=}" ] || bad+=" ${k%%=*}=$v"
+  done
+  for q in 0 1; do
+    for k in ring-ref-0 ring-ref-1 event-channel; do
+      v=$(xenstore-read "$fe/queue-$q/$k" 2>/dev/null) || v=missing
+      [[ $v =~ ^[0-9]+$ ]] || bad+=" queue-$q/$k=$v"
+    done
+  done
+  v=$(xenstore-read "$fe/queue-2/ring-ref-0" 2>/dev/null) && bad+=" queue-2/ring-ref-0=$v (a third queue)"
+  if [ -z "$bad" ]; then tb_dom0_pass dom0-keys "$fe: ${got}queue-0,1/{ring-ref-0,ring-ref-1,event-channel}"
+  else tb_dom0_fail dom0-keys "$fe:$bad"; fi
+}
+dom0_event_flush_before() { BF_FREQ0=$(bf_freq); log "xvdb f_req before: $BF_FREQ0"; bf_keys; }
 dom0_event_flush_after() {
   local f; f=$(bf_freq)
   if [[ $BF_FREQ0 =~ ^[0-9]+$ && $f =~ ^[0-9]+$ ]] && ((f > BF_FREQ0)); then
@@ -49,6 +68,40 @@ dom0_event_check_discard() {
   fi
 }
 
+# bf_pat_on CHECK FILE...: the guest's 1 MiB pattern (this run's nonce) at 1 MiB of each file.
+bf_pat_on() {
+  local c=$1 f want got bad=''; shift
+  want=$(tb_pattern | md5sum | cut -d' ' -f1)
+  for f in "$@"; do
+    got=$(dd if="$f" bs=64k skip=16 count=16 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    [ "$got" = "$want" ] || bad+=" $f:$got"
+  done
+  if [ -z "$bad" ]; then tb_dom0_pass "$c" "the guest's pattern (nonce $NONCE) is at 1 MiB of $*"
+  else tb_dom0_fail "$c" "want md5 $want:$bad"; fi
+}
+dom0_event_check_trusted() { sync; bf_pat_on dom0-trusted-data "$BF_DISC"; }
+
+# Disks named hdc, sdb and xvdaa (the last with the toolstack's untrusted flag), 16 MiB each.
+BF_NLOOPS=()
+dom0_event_attach_names() {
+  local v f l o
+  for v in hdc sdb xvdaa; do
+    f=/tmp/bf-$v.img
+    rm -f "$f"; truncate -s 16M "$f"
+    l=$(losetup -f --show "$f") || { tb_dom0_fail dom0-attach-names "losetup $f failed"; continue; }
+    BF_NLOOPS+=("$l")
+    o=format=raw,vdev=$v,access=rw,target=$l
+    [ "$v" != xvdaa ] || o=format=raw,vdev=$v,access=rw,untrusted,target=$l
+    if ! o=$(timeout 60 xl block-attach "$DOM" "$o" 2>&1); then
+      tb_dom0_fail dom0-attach-names "xl block-attach $v: $(echo "$o" | tail -n 1)"
+    fi
+  done
+  v=$(xenstore-read "/local/domain/$DOMID/device/vbd/268442112/trusted" 2>/dev/null)
+  [ "$v" = 0 ] || tb_dom0_fail dom0-attach-names "libxl wrote device/vbd/268442112/trusted='$v', not 0"
+}
+dom0_event_check_names() { sync; bf_pat_on dom0-names-data /tmp/bf-hdc.img /tmp/bf-sdb.img /tmp/bf-xvdaa.img; }
+dom0_event_detach_names() { bf_detach hdc; bf_detach sdb; bf_detach xvdaa; }
+
 dom0_event_resize() {
   truncate -s 96M "$BF_DISC"
   if losetup -c "$BF_DLOOP"; then
@@ -88,5 +141,7 @@ dom0_event_restart_backend() {
 dom0_after() {
   [ -z "$BF_DLOOP" ] || losetup -d "$BF_DLOOP" 2> /dev/null
   [ -z "$BF_RLOOP" ] || losetup -d "$BF_RLOOP" 2> /dev/null
-  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d
+  local l
+  for l in "${BF_NLOOPS[@]}"; do losetup -d "$l" 2> /dev/null; done
+  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d /tmp/bf-hdc.img /tmp/bf-sdb.img /tmp/bf-xvdaa.img
 }

@@ -36,6 +36,14 @@ _bf_pio() {
   return $_st
 }
 
+# _bf_pat DEV: this run's 1 MiB pattern (tb_pattern, naming the nonce) written with O_DIRECT at
+# offset 1 MiB of DEV and read back; Dom0 checks the backing file on its own (dom0_event_*).
+_bf_pat() {
+  tb_pattern > /tmp/bf-pat
+  dd if=/tmp/bf-pat of="$1" bs=64k seek=16 oflag=direct 2>/dev/null \
+    && [ "$(dd if="$1" bs=64k skip=16 count=16 iflag=direct 2>/dev/null | md5sum)" = "$(md5sum < /tmp/bf-pat)" ]
+}
+
 # Root and the disks on major 202.
 p=$(awk '$1 == 202 { printf "%s(%s) ", $4, $3 }' /proc/partitions)
 case $p in
@@ -124,6 +132,9 @@ if _bf_pio /dev/xvdc 32 2 1 \
 else
   tb_fail trusted "xvdc (direct grants): data written and read back differs or I/O failed"
 fi
+# The same through Dom0's eyes: the pattern written through direct grants is on the backing file.
+_bf_pat /dev/xvdc || tb_fail trusted "pattern write/read back on xvdc failed"
+tb_event check_trusted
 
 # Read-only: the raw device refuses write opens, and the ext4 file system Dom0 put on xvdd mounts
 # read-only only: its file reads back, and writing into it fails with EROFS.
@@ -182,6 +193,40 @@ else
   kill "$fpid" 2>/dev/null
 fi
 
+# Disks named the other ways a toolstack may name them, hot-attached with trusted=1 and no
+# persistent grants: hdc (IDE major 22 → xvdc, 202:32), sdb (SCSI major 8 → xvdf, 202:80) and
+# xvdaa (the extended encoding, 1 << 28 | 26 << 8 → 202:6656), the last with the toolstack's
+# 'untrusted' flag (trusted=0 in xenstore), which must override the module parameter. Each gets
+# the pattern through its own mode; Dom0 checks every backing file.
+echo 1 > /sys/module/xen_blkfront/parameters/trusted
+echo 0 > /sys/module/xen_blkfront/parameters/feature_persistent
+tb_event attach_names
+for d in xvdc xvdf xvdaa; do tb_wait_path "/sys/block/$d" 60 && tb_wait_path "/dev/$d" 10; done
+echo 0 > /sys/module/xen_blkfront/parameters/trusted
+echo 1 > /sys/module/xen_blkfront/parameters/feature_persistent
+got="xvdc=$(cat /sys/block/xvdc/dev 2>/dev/null) xvdf=$(cat /sys/block/xvdf/dev 2>/dev/null) xvdaa=$(cat /sys/block/xvdaa/dev 2>/dev/null)"
+if [ "$got" = "xvdc=202:32 xvdf=202:80 xvdaa=202:6656" ]; then
+  tb_pass vdev-names "hdc, sdb, xvdaa attached as $got"
+else
+  tb_fail vdev-names "want xvdc=202:32 xvdf=202:80 xvdaa=202:6656, got $got; block devices: $(ls /sys/block | tr '\n' ' ')"
+fi
+mc=$(_bf_log 'xen_blkfront: xvdc: ') ma=$(_bf_log 'xen_blkfront: xvdaa: ')
+case "$mc|$ma" in
+  *"trusted: direct grants"*"|"*"bounce buffers"*) tb_pass untrusted-key "module parameter trusted=1; xvdc (toolstack default): direct grants; xvdaa (toolstack untrusted): bounce buffers" ;;
+  *) tb_fail untrusted-key "xvdc: '$mc'; xvdaa: '$ma'" ;;
+esac
+bad=''
+for d in xvdc xvdf xvdaa; do _bf_pat "/dev/$d" || bad="$bad $d"; done
+if [ -z "$bad" ]; then tb_pass names-rw "pattern written and read back (O_DIRECT) on xvdc, xvdf, xvdaa"
+else tb_fail names-rw "pattern write/read back failed on:$bad"; fi
+tb_event check_names
+tb_event detach_names
+if _bf_wait 60 sh -c '! ls /sys/block | grep -qE "^(xvdc|xvdf|xvdaa)$"'; then
+  tb_pass detach-names "xvdc, xvdf, xvdaa removed"
+else
+  tb_fail detach-names "still present: $(ls /sys/block | tr '\n' ' ')"
+fi
+
 # Backend restart: Dom0 unbinds blkback from xvdb and binds it again (a new backend instance, which
 # maps our rings again); xvdb keeps working: 1 MiB written before reads back, 1 MiB written after
 # reads back (at 40 and 41 MiB, clear of the earlier checks).
@@ -198,3 +243,8 @@ else
   tb_fail reconnect "xvdb present=$([ -e /sys/block/xvdb ] && echo yes || echo no), I/O after the backend restart failed or differs; $(dmesg | grep xen_blkfront | tail -n 3 | sed 's/^\[[^]]*\] //' | tr '\n' '|')"
 fi
 dmesg | grep 'xen_blkfront' | tail -n 8 | sed 's/^\[[^]]*\] //' | while read -r x; do tb_info "$x"; done
+# No request left unanswered, no page leaked and no protocol violation in the whole run (busy
+# detach and backend restart included).
+lk=$(dmesg | grep -E 'xen_blkfront: .*(leaked|unanswered|protocol violation|still maps)' | tail -n 2 | sed 's/^\[[^]]*\] //')
+if [ -z "$lk" ]; then tb_pass no-leaks "no leak, unanswered-request or protocol-violation line from xen_blkfront"
+else tb_fail no-leaks "$(echo "$lk" | tr '\n' '|')"; fi

@@ -1,60 +1,13 @@
 # shellcheck shell=bash
 # Dom0 hooks of netfront-basic (see scenario.conf).
 
-# A TCP server for checksummed bulk transfers (python3 is in Dom0): port 5001 swallows what it is
-# sent and records its sha256 and length; port 5003 sends SIZE bytes (a random 4 MiB block
-# repeated) and records what it sent; port 5002 answers "<last rx sha> <len> <last tx sha> <len>".
-NF_PY=/tmp/nf-server.py NF_PID=''
-cat > "$NF_PY" <<'PY'
-import hashlib, os, socket, sys, threading
-state = {"rx": "none 0", "tx": "none 0"}
-lock = threading.Lock()
-block = os.urandom(4 << 20)
-def serve(port, fn):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", port)); s.listen(4)
-    while True:
-        c, _ = s.accept()
-        try:
-            fn(c)
-        except Exception as e:
-            print("nf-server", port, "error", e, flush=True)
-        finally:
-            c.close()
-def sink(c):
-    h, n = hashlib.sha256(), 0
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        h.update(b); n += len(b)
-    with lock:
-        state["rx"] = "%s %d" % (h.hexdigest(), n)
-    print("nf-server rx", state["rx"], flush=True)
-def source(c):
-    size = int(c.recv(64).decode().strip() or "0")
-    h, n = hashlib.sha256(), 0
-    while n < size:
-        b = block[: min(len(block), size - n)]
-        c.sendall(b); h.update(b); n += len(b)
-    with lock:
-        state["tx"] = "%s %d" % (h.hexdigest(), n)
-    c.shutdown(socket.SHUT_WR)
-    print("nf-server tx", state["tx"], flush=True)
-def report(c):
-    with lock:
-        c.sendall(("%s %s\n" % (state["rx"], state["tx"])).encode())
-for p, f in ((5001, sink), (5003, source), (5002, report)):
-    threading.Thread(target=serve, args=(p, f), daemon=True).start()
-threading.Event().wait()
-PY
-
+# Checked bulk transfers: scripts/testbed.d/tbxfer.py serves them on port 5001 (IPv4 and IPv6);
+# each transfer carries its own digests and verdict on its one connection.
+NF_PID=''
 dom0_before() {
-  python3 "$NF_PY" > "$OUT/nf-server.log" 2>&1 &
+  python3 "$P/tb/tbxfer.py" serve 5001 > "$OUT/tbxfer.log" 2>&1 &
   NF_PID=$!
-  log "nf-server pid $NF_PID"
+  log "tbxfer server pid $NF_PID"
 }
 
 dom0_event_backend() {
@@ -77,9 +30,9 @@ dom0_event_backend() {
   fi
 }
 
-dom0_event_mtu9000() {
+dom0_event_mtumax() {
   local vif=vif$DOMID.0
-  ip link set "$vif" mtu 9000 && ip link set xenbr0 mtu 9000
+  ip link set "$vif" mtu 65521 && ip link set xenbr0 mtu 65521
   log "mtu: $(ip -o link show "$vif" | grep -o 'mtu [0-9]*'), xenbr0 $(ip -o link show xenbr0 | grep -o 'mtu [0-9]*')"
 }
 
@@ -89,8 +42,11 @@ dom0_event_mtu1500() {
 
 dom0_event_attach() {
   local o
-  if o=$(timeout 60 xl network-attach "$DOM" type=vif bridge=xenbr0 mac=00:16:3e:54:42:02 2>&1); then
+  if o=$(timeout 60 xl network-attach "$DOM" type=vif bridge=xenbr0 mac=00:16:3e:54:42:02 trusted=0 2>&1); then
     log "network-attach done: $o"
+    local t
+    t=$(xenstore-read "/local/domain/$DOMID/device/vif/1/trusted" 2>/dev/null)
+    [ "$t" = 0 ] || tb_dom0_fail untrusted-key "libxl wrote device/vif/1/trusted='$t', not 0"
   else
     tb_dom0_fail attach-eth1 "xl network-attach: $(echo "$o" | tail -n 1)"
   fi
@@ -146,5 +102,4 @@ dom0_event_restarted() {
 
 dom0_after() {
   [ -z "$NF_PID" ] || kill "$NF_PID" 2> /dev/null
-  rm -f "$NF_PY"
 }

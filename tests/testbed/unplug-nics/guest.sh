@@ -22,4 +22,5 @@ if tb_wait_path /sys/block/sda 30; then
 else
   tb_fail ide-disk-stays "no sda: $(ls /sys/block | tr '\n' ' ')"
 fi
-$TB_BB dmesg | grep -E 'xen_platform|e1000|ata[0-9]|scsi' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done
+tb_event nic_gone
+$TB_BB dmesg | grep -E 'xen_platform|8139|ata[0-9]|scsi' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done

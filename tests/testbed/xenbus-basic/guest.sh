@@ -19,7 +19,7 @@ _xb_attr() { cat "/sys/bus/xen/devices/$1/$2" 2>/dev/null; }
 _xb_devs() { ls /sys/bus/xen/devices 2>/dev/null | tr '\n' ' '; }
 
 _xb_check xenstore-connected 'xenbus: xenstore connected: ring at pfn'
-for t in read errno write inflight transaction watch frontend-api; do
+for t in read errno write inflight transaction transaction-eagain watch frontend-api; do
   _xb_check "selftest-$t" "xenbus: selftest $t: PASS"
 done
 $TB_BB dmesg | grep -E 'xenbus: ' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done

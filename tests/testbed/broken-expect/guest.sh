@@ -1,0 +1,2 @@
+# shellcheck shell=sh
+tb_pass selftest-ran "reported; selftest-never-reported is not"

@@ -1,0 +1,2 @@
+# shellcheck shell=sh
+tb_info "xenbus was loaded without xen_platform"

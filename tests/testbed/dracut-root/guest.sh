@@ -1,0 +1,1 @@
+../initramfs-tools-root/guest.sh
