@@ -3,7 +3,7 @@
 //! `abi_client.rs`, `abi_xenbus.rs` and `xenbus_state.rs` as siblings (kept apart from
 //! `abi_xenbus.rs` because including a wrapper references `xenbus`'s symbols).
 
-use super::abi_client::{Grant, Port};
+use super::abi_client::Port;
 use super::abi_xenbus::{
     state_bit, xpv_xenbus_dev_info, xpv_xenbus_dev_read, xpv_xenbus_dev_write,
     xpv_xenbus_register_frontend, xpv_xenbus_switch_state, xpv_xenbus_transaction_end,
@@ -162,13 +162,6 @@ impl XenbusDevice {
             0 => Ok(s),
             e => Err((e, s)),
         }
-    }
-
-    /// Grants the backend access to our frame `gfn` (a shared ring page, writable).
-    pub fn grant_ring(&self, gfn: u64) -> Result<Grant, i32> {
-        let info = self.info()?;
-        let dom = u16::try_from(info.otherend_id).map_err(|_| -22)?;
-        Grant::new(dom, gfn, false)
     }
 
     /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`).
