@@ -158,56 +158,6 @@ impl<T> Drop for IrqGuard<'_, T> {
     }
 }
 
-/// `2^order` physically contiguous zeroed pages (`__get_free_pages`), freed on drop. A page that
-/// may still be granted to another domain must be leaked instead ([`Pages::leak`], XSA-396).
-pub(crate) struct Pages {
-    addr: usize,
-    order: u32,
-}
-
-// SAFETY: plain memory owned by us.
-unsafe impl Send for Pages {}
-
-impl Pages {
-    /// Allocates (GFP_KERNEL, may sleep).
-    pub(crate) fn new(order: u32) -> Result<Self> {
-        // SAFETY: plain allocation.
-        let addr = unsafe { b::xpv_shim_alloc_pages(order) } as usize;
-        if addr == 0 {
-            return Err(ENOMEM);
-        }
-        Ok(Self { addr, order })
-    }
-
-    /// Kernel virtual address of the first byte.
-    pub(crate) fn ptr(&self) -> *mut u8 {
-        self.addr as *mut u8
-    }
-
-    /// Size in bytes.
-    pub(crate) fn bytes(&self) -> usize {
-        4096 << self.order
-    }
-
-    /// Guest frame number of page `i` (an HVM guest's pfn).
-    pub(crate) fn gfn(&self, i: usize) -> u64 {
-        // SAFETY: a direct-map address inside our allocation.
-        unsafe { b::xpv_shim_virt_to_gfn((self.addr + i * 4096) as _) }
-    }
-
-    /// Gives the pages up without freeing them (they are still granted).
-    pub(crate) fn leak(self) {
-        core::mem::forget(self);
-    }
-}
-
-impl Drop for Pages {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `new` with this order, freed once.
-        unsafe { b::xpv_shim_free_pages(self.addr as _, self.order) };
-    }
-}
-
 /// A blk-mq tag set (`blk_mq_alloc_tag_set`) whose ops call `xpv_blkfront_queue_rq`.
 pub(crate) struct TagSet(*mut b::blk_mq_tag_set);
 
