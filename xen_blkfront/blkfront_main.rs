@@ -726,17 +726,10 @@ fn setup_rings(info: &Blkfront) -> Result {
     }
     inner.ring_order = order;
     let persistent = sys::params::feature_persistent();
-    loop {
-        let tx = abi_xenbus_client::transaction_start().map_err(kerr)?;
-        let r = write_keys(info, inner, tx, nr, order, persistent);
-        let commit = r.is_ok();
-        match abi_xenbus_client::transaction_end(tx, commit) {
-            Err(e) if e == -abi::EAGAIN && commit => continue,
-            Err(e) => return Err(kerr(e)),
-            Ok(()) => r?,
-        }
-        break;
-    }
+    abi_xenbus_client::with_transaction(|tx| {
+        write_keys(info, inner, tx, nr, order, persistent).map_err(|e| e.to_errno())
+    })
+    .map_err(kerr)?;
     dev.switch_state(XenbusState::Initialised).map_err(kerr)?;
     info.state.store(st::RINGS, Ordering::Release);
     Ok(())

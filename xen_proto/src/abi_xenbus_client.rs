@@ -190,3 +190,31 @@ pub fn transaction_end(tx: u32, commit: bool) -> Result<(), i32> {
         e => Err(e),
     }
 }
+
+/// Attempts [`with_transaction`] makes before giving up on a transaction that keeps conflicting
+/// with other writers (`-EAGAIN` at commit): a backend rewriting its nodes in a loop must not
+/// keep a frontend's xenbus callback spinning forever.
+pub const TRANSACTION_TRIES: u32 = 10;
+
+/// Runs `body(tx)` in a xenstore transaction and commits it if `body` succeeded, or aborts it.
+/// A commit that fails with `-EAGAIN` (a concurrent change) redoes the whole transaction, at most
+/// [`TRANSACTION_TRIES`] times.
+///
+/// # Errors
+/// The error of `body` (the transaction is aborted), a negative errno of starting or ending the
+/// transaction, or `-EAGAIN` after [`TRANSACTION_TRIES`] conflicting attempts.
+pub fn with_transaction(mut body: impl FnMut(u32) -> Result<(), i32>) -> Result<(), i32> {
+    for _ in 0..TRANSACTION_TRIES {
+        let tx = transaction_start()?;
+        if let Err(e) = body(tx) {
+            let _ = transaction_end(tx, false);
+            return Err(e);
+        }
+        match transaction_end(tx, true) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == -super::abi::EAGAIN => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(-super::abi::EAGAIN)
+}
