@@ -11,8 +11,12 @@
 //! through zeroed pages of ours, granted once per ring slot when the device connects and kept
 //! (so blkback can map them persistently, `feature-persistent`), never through the guest's own
 //! pages (XSA-403). Each response is copied once from the ring and validated (id, operation,
-//! status); a protocol violation puts the device into an error state in which all its I/O fails.
-//! Grants are revoked when the device goes; a page the backend still maps is leaked (XSA-396).
+//! status); a protocol violation puts the device into an error state in which all its I/O fails
+//! and its ring ports stay masked. Every page we grant (rings, bounce and indirect pages) is owned
+//! by a `GrantedPages` (`xen_proto/src/granted_pages.rs`, shared with xen_netfront): zeroed before
+//! it is granted, and on drop (any path) its grants are revoked and it is freed, or, if the backend
+//! still maps it, leaked (XSA-396) and counted; a device that has leaked more than
+//! `grant::MAX_LEAKED_PAGES_PER_DEVICE` pages is not connected again.
 //!
 //! With `trusted=1` (and the toolstack's `trusted` key, default 1) and without persistent grants
 //! (`feature_persistent=0` or a backend without them) the request's own pages are granted
@@ -597,6 +601,9 @@ fn process_ring(info: &Blkfront, r: &RingInfo) -> bool {
 
 /// Event channel handler of a ring (hard IRQ, port masked). The work is done here, so the EOI
 /// is given on return: `SPURIOUS` (throttled by xen_platform) when there was nothing to do.
+/// Once the device is in its error state (a protocol violation) the port is left masked and
+/// unacknowledged (`LATE` without a later EOI), as Linux's `blkif_interrupt` does: the backend
+/// gets no more of our attention until the device is set up afresh (new ports).
 ///
 /// # Safety
 /// `data` is the [`RingInfo`] registered with the binding, alive until the binding is dropped.
@@ -605,7 +612,10 @@ unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
     let r = unsafe { &*(data as *const RingInfo) };
     // SAFETY: the device outlives its rings.
     let info = unsafe { &*r.dev };
-    if process_ring(info, r) {
+    let work = process_ring(info, r);
+    if info.error.load(Ordering::Acquire) {
+        abi::evtchn_ret::LATE
+    } else if work {
         abi::evtchn_ret::EOI
     } else {
         abi::evtchn_ret::SPURIOUS
