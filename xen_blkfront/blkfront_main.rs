@@ -229,6 +229,8 @@ struct Inner {
     ring_order: u32,
     feat: Features,
     sectors: u64,
+    /// Logical sector size in bytes (`sector-size`, read at connect).
+    sector_size: u32,
     // Drop order: disk before tag set.
     disk: Option<sys::Disk>,
     tags: Option<sys::TagSet>,
@@ -861,7 +863,13 @@ fn connect(info: &Blkfront) -> Result {
         info_bits,
     )
     .map_err(|e| {
-        pr_err!("{}: unusable disk: {:?}\n", info.name(), e);
+        pr_err!(
+            "{}: unusable disk (sectors {}, sector-size {}): {:?}\n",
+            info.name(),
+            sectors,
+            ss,
+            e
+        );
         EINVAL
     })?;
     let flush = blkif::FlushMode::negotiate(
@@ -909,6 +917,7 @@ fn connect(info: &Blkfront) -> Result {
     alloc_slots(info, inner, depth, segs, indirect)?;
     inner.feat = feat;
     inner.sectors = sectors;
+    inner.sector_size = params.sector_size;
     let tags = sys::TagSet::new(nr, depth)?;
     let gran = if feat.granularity.is_power_of_two() && feat.granularity >= params.sector_size {
         feat.granularity
@@ -984,6 +993,7 @@ fn connect(info: &Blkfront) -> Result {
 }
 
 /// The backend re-announced `Connected` while we are connected: a resize (`sectors` changed).
+/// A capacity whose size in bytes does not fit in an `i64` is refused; the disk keeps its size.
 fn check_resize(info: &Blkfront) {
     let Some(sectors) = read_u64(&info.dev, b"sectors") else {
         return;
@@ -991,6 +1001,16 @@ fn check_resize(info: &Blkfront) {
     // SAFETY: xenbus callback of this device; only `sectors` changes (not read elsewhere).
     let inner = unsafe { info.inner_mut() };
     if sectors == inner.sectors {
+        return;
+    }
+    if let Err(e) = blkif::check_capacity(sectors, inner.sector_size) {
+        pr_err!(
+            "{}: resize to {} sectors refused ({:?}): keeping {} sectors\n",
+            info.name(),
+            sectors,
+            e,
+            inner.sectors
+        );
         return;
     }
     if let Some(d) = inner.disk.as_ref() {
@@ -1125,6 +1145,7 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
                 ring_order: 0,
                 feat: Features::default(),
                 sectors: 0,
+                sector_size: 512,
                 disk: None,
                 tags: None,
             }),
