@@ -34,7 +34,8 @@
 //!
 //! Negotiated: `request-rx-copy`, `feature-sg`, `feature-gso-tcpv4/6`, checksum offload
 //! (`feature-no-csum-offload`, `feature-ipv6-csum-offload`), `feature-rx-notify`,
-//! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter).
+//! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter and
+//! the number of online CPUs).
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -723,7 +724,10 @@ fn connect(dev: &Device) -> Result {
         pr_err!("{}: backend lacks feature-rx-copy\n", net.name());
         return Err(ENODEV);
     }
-    let nq = feats.queues(max_queues(), sys::MAX_QUEUES as u32);
+    // At most one queue per online CPU, whatever the backend offers or `max_queues` asks for
+    // (as blkfront and Linux's netfront).
+    let cpus = sys::num_online_cpus().clamp(1, sys::MAX_QUEUES as u32);
+    let nq = feats.queues(max_queues(), cpus);
     // As Linux's `bounce = !xennet_trusted || !xenbus_read_unsigned(nodename, "trusted", 1)`.
     let direct = sys::param_trusted() && dev.xdev.own_flag(b"trusted", true);
     let mut queues = KVec::with_capacity(nq as usize, GFP_KERNEL)?;
@@ -733,26 +737,33 @@ fn connect(dev: &Device) -> Result {
             GFP_KERNEL,
         )?;
     }
-    write_keys(dev, &queues).map_err(Error::from_errno)?;
+    // Every queue's keys are written (each write checked) or the connect fails here.
+    write_keys(dev, &queues).map_err(|e| {
+        pr_err!("{}: writing the ring keys failed: {}\n", net.name(), e);
+        Error::from_errno(e)
+    })?;
     let rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
-    for q in queues.iter() {
-        let data = &**q as *const Queue as *mut c_void;
-        let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
-        for port in ports.into_iter().flatten() {
-            // SAFETY: the queue is boxed (stable address) and kept in `ctl.queues` until after
-            // the binding is dropped (`bindings` is emptied first in `disconnect`); the handler
-            // only schedules NAPI, fine in hard IRQ context.
-            let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
-                .map_err(Error::from_errno);
-            match b {
-                Ok(b) => ctl.bindings.push(b, GFP_KERNEL)?,
-                Err(e) => {
-                    drop(core::mem::take(&mut ctl.bindings));
-                    return Err(e);
-                }
+    // The bindings point into `queues`: on any error they go before the queues do.
+    let bound = (|| -> Result {
+        for q in queues.iter() {
+            let data = &**q as *const Queue as *mut c_void;
+            let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
+            for port in ports.into_iter().flatten() {
+                // SAFETY: the queue is boxed (stable address) and kept (in `queues`, then in
+                // `ctl.queues`) until after the binding is dropped (`bindings` is emptied first
+                // below on error and in `disconnect`); the handler only schedules NAPI, fine in
+                // hard IRQ context.
+                let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
+                    .map_err(Error::from_errno)?;
+                ctl.bindings.push(b, GFP_KERNEL)?;
             }
         }
+        Ok(())
+    })();
+    if let Err(e) = bound {
+        drop(core::mem::take(&mut ctl.bindings));
+        return Err(e);
     }
     ctl.queues = queues;
     ctl.feats = feats;
@@ -777,11 +788,15 @@ fn connect(dev: &Device) -> Result {
     net.set_features(&rtnl, nf);
     dev.broken.store(false, Ordering::Release);
     dev.connected.store(true, Ordering::Release);
+    if let Err(e) = dev.xdev.switch_state(XenbusState::Connected) {
+        pr_err!("{}: cannot announce Connected: {}\n", net.name(), e);
+        dev.connected.store(false, Ordering::Release);
+        return Err(Error::from_errno(e));
+    }
+    ctl.state = XenbusState::Connected as u32;
     if net.running() {
         start_data_path(dev, ctl);
     }
-    let _ = dev.xdev.switch_state(XenbusState::Connected);
-    ctl.state = XenbusState::Connected as u32;
     for q in ctl.queues.iter() {
         let _ = q.rxp().notify();
     }
@@ -1013,9 +1028,10 @@ unsafe extern "C" fn otherend_changed(
                 set_state(dev, XenbusState::Closed);
             }
         }
-        Some(XenbusState::Connected) if has_rings => {
+        // Link up only once our keys are all written and we announced Connected (`ours`).
+        Some(XenbusState::Connected) if has_rings && ours == XenbusState::Connected as u32 => {
             if let Some(n) = dev.net() {
-                if !dev.broken.load(Ordering::Acquire) {
+                if !dev.broken.load(Ordering::Acquire) && dev.connected.load(Ordering::Acquire) {
                     n.carrier(true);
                     pr_info!("{}: backend connected, link up\n", n.name());
                 }
