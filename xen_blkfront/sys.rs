@@ -5,6 +5,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_void, CStr};
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
 
@@ -119,7 +120,11 @@ impl<T> IrqSpinLock<T> {
     pub(crate) fn lock(&self) -> IrqGuard<'_, T> {
         // SAFETY: `self.lock` is an initialised spinlock that lives as long as `self`.
         let flags = unsafe { b::xpv_shim_lock(self.lock) };
-        IrqGuard { l: self, flags }
+        IrqGuard {
+            l: self,
+            flags,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -130,10 +135,12 @@ impl<T> Drop for IrqSpinLock<T> {
     }
 }
 
-/// The held lock of an [`IrqSpinLock`].
+/// The held lock of an [`IrqSpinLock`]. Not `Send`: it must be released on the CPU that took it
+/// (with interrupts off there), as `spin_unlock_irqrestore` requires.
 pub(crate) struct IrqGuard<'a, T> {
     l: &'a IrqSpinLock<T>,
     flags: usize,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for IrqGuard<'_, T> {
@@ -286,8 +293,8 @@ impl Drop for Disk {
     }
 }
 
-/// A started blk-mq request handed to `queue_rq`, until it is completed.
-#[derive(Clone, Copy)]
+/// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
+/// `Copy`: [`Rq::complete`] consumes it, so a request is completed at most once.
 pub(crate) struct Rq(*mut RawRequest);
 
 // SAFETY: requests may be completed from any context.
