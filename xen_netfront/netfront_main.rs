@@ -301,6 +301,9 @@ fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<&'static Device> {
 ///
 /// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
 /// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
+///
+/// # Safety
+/// `data` is the [`Queue`] registered with the binding, alive until the binding is dropped.
 unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
     // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
     let q = unsafe { &*(data as *const Queue) };
@@ -915,6 +918,10 @@ fn set_state(dev: &Device, s: XenbusState) {
     dev.ctl(&rtnl).state = s as u32;
 }
 
+/// `probe`: a new `vif` device.
+///
+/// # Safety
+/// Called by xenbus with a live device handle, valid until our `remove` returns.
 unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
     match probe_inner(h) {
         Ok(()) => 0,
@@ -1006,6 +1013,10 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
     }
 }
 
+/// `otherend_changed`: the backend's state machine (`netback_changed`).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, serialised with probe/remove of the device.
 unsafe extern "C" fn otherend_changed(
     h: *mut abi_xenbus::XenbusDevHandle,
     state: u32,
@@ -1077,6 +1088,10 @@ unsafe extern "C" fn otherend_changed(
     }
 }
 
+/// `remove`: the device goes (hot-unplug or unload).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, after which it is invalid.
 unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
     let Some(slot) = DEVS.iter().find(|s| s.h.load(Ordering::Acquire) == h) else {
         return;
@@ -1120,6 +1135,12 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
 }
 
 /// `ndo_open` (rtnl held).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
     // SAFETY: `rs` is the device given to `NetDev::alloc`, live while the net_device is.
@@ -1131,6 +1152,12 @@ unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
 }
 
 /// `ndo_stop` (rtnl held).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1141,6 +1168,12 @@ unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
 }
 
 /// `ndo_start_xmit`: copies the packet into slot pages and posts it. Always consumes the skb.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u32) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1366,6 +1399,12 @@ fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &sys::SkbInf
 }
 
 /// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1412,6 +1451,12 @@ unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32
 }
 
 /// `ndo_get_stats64`: sums over the queues.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1428,6 +1473,12 @@ unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
 }
 
 /// ethtool -S: number of counters (per queue in use).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1437,6 +1488,12 @@ unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
 }
 
 /// ethtool -S: name of counter `i` ("queue0_rx_packets").
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8, len: u32) {
     if buf.is_null() || len == 0 || i < 0 {
@@ -1463,6 +1520,12 @@ unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8,
 }
 
 /// ethtool -S: value of counter `i`.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
     // SAFETY: as in `xpv_nf_rs_open`.
