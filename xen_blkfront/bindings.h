@@ -83,9 +83,6 @@ void xpv_shim_lock_free(void *lock);
 unsigned long xpv_shim_lock(void *lock);
 void xpv_shim_unlock(void *lock, unsigned long flags);
 
-unsigned long xpv_shim_alloc_pages(unsigned int order);
-void xpv_shim_free_pages(unsigned long addr, unsigned int order);
-u64 xpv_shim_virt_to_gfn(unsigned long addr);
 void xpv_shim_msleep(unsigned int ms);
 
 /* Exported by xen_platform: reads /proc/cmdline into buf; returns the length or -errno. */

@@ -11,8 +11,12 @@
 //! through zeroed pages of ours, granted once per ring slot when the device connects and kept
 //! (so blkback can map them persistently, `feature-persistent`), never through the guest's own
 //! pages (XSA-403). Each response is copied once from the ring and validated (id, operation,
-//! status); a protocol violation puts the device into an error state in which all its I/O fails.
-//! Grants are revoked when the device goes; a page the backend still maps is leaked (XSA-396).
+//! status); a protocol violation puts the device into an error state in which all its I/O fails
+//! and its ring ports stay masked. Every page we grant (rings, bounce and indirect pages) is owned
+//! by a `GrantedPages` (`xen_proto/src/granted_pages.rs`, shared with xen_netfront): zeroed before
+//! it is granted, and on drop (any path) its grants are revoked and it is freed, or, if the backend
+//! still maps it, leaked (XSA-396) and counted; a device that has leaked more than
+//! `grant::MAX_LEAKED_PAGES_PER_DEVICE` pages is not connected again.
 //!
 //! With `trusted=1` (and the toolstack's `trusted` key, default 1) and without persistent grants
 //! (`feature_persistent=0` or a backend without them) the request's own pages are granted
@@ -47,6 +51,12 @@ mod abi_xenbus_client;
 #[path = "../xen_proto/src/blkif.rs"]
 mod blkif;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/grant.rs"]
+mod grant;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/granted_pages.rs"]
+mod granted_pages;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/ring.rs"]
 mod ring;
 #[allow(unreachable_pub, dead_code)]
@@ -65,6 +75,7 @@ mod xs_wire;
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use blkif::{Request, Response};
+use granted_pages::{GrantedPage, GrantedPages};
 use xenbus_state::XenbusState;
 
 module! {
@@ -115,13 +126,12 @@ struct Slot {
     read: bool,
     /// The request, while busy.
     rq: Option<sys::Rq>,
-    /// Bounce pages (one page each) and their addresses for the copy shim.
-    pages: KVec<sys::Pages>,
+    /// Bounce pages, granted writable (reads land there), and their addresses for the copy
+    /// shim.
+    pages: KVec<GrantedPage>,
     ptrs: KVec<*mut c_void>,
-    /// Grants of `pages`, in order (writable: reads land there).
-    grants: KVec<Grant>,
-    /// The indirect segment page and its grant, with indirect requests.
-    ind: Option<(sys::Pages, Grant)>,
+    /// The indirect segment page, with indirect requests.
+    ind: Option<GrantedPage>,
     /// Trusted backend: grants of the request's own pages while it is in flight (the first
     /// `ndirect` of `pages.len()` entries), and room for its segment list.
     direct: KVec<Option<Grant>>,
@@ -153,16 +163,31 @@ struct RingState {
     slots: KVec<Slot>,
 }
 
-/// One blkif ring (= one blk-mq hardware queue).
+/// Most pages of a ring (`2^MAX_RING_PAGE_ORDER`).
+const RING_PAGES: usize = 1 << blkif::MAX_RING_PAGE_ORDER;
+
+/// One blkif ring (= one blk-mq hardware queue). Field order is drop order: the handler's binding
+/// goes first (its handler takes the lock and reads the ring), then the lock with the slots and
+/// their pages, and the ring pages (which the ring in `lock` points into) last.
 struct RingInfo {
-    lock: sys::IrqSpinLock<RingState>,
-    port: Port,
     binding: Option<EvtchnBinding>,
+    lock: sys::IrqSpinLock<RingState>,
+    /// Closed on drop, after the binding is gone.
+    port: Port,
     /// The ring's pages and their grants (`ring-ref<i>`).
-    pages: Option<sys::Pages>,
-    grants: KVec<Grant>,
+    pages: GrantedPages<RING_PAGES>,
     /// Back pointer to the device (the device outlives its rings).
     dev: *const Blkfront,
+}
+
+impl Drop for RingInfo {
+    /// Unbinds the handler (waiting for a running one), closes the port; the fields then drop in
+    /// order: slot pages and ring pages revoked and freed, or leaked if the backend still maps
+    /// them (counted in the device's `leaks`).
+    fn drop(&mut self) {
+        self.binding = None;
+        let _ = self.port.close();
+    }
 }
 
 /// Negotiated with the backend at connect.
@@ -189,8 +214,11 @@ struct Blkfront {
     /// The backend's domain.
     otherend: u16,
     state: AtomicU32,
-    /// A protocol violation was seen: all I/O fails.
+    /// A protocol violation was seen: all I/O fails, the ring ports stay masked.
     error: AtomicBool,
+    /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
+    /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
+    leaks: grant::LeakCount,
     /// Changed only from the xenbus callbacks (process context, serialised per device) while no
     /// disk exists (or, for `feat`, before it is created); read by `queue_rq` and the handlers.
     inner: core::cell::UnsafeCell<Inner>,
@@ -201,6 +229,8 @@ struct Inner {
     ring_order: u32,
     feat: Features,
     sectors: u64,
+    /// Logical sector size in bytes (`sector-size`, read at connect).
+    sector_size: u32,
     // Drop order: disk before tag set.
     disk: Option<sys::Disk>,
     tags: Option<sys::TagSet>,
@@ -379,7 +409,7 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                 }
                 let (first_sect, last_sect) = blkif::linear_segment(bytes, i).unwrap_or((0, 7));
                 blkif::Segment {
-                    gref: slot.grants[i].gref(),
+                    gref: slot.pages[i].gref(0),
                     first_sect,
                     last_sect,
                     _pad: 0,
@@ -399,11 +429,11 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                     }
                 }
             } else {
-                let Some((ipage, igrant)) = slot.ind.as_ref() else {
+                let Some(ipage) = slot.ind.as_ref() else {
                     slot.end_direct();
                     return sys::sts::IOERR;
                 };
-                let base = ipage.ptr().cast::<blkif::Segment>();
+                let base = ipage.as_ptr().cast::<blkif::Segment>();
                 for i in 0..npages {
                     // SAFETY: the indirect page is ours, 4096 bytes = 512 segments, and
                     // npages <= slot.pages.len() <= 512; volatile: the backend may map it.
@@ -414,7 +444,7 @@ fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
                 } else {
                     blkif::OP_READ
                 };
-                match Request::indirect(inner_op, handle, id, pos, npages as u16, &[igrant.gref()])
+                match Request::indirect(inner_op, handle, id, pos, npages as u16, &[ipage.gref(0)])
                 {
                     Some(q) => (q, inner_op, !write && !direct),
                     None => {
@@ -573,6 +603,9 @@ fn process_ring(info: &Blkfront, r: &RingInfo) -> bool {
 
 /// Event channel handler of a ring (hard IRQ, port masked). The work is done here, so the EOI
 /// is given on return: `SPURIOUS` (throttled by xen_platform) when there was nothing to do.
+/// Once the device is in its error state (a protocol violation) the port is left masked and
+/// unacknowledged (`LATE` without a later EOI), as Linux's `blkif_interrupt` does: the backend
+/// gets no more of our attention until the device is set up afresh (new ports).
 ///
 /// # Safety
 /// `data` is the [`RingInfo`] registered with the binding, alive until the binding is dropped.
@@ -581,7 +614,10 @@ unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
     let r = unsafe { &*(data as *const RingInfo) };
     // SAFETY: the device outlives its rings.
     let info = unsafe { &*r.dev };
-    if process_ring(info, r) {
+    let work = process_ring(info, r);
+    if info.error.load(Ordering::Acquire) {
+        abi::evtchn_ret::LATE
+    } else if work {
         abi::evtchn_ret::EOI
     } else {
         abi::evtchn_ret::SPURIOUS
@@ -647,27 +683,27 @@ fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
     read_u64(dev, node).and_then(|v| u32::try_from(v).ok())
 }
 
-/// Allocates and grants one ring, binds its event channel.
+/// Allocates and grants one ring, binds its event channel. On error everything made so far is
+/// undone (the pages revoked and freed by their owner, the port closed by `RingInfo`'s drop).
 fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
-    let pages = sys::Pages::new(order)?;
-    // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them.
-    let ring = unsafe { BlkRing::init(pages.ptr(), pages.bytes()) }.ok_or(EINVAL)?;
-    let mut grants = KVec::new();
-    for i in 0..(1usize << order) {
-        let g = Grant::new(otherend, pages.gfn(i), false).map_err(kerr)?;
-        grants.push(g, GFP_KERNEL)?;
-    }
+    // SAFETY: the device (and so its leak counter) outlives its rings: they are freed by
+    // `free_rings` before `remove` frees the device.
+    let pages = unsafe { GrantedPages::new(otherend, order, false, &info.leaks) }.map_err(kerr)?;
+    // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them; the
+    // ring lives in the same `RingInfo`, which drops it before the pages.
+    let ring = unsafe { BlkRing::init(pages.as_ptr(), pages.bytes()) }.ok_or(EINVAL)?;
+    let lock = sys::IrqSpinLock::new(RingState {
+        ring,
+        slots: KVec::new(),
+    })?;
     let port = info.dev.alloc_evtchn().map_err(kerr)?;
+    // From here on the port is closed by `RingInfo`'s drop (also if `KBox::new` fails).
     let mut r = KBox::new(
         RingInfo {
-            lock: sys::IrqSpinLock::new(RingState {
-                ring,
-                slots: KVec::new(),
-            })?,
-            port,
             binding: None,
-            pages: Some(pages),
-            grants,
+            lock,
+            port,
+            pages,
             dev: info as *const Blkfront,
         },
         GFP_KERNEL,
@@ -678,56 +714,6 @@ fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInf
     let b = unsafe { EvtchnBinding::new(port, ring_event, data) }.map_err(kerr)?;
     r.binding = Some(b);
     Ok(r)
-}
-
-/// Revokes the grants of a ring and frees it; pages the backend still maps are leaked.
-fn free_ring(name: &vdev::DiskName, mut rb: KBox<RingInfo>) {
-    let r = &mut *rb;
-    r.binding = None;
-    let _ = r.port.close();
-    let mut leaked = 0usize;
-    let mut g = r.lock.lock();
-    for s in g.slots.iter_mut() {
-        let mut busy = false;
-        for g in core::mem::replace(&mut s.grants, KVec::new()) {
-            // A grant still mapped stays granted (dropping it keeps the reference).
-            if g.end().is_err() {
-                busy = true;
-            }
-        }
-        if busy {
-            for p in core::mem::replace(&mut s.pages, KVec::new()) {
-                p.leak();
-                leaked += 1;
-            }
-        }
-        if let Some((p, g)) = s.ind.take() {
-            if g.end().is_err() {
-                p.leak();
-                leaked += 1;
-            }
-        }
-    }
-    drop(g);
-    let mut ring_busy = false;
-    for g in core::mem::replace(&mut r.grants, KVec::new()) {
-        if g.end().is_err() {
-            ring_busy = true;
-        }
-    }
-    if ring_busy {
-        if let Some(p) = r.pages.take() {
-            p.leak();
-            leaked += 1;
-        }
-    }
-    if leaked > 0 {
-        pr_warn!(
-            "{}: backend still maps {} of our pages: leaked, not reused\n",
-            name,
-            leaked
-        );
-    }
 }
 
 /// `talk_to_blkback`: rings, event channels, our keys, `Initialised`.
@@ -752,17 +738,10 @@ fn setup_rings(info: &Blkfront) -> Result {
     }
     inner.ring_order = order;
     let persistent = sys::params::feature_persistent();
-    loop {
-        let tx = abi_xenbus_client::transaction_start().map_err(kerr)?;
-        let r = write_keys(info, inner, tx, nr, order, persistent);
-        let commit = r.is_ok();
-        match abi_xenbus_client::transaction_end(tx, commit) {
-            Err(e) if e == -abi::EAGAIN && commit => continue,
-            Err(e) => return Err(kerr(e)),
-            Ok(()) => r?,
-        }
-        break;
-    }
+    abi_xenbus_client::with_transaction(|tx| {
+        write_keys(info, inner, tx, nr, order, persistent).map_err(|e| e.to_errno())
+    })
+    .map_err(kerr)?;
     dev.switch_state(XenbusState::Initialised).map_err(kerr)?;
     info.state.store(st::RINGS, Ordering::Release);
     Ok(())
@@ -785,14 +764,15 @@ fn write_keys(
         write_node(dev, tx, b"multi-queue-num-queues", format_args!("{}", nr))?;
     }
     for (q, r) in inner.rings.iter().enumerate() {
-        for (i, g) in r.grants.iter().enumerate() {
+        for i in 0..r.pages.pages() {
+            let gref = r.pages.gref(i);
             let node = match (nr > 1, order > 0) {
                 (false, false) => node_name(&mut nb, format_args!("ring-ref"))?,
                 (false, true) => node_name(&mut nb, format_args!("ring-ref{}", i))?,
                 (true, false) => node_name(&mut nb, format_args!("queue-{}/ring-ref", q))?,
                 (true, true) => node_name(&mut nb, format_args!("queue-{}/ring-ref{}", q, i))?,
             };
-            write_node(dev, tx, node, format_args!("{}", g.gref()))?;
+            write_node(dev, tx, node, format_args!("{}", gref))?;
         }
         let node = if nr > 1 {
             node_name(&mut nb, format_args!("queue-{}/event-channel", q))?
@@ -811,10 +791,19 @@ fn write_keys(
     Ok(())
 }
 
+/// Unbinds, revokes and frees every ring with its slots (`RingInfo`'s drop); pages the backend
+/// still maps are leaked and counted in the device's `leaks`.
 fn free_rings(info: &Blkfront, inner: &mut Inner) {
-    let name = info.name();
-    for r in core::mem::replace(&mut inner.rings, KVec::new()) {
-        free_ring(&name, r);
+    let before = info.leaks.get();
+    drop(core::mem::replace(&mut inner.rings, KVec::new()));
+    let leaked = info.leaks.get().saturating_sub(before);
+    if leaked > 0 {
+        pr_warn!(
+            "{}: backend still maps {} of our pages: leaked, not reused ({} leaked by this device)\n",
+            info.name(),
+            leaked,
+            info.leaks.get()
+        );
     }
 }
 
@@ -832,7 +821,6 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
                 rq: None,
                 pages: KVec::new(),
                 ptrs: KVec::new(),
-                grants: KVec::new(),
                 ind: None,
                 direct: KVec::with_capacity(segs, GFP_KERNEL)?,
                 ndirect: 0,
@@ -842,17 +830,18 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
                 s.direct.push(None, GFP_KERNEL)?;
             }
             for _ in 0..segs {
-                let p = sys::Pages::new(0)?;
-                let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
-                s.ptrs.push(p.ptr().cast::<c_void>(), GFP_KERNEL)?;
+                // SAFETY: the device outlives its slots (see `alloc_ring`).
+                let p =
+                    unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }.map_err(kerr)?;
+                s.ptrs.push(p.as_ptr().cast::<c_void>(), GFP_KERNEL)?;
                 s.pages.push(p, GFP_KERNEL)?;
-                s.grants.push(g, GFP_KERNEL)?;
             }
             if indirect {
-                let p = sys::Pages::new(0)?;
                 // Writable: blkback maps persistent grants read-write, even indirect pages.
-                let g = Grant::new(otherend, p.gfn(0), false).map_err(kerr)?;
-                s.ind = Some((p, g));
+                // SAFETY: as above.
+                let p =
+                    unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }.map_err(kerr)?;
+                s.ind = Some(p);
             }
             slots.push(s, GFP_KERNEL)?;
         }
@@ -874,7 +863,13 @@ fn connect(info: &Blkfront) -> Result {
         info_bits,
     )
     .map_err(|e| {
-        pr_err!("{}: unusable disk: {:?}\n", info.name(), e);
+        pr_err!(
+            "{}: unusable disk (sectors {}, sector-size {}): {:?}\n",
+            info.name(),
+            sectors,
+            ss,
+            e
+        );
         EINVAL
     })?;
     let flush = blkif::FlushMode::negotiate(
@@ -922,6 +917,7 @@ fn connect(info: &Blkfront) -> Result {
     alloc_slots(info, inner, depth, segs, indirect)?;
     inner.feat = feat;
     inner.sectors = sectors;
+    inner.sector_size = params.sector_size;
     let tags = sys::TagSet::new(nr, depth)?;
     let gran = if feat.granularity.is_power_of_two() && feat.granularity >= params.sector_size {
         feat.granularity
@@ -997,6 +993,7 @@ fn connect(info: &Blkfront) -> Result {
 }
 
 /// The backend re-announced `Connected` while we are connected: a resize (`sectors` changed).
+/// A capacity whose size in bytes does not fit in an `i64` is refused; the disk keeps its size.
 fn check_resize(info: &Blkfront) {
     let Some(sectors) = read_u64(&info.dev, b"sectors") else {
         return;
@@ -1004,6 +1001,16 @@ fn check_resize(info: &Blkfront) {
     // SAFETY: xenbus callback of this device; only `sectors` changes (not read elsewhere).
     let inner = unsafe { info.inner_mut() };
     if sectors == inner.sectors {
+        return;
+    }
+    if let Err(e) = blkif::check_capacity(sectors, inner.sector_size) {
+        pr_err!(
+            "{}: resize to {} sectors refused ({:?}): keeping {} sectors\n",
+            info.name(),
+            sectors,
+            e,
+            inner.sectors
+        );
         return;
     }
     if let Some(d) = inner.disk.as_ref() {
@@ -1132,11 +1139,13 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             otherend,
             state: AtomicU32::new(st::INIT),
             error: AtomicBool::new(false),
+            leaks: grant::LeakCount::new(),
             inner: core::cell::UnsafeCell::new(Inner {
                 rings: KVec::new(),
                 ring_order: 0,
                 feat: Features::default(),
                 sectors: 0,
+                sector_size: 512,
                 disk: None,
                 tags: None,
             }),
@@ -1178,6 +1187,21 @@ unsafe extern "C" fn otherend_changed(
     match bs {
         XenbusState::InitWait => {
             if state == st::INIT || state == st::CLOSED {
+                if let Err(e) = info.leaks.check(grant::MAX_LEAKED_PAGES_PER_DEVICE) {
+                    // A backend that keeps our pages mapped across reconnects would make us
+                    // leak a ring's worth each time: stop here.
+                    pr_err!(
+                        "{}: backend kept {} of our pages mapped (more than {}): not connecting again\n",
+                        info.name(),
+                        e.leaked,
+                        e.limit
+                    );
+                    if state == st::INIT {
+                        info.state.store(st::CLOSED, Ordering::Release);
+                    }
+                    let _ = info.dev.switch_state(XenbusState::Closed);
+                    return;
+                }
                 info.error.store(false, Ordering::Release);
                 if let Err(e) = setup_rings(info) {
                     pr_err!("{}: cannot set up rings: {:?}\n", info.name(), e);

@@ -364,21 +364,6 @@ void xpv_shim_unlock(void *lock, unsigned long flags)
 	spin_unlock_irqrestore((spinlock_t *)lock, flags);
 }
 
-unsigned long xpv_shim_alloc_pages(unsigned int order)
-{
-	return __get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
-}
-
-void xpv_shim_free_pages(unsigned long addr, unsigned int order)
-{
-	free_pages(addr, order);
-}
-
-u64 xpv_shim_virt_to_gfn(unsigned long addr)
-{
-	return PFN_DOWN(__pa(addr));
-}
-
 void xpv_shim_msleep(unsigned int ms)
 {
 	msleep(ms);

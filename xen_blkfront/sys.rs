@@ -5,6 +5,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_void, CStr};
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
 
@@ -119,7 +120,11 @@ impl<T> IrqSpinLock<T> {
     pub(crate) fn lock(&self) -> IrqGuard<'_, T> {
         // SAFETY: `self.lock` is an initialised spinlock that lives as long as `self`.
         let flags = unsafe { b::xpv_shim_lock(self.lock) };
-        IrqGuard { l: self, flags }
+        IrqGuard {
+            l: self,
+            flags,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -130,10 +135,12 @@ impl<T> Drop for IrqSpinLock<T> {
     }
 }
 
-/// The held lock of an [`IrqSpinLock`].
+/// The held lock of an [`IrqSpinLock`]. Not `Send`: it must be released on the CPU that took it
+/// (with interrupts off there), as `spin_unlock_irqrestore` requires.
 pub(crate) struct IrqGuard<'a, T> {
     l: &'a IrqSpinLock<T>,
     flags: usize,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for IrqGuard<'_, T> {
@@ -155,56 +162,6 @@ impl<T> Drop for IrqGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: taken by `lock` with these flags.
         unsafe { b::xpv_shim_unlock(self.l.lock, self.flags) };
-    }
-}
-
-/// `2^order` physically contiguous zeroed pages (`__get_free_pages`), freed on drop. A page that
-/// may still be granted to another domain must be leaked instead ([`Pages::leak`], XSA-396).
-pub(crate) struct Pages {
-    addr: usize,
-    order: u32,
-}
-
-// SAFETY: plain memory owned by us.
-unsafe impl Send for Pages {}
-
-impl Pages {
-    /// Allocates (GFP_KERNEL, may sleep).
-    pub(crate) fn new(order: u32) -> Result<Self> {
-        // SAFETY: plain allocation.
-        let addr = unsafe { b::xpv_shim_alloc_pages(order) } as usize;
-        if addr == 0 {
-            return Err(ENOMEM);
-        }
-        Ok(Self { addr, order })
-    }
-
-    /// Kernel virtual address of the first byte.
-    pub(crate) fn ptr(&self) -> *mut u8 {
-        self.addr as *mut u8
-    }
-
-    /// Size in bytes.
-    pub(crate) fn bytes(&self) -> usize {
-        4096 << self.order
-    }
-
-    /// Guest frame number of page `i` (an HVM guest's pfn).
-    pub(crate) fn gfn(&self, i: usize) -> u64 {
-        // SAFETY: a direct-map address inside our allocation.
-        unsafe { b::xpv_shim_virt_to_gfn((self.addr + i * 4096) as _) }
-    }
-
-    /// Gives the pages up without freeing them (they are still granted).
-    pub(crate) fn leak(self) {
-        core::mem::forget(self);
-    }
-}
-
-impl Drop for Pages {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `new` with this order, freed once.
-        unsafe { b::xpv_shim_free_pages(self.addr as _, self.order) };
     }
 }
 
@@ -336,8 +293,8 @@ impl Drop for Disk {
     }
 }
 
-/// A started blk-mq request handed to `queue_rq`, until it is completed.
-#[derive(Clone, Copy)]
+/// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
+/// `Copy`: [`Rq::complete`] consumes it, so a request is completed at most once.
 pub(crate) struct Rq(*mut RawRequest);
 
 // SAFETY: requests may be completed from any context.

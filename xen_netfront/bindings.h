@@ -110,9 +110,5 @@ int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len);
 int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u16 flags,
 		      u16 gso_size, u8 gso_type);
 
-/* A zeroed page we own (get_zeroed_page(GFP_KERNEL)); *pfn gets its frame number. NULL without
- * memory. Freed with xpv_nf_page_free (only when no grant of it is left, XSA-396). */
-void *xpv_nf_page_alloc(u64 *pfn);
-void xpv_nf_page_free(void *va);
 /* Number of online CPUs. */
 u32 xpv_nf_num_online_cpus(void);

@@ -527,21 +527,6 @@ drop:
 	return -EINVAL;
 }
 
-void *xpv_nf_page_alloc(u64 *pfn)
-{
-	unsigned long va = get_zeroed_page(GFP_KERNEL);
-
-	if (!va)
-		return NULL;
-	*pfn = PFN_DOWN(__pa(va));
-	return (void *)va;
-}
-
-void xpv_nf_page_free(void *va)
-{
-	free_page((unsigned long)va);
-}
-
 u32 xpv_nf_num_online_cpus(void)
 {
 	return num_online_cpus();

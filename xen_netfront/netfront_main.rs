@@ -13,7 +13,9 @@
 //! sees other kernel memory (XSA-403) and each byte it wrote is read once. Each response is
 //! copied once out of the ring and validated (`netif.rs`); a violation stops the device with an
 //! error (port left masked). Grants are revoked when the backend has closed; a page it still
-//! maps is leaked, never reused (XSA-396). The rx ring is refilled from the same pages as soon
+//! maps is leaked, never reused (XSA-396), and counted (`GrantedPages`, shared with
+//! xen_blkfront); a device that has leaked more than `grant::MAX_LEAKED_PAGES_PER_DEVICE` pages is
+//! not connected again. The rx ring is refilled from the same pages as soon
 //! as a response is consumed, so memory pressure can drop packets (skb allocation) but never
 //! stall the ring.
 //!
@@ -32,7 +34,8 @@
 //!
 //! Negotiated: `request-rx-copy`, `feature-sg`, `feature-gso-tcpv4/6`, checksum offload
 //! (`feature-no-csum-offload`, `feature-ipv6-csum-offload`), `feature-rx-notify`,
-//! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter).
+//! `feature-split-event-channels`, `multi-queue-max-queues` (up to the `max_queues` parameter and
+//! the number of online CPUs).
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -52,6 +55,12 @@ mod abi_xenbus;
 #[path = "../xen_proto/src/abi_xenbus_client.rs"]
 mod abi_xenbus_client;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/grant.rs"]
+mod grant;
+#[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/granted_pages.rs"]
+mod granted_pages;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/netif.rs"]
 mod netif;
 #[allow(unreachable_pub, dead_code)]
@@ -70,9 +79,10 @@ mod xs_wire;
 
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
+use granted_pages::GrantedPage;
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use ring::SharedRing;
-use sys::{BouncePage, NetDev, Rtnl, TxSkb};
+use sys::{NetDev, Rtnl, TxSkb};
 use xenbus_state::XenbusState;
 
 module! {
@@ -130,7 +140,7 @@ impl Drop for OwnedPort {
 struct TxQ {
     ring: SharedRing<TxRequest, TxResponse>,
     /// One read-only granted page per slot id.
-    pages: KVec<BouncePage>,
+    pages: KVec<GrantedPage>,
     /// Trusted backend: packets are granted in place, unless they need more slots than a
     /// backend accepts (then they are copied into `pages`).
     direct: bool,
@@ -149,7 +159,7 @@ struct TxQ {
 struct RxQ {
     ring: SharedRing<RxRequest, RxResponse>,
     /// One writable granted page per slot id (request `i` uses slot `i % RING`).
-    pages: KVec<BouncePage>,
+    pages: KVec<GrantedPage>,
     asm: RxAssembler,
     /// The packet being assembled, and whether it must be dropped (no memory).
     cur: Option<sys::RxSkb>,
@@ -177,8 +187,8 @@ struct Queue {
     /// With `feature-split-event-channels`: the rx port (`event-channel-rx`).
     rx_port: Option<OwnedPort>,
     // The ring pages last: the rings above point into them.
-    tx_ring_page: BouncePage,
-    rx_ring_page: BouncePage,
+    tx_ring_page: GrantedPage,
+    rx_ring_page: GrantedPage,
 }
 
 // SAFETY: `tx` is only accessed under the queue's tx spinlock, `rx` only from the queue's NAPI
@@ -209,6 +219,9 @@ struct Device {
     connected: AtomicBool,
     /// A protocol violation stopped the device.
     broken: AtomicBool,
+    /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
+    /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at connect.
+    leaks: grant::LeakCount,
     /// Queues in use (for ethtool -S).
     nq: AtomicU32,
     stats: [QStats; sys::MAX_QUEUES],
@@ -288,6 +301,9 @@ fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<&'static Device> {
 ///
 /// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
 /// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
+///
+/// # Safety
+/// `data` is the [`Queue`] registered with the binding, alive until the binding is dropped.
 unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
     // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
     let q = unsafe { &*(data as *const Queue) };
@@ -310,7 +326,7 @@ unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
 }
 
 /// The backend's `rsp_prod` of the shared ring in `page` (an atomic read of shared memory).
-fn rsp_prod(page: &BouncePage) -> u32 {
+fn rsp_prod(page: &GrantedPage) -> u32 {
     // SAFETY: the page holds a shared ring whose header (`ring::SringHeader`, 4-byte aligned
     // atomics) starts at offset 0; it lives as long as `page`; the field is only accessed
     // atomically on our side.
@@ -442,7 +458,7 @@ impl Queue {
                     let req = RxRequest {
                         id: id as u16,
                         pad: 0,
-                        gref: rx.pages[id].gref(),
+                        gref: rx.pages[id].gref(0),
                     };
                     if rx.ring.put_request(req).is_some() {
                         posted = true;
@@ -532,8 +548,15 @@ fn new_queue(
     direct: bool,
 ) -> Result<KBox<Queue>> {
     let dom = dev.backend;
-    let tx_ring_page = BouncePage::granted(dom, false)?;
-    let rx_ring_page = BouncePage::granted(dom, false)?;
+    // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
+    // and counted in `dev.leaks` if still mapped) when dropped, on every path.
+    let page = |readonly: bool| {
+        // SAFETY: the device (and its leak counter) outlives its queues: `remove` disconnects
+        // (dropping the queues) before it frees the device.
+        unsafe { GrantedPage::new(dom, 0, readonly, &dev.leaks) }.map_err(Error::from_errno)
+    };
+    let tx_ring_page = page(false)?;
+    let rx_ring_page = page(false)?;
     // SAFETY: the ring pages are ours, 4096 bytes, page-aligned, and live as long as the queue
     // (fields dropped after the rings); only the rings access them on our side.
     let tx_ring = unsafe { SharedRing::init(tx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
@@ -543,16 +566,16 @@ fn new_queue(
     let mut txp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut free = [0u16; RING];
-    for i in 0..RING {
-        txp.push(BouncePage::granted(dom, true)?, GFP_KERNEL)?;
-        rxp.push(BouncePage::granted(dom, false)?, GFP_KERNEL)?;
-        free[i] = (RING - 1 - i) as u16;
+    for (i, f) in free.iter_mut().enumerate() {
+        txp.push(page(true)?, GFP_KERNEL)?;
+        rxp.push(page(false)?, GFP_KERNEL)?;
+        *f = (RING - 1 - i) as u16;
     }
     for (i, p) in rxp.iter().enumerate() {
         let req = RxRequest {
             id: i as u16,
             pad: 0,
-            gref: p.gref(),
+            gref: p.gref(0),
         };
         rx_ring.put_request(req).ok_or(EINVAL)?;
     }
@@ -632,83 +655,82 @@ fn node<'a>(buf: &'a mut [u8; 48], prefix: &[u8], key: &[u8]) -> &'a [u8] {
 /// one transaction (netif.h "Multi-queue", "Split event channels").
 fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), i32> {
     let x = dev.xdev;
-    for _ in 0..10 {
-        let tx = abi_xenbus_client::transaction_start()?;
-        let r = (|| {
-            let (mut b, mut k) = ([0u8; 12], [0u8; 48]);
-            if queues.len() > 1 {
-                x.write(
-                    tx,
-                    b"multi-queue-num-queues",
-                    u32_str(queues.len() as u32, &mut b),
-                )?;
-            }
-            for q in queues {
-                let mut pb = [0u8; 20];
-                let prefix: &[u8] = if queues.len() > 1 {
-                    let mut nb = [0u8; 12];
-                    let num = u32_str(q.idx, &mut nb);
-                    pb[..6].copy_from_slice(b"queue-");
-                    pb[6..6 + num.len()].copy_from_slice(num);
-                    pb[6 + num.len()] = b'/';
-                    &pb[..7 + num.len()]
-                } else {
-                    &[]
-                };
-                let v = u32_str(q.tx_ring_page.gref(), &mut b);
-                x.write(tx, node(&mut k, prefix, b"tx-ring-ref"), v)?;
-                let v = u32_str(q.rx_ring_page.gref(), &mut b);
-                x.write(tx, node(&mut k, prefix, b"rx-ring-ref"), v)?;
-                match &q.rx_port {
-                    None => {
-                        let v = u32_str(q.port.0 .0, &mut b);
-                        x.write(tx, node(&mut k, prefix, b"event-channel"), v)?;
-                    }
-                    Some(rp) => {
-                        let v = u32_str(q.port.0 .0, &mut b);
-                        x.write(tx, node(&mut k, prefix, b"event-channel-tx"), v)?;
-                        let v = u32_str(rp.0 .0, &mut b);
-                        x.write(tx, node(&mut k, prefix, b"event-channel-rx"), v)?;
-                    }
+    abi_xenbus_client::with_transaction(|tx| {
+        let (mut b, mut k) = ([0u8; 12], [0u8; 48]);
+        if queues.len() > 1 {
+            x.write(
+                tx,
+                b"multi-queue-num-queues",
+                u32_str(queues.len() as u32, &mut b),
+            )?;
+        }
+        for q in queues {
+            let mut pb = [0u8; 20];
+            let prefix: &[u8] = if queues.len() > 1 {
+                let mut nb = [0u8; 12];
+                let num = u32_str(q.idx, &mut nb);
+                pb[..6].copy_from_slice(b"queue-");
+                pb[6..6 + num.len()].copy_from_slice(num);
+                pb[6 + num.len()] = b'/';
+                &pb[..7 + num.len()]
+            } else {
+                &[]
+            };
+            let v = u32_str(q.tx_ring_page.gref(0), &mut b);
+            x.write(tx, node(&mut k, prefix, b"tx-ring-ref"), v)?;
+            let v = u32_str(q.rx_ring_page.gref(0), &mut b);
+            x.write(tx, node(&mut k, prefix, b"rx-ring-ref"), v)?;
+            match &q.rx_port {
+                None => {
+                    let v = u32_str(q.port.0 .0, &mut b);
+                    x.write(tx, node(&mut k, prefix, b"event-channel"), v)?;
+                }
+                Some(rp) => {
+                    let v = u32_str(q.port.0 .0, &mut b);
+                    x.write(tx, node(&mut k, prefix, b"event-channel-tx"), v)?;
+                    let v = u32_str(rp.0 .0, &mut b);
+                    x.write(tx, node(&mut k, prefix, b"event-channel-rx"), v)?;
                 }
             }
-            for k in [
-                &b"request-rx-copy"[..],
-                b"feature-rx-notify",
-                b"feature-sg",
-                b"feature-gso-tcpv4",
-                b"feature-gso-tcpv6",
-                b"feature-ipv6-csum-offload",
-            ] {
-                x.write(tx, k, b"1")?;
-            }
-            Ok(())
-        })();
-        match r {
-            Ok(()) => match abi_xenbus_client::transaction_end(tx, true) {
-                Ok(()) => return Ok(()),
-                Err(e) if e == -abi::EAGAIN => continue,
-                Err(e) => return Err(e),
-            },
-            Err(e) => {
-                let _ = abi_xenbus_client::transaction_end(tx, false);
-                return Err(e);
-            }
         }
-    }
-    Err(-abi::EAGAIN)
+        for k in [
+            &b"request-rx-copy"[..],
+            b"feature-rx-notify",
+            b"feature-sg",
+            b"feature-gso-tcpv4",
+            b"feature-gso-tcpv6",
+            b"feature-ipv6-csum-offload",
+        ] {
+            x.write(tx, k, b"1")?;
+        }
+        Ok(())
+    })
 }
 
 /// Backend in InitWait: read its features, build the rings, publish them, go Connected.
 fn connect(dev: &Device) -> Result {
     let net = dev.net().ok_or(EINVAL)?;
+    if let Err(e) = dev.leaks.check(grant::MAX_LEAKED_PAGES_PER_DEVICE) {
+        // A backend that keeps our pages mapped across reconnects would make us leak a set of
+        // rings each time: stop here.
+        pr_err!(
+            "{}: backend kept {} of our pages mapped (more than {}): not connecting again\n",
+            net.name(),
+            e.leaked,
+            e.limit
+        );
+        return Err(EBUSY);
+    }
     let x = dev.xdev;
     let feats = Features::from_backend(|k| x.otherend_feature(k), |k| x.read_otherend_u32(k).ok());
     if !feats.rx_copy {
         pr_err!("{}: backend lacks feature-rx-copy\n", net.name());
         return Err(ENODEV);
     }
-    let nq = feats.queues(max_queues(), sys::MAX_QUEUES as u32);
+    // At most one queue per online CPU, whatever the backend offers or `max_queues` asks for
+    // (as blkfront and Linux's netfront).
+    let cpus = sys::num_online_cpus().clamp(1, sys::MAX_QUEUES as u32);
+    let nq = feats.queues(max_queues(), cpus);
     // As Linux's `bounce = !xennet_trusted || !xenbus_read_unsigned(nodename, "trusted", 1)`.
     let direct = sys::param_trusted() && dev.xdev.own_flag(b"trusted", true);
     let mut queues = KVec::with_capacity(nq as usize, GFP_KERNEL)?;
@@ -718,26 +740,33 @@ fn connect(dev: &Device) -> Result {
             GFP_KERNEL,
         )?;
     }
-    write_keys(dev, &queues).map_err(Error::from_errno)?;
+    // Every queue's keys are written (each write checked) or the connect fails here.
+    write_keys(dev, &queues).map_err(|e| {
+        pr_err!("{}: writing the ring keys failed: {}\n", net.name(), e);
+        Error::from_errno(e)
+    })?;
     let rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
-    for q in queues.iter() {
-        let data = &**q as *const Queue as *mut c_void;
-        let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
-        for port in ports.into_iter().flatten() {
-            // SAFETY: the queue is boxed (stable address) and kept in `ctl.queues` until after
-            // the binding is dropped (`bindings` is emptied first in `disconnect`); the handler
-            // only schedules NAPI, fine in hard IRQ context.
-            let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
-                .map_err(Error::from_errno);
-            match b {
-                Ok(b) => ctl.bindings.push(b, GFP_KERNEL)?,
-                Err(e) => {
-                    drop(core::mem::take(&mut ctl.bindings));
-                    return Err(e);
-                }
+    // The bindings point into `queues`: on any error they go before the queues do.
+    let bound = (|| -> Result {
+        for q in queues.iter() {
+            let data = &**q as *const Queue as *mut c_void;
+            let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
+            for port in ports.into_iter().flatten() {
+                // SAFETY: the queue is boxed (stable address) and kept (in `queues`, then in
+                // `ctl.queues`) until after the binding is dropped (`bindings` is emptied first
+                // below on error and in `disconnect`); the handler only schedules NAPI, fine in
+                // hard IRQ context.
+                let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
+                    .map_err(Error::from_errno)?;
+                ctl.bindings.push(b, GFP_KERNEL)?;
             }
         }
+        Ok(())
+    })();
+    if let Err(e) = bound {
+        drop(core::mem::take(&mut ctl.bindings));
+        return Err(e);
     }
     ctl.queues = queues;
     ctl.feats = feats;
@@ -762,11 +791,15 @@ fn connect(dev: &Device) -> Result {
     net.set_features(&rtnl, nf);
     dev.broken.store(false, Ordering::Release);
     dev.connected.store(true, Ordering::Release);
+    if let Err(e) = dev.xdev.switch_state(XenbusState::Connected) {
+        pr_err!("{}: cannot announce Connected: {}\n", net.name(), e);
+        dev.connected.store(false, Ordering::Release);
+        return Err(Error::from_errno(e));
+    }
+    ctl.state = XenbusState::Connected as u32;
     if net.running() {
         start_data_path(dev, ctl);
     }
-    let _ = dev.xdev.switch_state(XenbusState::Connected);
-    ctl.state = XenbusState::Connected as u32;
     for q in ctl.queues.iter() {
         let _ = q.rxp().notify();
     }
@@ -862,14 +895,19 @@ fn disconnect(dev: &Device) {
         n.carrier(false);
     }
     stop_data_path(dev, ctl);
-    let had = !ctl.queues.is_empty();
+    let before = dev.leaks.get();
     drop(core::mem::take(&mut ctl.bindings));
     drop(core::mem::take(&mut ctl.queues));
     drop(rtnl);
-    if had {
-        let leaked = sys::LEAKED_PAGES.load(Ordering::Relaxed);
-        if leaked != 0 {
-            pr_warn!("{} pages still mapped by a backend were leaked\n", leaked);
+    let leaked = dev.leaks.get().saturating_sub(before);
+    if leaked != 0 {
+        if let Some(n) = dev.net() {
+            pr_warn!(
+                "{}: {} pages still mapped by the backend were leaked ({} by this device)\n",
+                n.name(),
+                leaked,
+                dev.leaks.get()
+            );
         }
     }
 }
@@ -880,6 +918,10 @@ fn set_state(dev: &Device, s: XenbusState) {
     dev.ctl(&rtnl).state = s as u32;
 }
 
+/// `probe`: a new `vif` device.
+///
+/// # Safety
+/// Called by xenbus with a live device handle, valid until our `remove` returns.
 unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
     match probe_inner(h) {
         Ok(()) => 0,
@@ -927,6 +969,7 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
                 ctl: UnsafeCell::new(Ctl::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
+                leaks: grant::LeakCount::new(),
                 nq: AtomicU32::new(1),
                 stats: Default::default(),
             },
@@ -970,6 +1013,10 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
     }
 }
 
+/// `otherend_changed`: the backend's state machine (`netback_changed`).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, serialised with probe/remove of the device.
 unsafe extern "C" fn otherend_changed(
     h: *mut abi_xenbus::XenbusDevHandle,
     state: u32,
@@ -992,9 +1039,10 @@ unsafe extern "C" fn otherend_changed(
                 set_state(dev, XenbusState::Closed);
             }
         }
-        Some(XenbusState::Connected) if has_rings => {
+        // Link up only once our keys are all written and we announced Connected (`ours`).
+        Some(XenbusState::Connected) if has_rings && ours == XenbusState::Connected as u32 => {
             if let Some(n) = dev.net() {
-                if !dev.broken.load(Ordering::Acquire) {
+                if !dev.broken.load(Ordering::Acquire) && dev.connected.load(Ordering::Acquire) {
                     n.carrier(true);
                     pr_info!("{}: backend connected, link up\n", n.name());
                 }
@@ -1040,6 +1088,10 @@ unsafe extern "C" fn otherend_changed(
     }
 }
 
+/// `remove`: the device goes (hot-unplug or unload).
+///
+/// # Safety
+/// Called by xenbus with a live device handle, after which it is invalid.
 unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
     let Some(slot) = DEVS.iter().find(|s| s.h.load(Ordering::Acquire) == h) else {
         return;
@@ -1083,6 +1135,12 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
 }
 
 /// `ndo_open` (rtnl held).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
     // SAFETY: `rs` is the device given to `NetDev::alloc`, live while the net_device is.
@@ -1094,6 +1152,12 @@ unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
 }
 
 /// `ndo_stop` (rtnl held).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1104,6 +1168,12 @@ unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
 }
 
 /// `ndo_start_xmit`: copies the packet into slot pages and posts it. Always consumes the skb.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut sys::RawSkb, q: u32) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1193,14 +1263,15 @@ fn xmit_bounce(
         let chunk = (info.len - off).min(netif::PAGE_SIZE);
         slots[i] = TxSlot {
             id,
-            gref: tx.pages[id as usize].gref(),
+            gref: tx.pages[id as usize].gref(0),
             off: 0,
             len: chunk as u16,
         };
-        if skb
-            .copy_to(off, &mut tx.pages[id as usize].buf_mut()[..chunk])
-            .is_err()
-        {
+        // Tx pages are granted read-only, so `buf_mut` gives them; chunk <= PAGE_SIZE.
+        let copied = tx.pages[id as usize]
+            .buf_mut()
+            .map_or(Err(EINVAL), |b| skb.copy_to(off, &mut b[..chunk]));
+        if copied.is_err() {
             undo_ids(tx, &slots[..=i]);
             return Err(TxDrop::Error);
         }
@@ -1328,6 +1399,12 @@ fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &sys::SkbInf
 }
 
 /// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1374,6 +1451,12 @@ unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32
 }
 
 /// `ndo_get_stats64`: sums over the queues.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1390,6 +1473,12 @@ unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
 }
 
 /// ethtool -S: number of counters (per queue in use).
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
     // SAFETY: as in `xpv_nf_rs_open`.
@@ -1399,6 +1488,12 @@ unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
 }
 
 /// ethtool -S: name of counter `i` ("queue0_rx_packets").
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8, len: u32) {
     if buf.is_null() || len == 0 || i < 0 {
@@ -1425,6 +1520,12 @@ unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8,
 }
 
 /// ethtool -S: value of counter `i`.
+///
+/// # Safety
+/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
+/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
+/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
+/// stats array of `NSTATS` counters).
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
     // SAFETY: as in `xpv_nf_rs_open`.

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The one place where xen_netfront touches raw kernel bindings: our bindgen output
 //! (`bindings_gen.rs`, from `bindings.h` over the shims in `helpers.c`) and safe wrappers over it:
-//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]), zeroed
-//! pages granted to the backend ([`BouncePage`]) and the rtnl lock ([`Rtnl`]).
+//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]) and the
+//! rtnl lock ([`Rtnl`]). Pages granted to the backend are owned by `GrantedPage`
+//! (`xen_proto/src/granted_pages.rs`, shared with xen_blkfront).
 
-use crate::abi_client::Grant;
+use crate::granted_pages::GrantedPage;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -406,8 +407,8 @@ impl RxSkb {
     ///
     /// # Errors
     /// `EINVAL` if the range is outside the page, else as [`RxSkb::append`].
-    pub(crate) fn append_page(&mut self, page: &BouncePage, off: usize, len: usize) -> Result {
-        if off + len > 4096 {
+    pub(crate) fn append_page(&mut self, page: &GrantedPage, off: usize, len: usize) -> Result {
+        if off.checked_add(len).map_or(true, |end| end > page.bytes()) {
             return Err(EINVAL);
         }
         // SAFETY: owned skb; the range is inside our live page. No Rust reference to the bytes is
@@ -431,73 +432,5 @@ impl Drop for RxSkb {
     fn drop(&mut self) {
         // SAFETY: owned, freed once.
         unsafe { b::xpv_nf_skb_drop(self.0.as_ptr()) }
-    }
-}
-
-/// A zeroed page of ours, optionally granted to the backend. Dropping it revokes the grant and
-/// frees the page, or leaks the page if the backend still maps it (XSA-396).
-pub(crate) struct BouncePage {
-    va: NonNull<u8>,
-    pfn: u64,
-    grant: Option<Grant>,
-}
-
-// SAFETY: a page of kernel memory; access is synchronised by its owner.
-unsafe impl Send for BouncePage {}
-
-impl BouncePage {
-    /// A zeroed page (GFP_KERNEL; may sleep), not granted yet.
-    pub(crate) fn new() -> Result<Self> {
-        let mut pfn = 0u64;
-        // SAFETY: `pfn` writable.
-        let va = unsafe { b::xpv_nf_page_alloc(&mut pfn) };
-        Ok(Self {
-            va: NonNull::new(va.cast()).ok_or(ENOMEM)?,
-            pfn,
-            grant: None,
-        })
-    }
-
-    /// A zeroed page granted to domain `domid`.
-    pub(crate) fn granted(domid: u16, readonly: bool) -> Result<Self> {
-        let mut p = Self::new()?;
-        p.grant = Some(Grant::new(domid, p.pfn, readonly).map_err(Error::from_errno)?);
-        Ok(p)
-    }
-
-    /// The grant reference (0 if not granted).
-    pub(crate) fn gref(&self) -> u32 {
-        self.grant.as_ref().map_or(0, |g| g.gref())
-    }
-
-    /// Start of the page (4096 bytes), e.g. for a shared ring.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.va.as_ptr()
-    }
-
-    /// The page as a mutable buffer (for tx data copied in by us).
-    pub(crate) fn buf_mut(&mut self) -> &mut [u8] {
-        // SAFETY: our page of 4096 bytes; the backend only has read access to tx pages and reads
-        // it only after we publish the request.
-        unsafe { core::slice::from_raw_parts_mut(self.va.as_ptr(), 4096) }
-    }
-}
-
-/// Pages whose grant the backend still held at teardown (leaked, XSA-396).
-pub(crate) static LEAKED_PAGES: core::sync::atomic::AtomicU32 =
-    core::sync::atomic::AtomicU32::new(0);
-
-impl Drop for BouncePage {
-    fn drop(&mut self) {
-        if let Some(g) = self.grant.take() {
-            if g.end().is_err() {
-                // The backend still maps it: never free or reuse the page (the reference stays
-                // granted: a `Grant` dropped unended is leaked).
-                LEAKED_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-        }
-        // SAFETY: our page, no grant left; freed once.
-        unsafe { b::xpv_nf_page_free(self.va.as_ptr().cast()) }
     }
 }

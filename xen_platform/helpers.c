@@ -239,6 +239,34 @@ int xpv_shim_kernel_has_xen(void)
 	return IS_ENABLED(CONFIG_XEN);
 }
 
+/*
+ * Pages the frontends grant to their backends (xen_proto/src/abi.rs, xpv_pages_alloc/free; owned
+ * by GrantedPages in abi_client.rs): zeroed before anyone is granted access (XSA-403), freed only
+ * once every grant of them was revoked (XSA-396). 4 = PAGES_MAX_ORDER.
+ */
+void *xpv_pages_alloc(u32 order, u64 *gfn);
+void xpv_pages_free(void *va, u32 order);
+
+void *xpv_pages_alloc(u32 order, u64 *gfn)
+{
+	unsigned long va;
+
+	if (order > 4)
+		return NULL;
+	va = __get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	if (!va)
+		return NULL;
+	*gfn = PFN_DOWN(__pa(va));
+	return (void *)va;
+}
+EXPORT_SYMBOL_GPL(xpv_pages_alloc);
+
+void xpv_pages_free(void *va, u32 order)
+{
+	free_pages((unsigned long)va, order);
+}
+EXPORT_SYMBOL_GPL(xpv_pages_free);
+
 /* Implemented in Rust; see xen_proto/src/abi.rs for the ABI. */
 int xpv_platform_get_info(void *info);
 EXPORT_SYMBOL_GPL(xpv_platform_get_info);

@@ -25,6 +25,8 @@ pub const ENOSPC: i32 = 28;
 pub const ENOENT: i32 = 2;
 /// `-EAGAIN`: try again later (e.g. the platform device is not bound yet).
 pub const EAGAIN: i32 = 11;
+/// `-ENOMEM`: out of memory.
+pub const ENOMEM: i32 = 12;
 
 /// What `xen_platform` found about the hypervisor (from CPUID, see `cpuid.rs`).
 #[repr(C)]
@@ -100,6 +102,14 @@ pub type GnttabGrantAccessFn =
     unsafe extern "C" fn(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
 /// Signature of `xpv_gnttab_end_access`.
 pub type GnttabEndAccessFn = unsafe extern "C" fn(gref: u32) -> i32;
+/// Signature of `xpv_pages_alloc`.
+pub type PagesAllocFn = unsafe extern "C" fn(order: u32, gfn: *mut u64) -> *mut core::ffi::c_void;
+/// Signature of `xpv_pages_free`.
+pub type PagesFreeFn = unsafe extern "C" fn(va: *mut core::ffi::c_void, order: u32);
+
+/// Largest `order` [`xpv_pages_alloc`] accepts: 16 pages, the largest blkif ring
+/// (`max-ring-page-order` 4, `include/xen/interface/io/blkif.h`).
+pub const PAGES_MAX_ORDER: u32 = 4;
 
 extern "C" {
     /// Fills `*info` (whose `abi_version` the caller set) when running on Xen.
@@ -159,6 +169,17 @@ extern "C" {
     /// `-EINVAL` for a reference not currently granted. Any context.
     pub fn xpv_gnttab_end_access(gref: u32) -> i32;
 
+    /// `2^order` physically contiguous pages of ours, zeroed (`__get_free_pages(GFP_KERNEL |
+    /// __GFP_ZERO)`, so nothing of the kernel's reaches a domain they are granted to, XSA-403).
+    /// The guest frame number of the first page is written to `*gfn` (the others follow it).
+    /// Returns the kernel virtual address, or NULL without memory or for `order` above
+    /// [`PAGES_MAX_ORDER`]. May sleep. Provided by `xen_platform` (in C, helpers.c).
+    pub fn xpv_pages_alloc(order: u32, gfn: *mut u64) -> *mut core::ffi::c_void;
+
+    /// Frees pages from [`xpv_pages_alloc`] with the same `order`. Every grant of them must have
+    /// been revoked (`xpv_gnttab_end_access` returned 0): a page another domain may still map is
+    /// never freed (XSA-396). May be called from any context.
+    pub fn xpv_pages_free(va: *mut core::ffi::c_void, order: u32);
 }
 
 /// Copies `s` into a NUL-padded name field. Returns `None` if it does not fit with a terminating

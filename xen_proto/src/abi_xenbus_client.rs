@@ -3,7 +3,7 @@
 //! `abi_client.rs`, `abi_xenbus.rs` and `xenbus_state.rs` as siblings (kept apart from
 //! `abi_xenbus.rs` because including a wrapper references `xenbus`'s symbols).
 
-use super::abi_client::{Grant, Port};
+use super::abi_client::Port;
 use super::abi_xenbus::{
     state_bit, xpv_xenbus_dev_info, xpv_xenbus_dev_read, xpv_xenbus_dev_write,
     xpv_xenbus_register_frontend, xpv_xenbus_switch_state, xpv_xenbus_transaction_end,
@@ -164,13 +164,6 @@ impl XenbusDevice {
         }
     }
 
-    /// Grants the backend access to our frame `gfn` (a shared ring page, writable).
-    pub fn grant_ring(&self, gfn: u64) -> Result<Grant, i32> {
-        let info = self.info()?;
-        let dom = u16::try_from(info.otherend_id).map_err(|_| -22)?;
-        Grant::new(dom, gfn, false)
-    }
-
     /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`).
     pub fn alloc_evtchn(&self) -> Result<Port, i32> {
         let info = self.info()?;
@@ -196,4 +189,32 @@ pub fn transaction_end(tx: u32, commit: bool) -> Result<(), i32> {
         0 => Ok(()),
         e => Err(e),
     }
+}
+
+/// Attempts [`with_transaction`] makes before giving up on a transaction that keeps conflicting
+/// with other writers (`-EAGAIN` at commit): a backend rewriting its nodes in a loop must not
+/// keep a frontend's xenbus callback spinning forever.
+pub const TRANSACTION_TRIES: u32 = 10;
+
+/// Runs `body(tx)` in a xenstore transaction and commits it if `body` succeeded, or aborts it.
+/// A commit that fails with `-EAGAIN` (a concurrent change) redoes the whole transaction, at most
+/// [`TRANSACTION_TRIES`] times.
+///
+/// # Errors
+/// The error of `body` (the transaction is aborted), a negative errno of starting or ending the
+/// transaction, or `-EAGAIN` after [`TRANSACTION_TRIES`] conflicting attempts.
+pub fn with_transaction(mut body: impl FnMut(u32) -> Result<(), i32>) -> Result<(), i32> {
+    for _ in 0..TRANSACTION_TRIES {
+        let tx = transaction_start()?;
+        if let Err(e) = body(tx) {
+            let _ = transaction_end(tx, false);
+            return Err(e);
+        }
+        match transaction_end(tx, true) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == -super::abi::EAGAIN => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(-super::abi::EAGAIN)
 }

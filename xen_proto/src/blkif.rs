@@ -364,14 +364,45 @@ pub struct DiskParams {
 pub enum ParamsError {
     /// `sector-size` not a power of two in 512..=4096.
     BadSectorSize(u32),
+    /// `sectors` times `sector-size` bytes does not fit in an `i64` (the kernel's `loff_t`).
+    CapacityTooLarge {
+        /// The backend's `sectors`.
+        sectors: u64,
+        /// The logical sector size it was checked with, in bytes.
+        sector_size: u32,
+    },
+}
+
+/// Largest `physical-sector-size` we take from a backend, in bytes (64 KiB, the block layer's
+/// `BLK_MAX_BLOCK_SIZE` of later kernels). A larger value is replaced by the logical size, like any
+/// other unusable one.
+pub const MAX_PHYSICAL_SECTOR_SIZE: u32 = 1 << 16;
+
+/// Checks a capacity the backend announces (`sectors`, at connect and on resize): the size in
+/// bytes, `sectors * sector_size`, must fit in an `i64` (block device sizes are `loff_t`), so it
+/// can never overflow a byte count in the block layer. Returns `sectors`.
+///
+/// # Errors
+/// [`ParamsError::CapacityTooLarge`]; the caller keeps its previous capacity (resize) or refuses
+/// the disk (connect).
+pub fn check_capacity(sectors: u64, sector_size: u32) -> Result<u64, ParamsError> {
+    match sectors.checked_mul(u64::from(sector_size)) {
+        Some(bytes) if bytes <= i64::MAX as u64 => Ok(sectors),
+        _ => Err(ParamsError::CapacityTooLarge {
+            sectors,
+            sector_size,
+        }),
+    }
 }
 
 impl DiskParams {
     /// Validates the backend's keys. A `physical-sector-size` that is not a power of two at
-    /// least the logical size is replaced by the logical size.
+    /// least the logical size and at most [`MAX_PHYSICAL_SECTOR_SIZE`] is replaced by the logical
+    /// size.
     ///
     /// # Errors
-    /// [`ParamsError`] for a sector size we cannot work with.
+    /// [`ParamsError::BadSectorSize`] for a sector size we cannot work with,
+    /// [`ParamsError::CapacityTooLarge`] as [`check_capacity`].
     pub fn new(
         sectors: u64,
         sector_size: u32,
@@ -382,9 +413,12 @@ impl DiskParams {
             return Err(ParamsError::BadSectorSize(sector_size));
         }
         let phys = match physical_sector_size {
-            Some(p) if p.is_power_of_two() && p >= sector_size => p,
+            Some(p) if p.is_power_of_two() && p >= sector_size && p <= MAX_PHYSICAL_SECTOR_SIZE => {
+                p
+            }
             _ => sector_size,
         };
+        check_capacity(sectors, sector_size)?;
         Ok(Self {
             sectors,
             sector_size,
@@ -595,6 +629,26 @@ mod tests {
     }
 
     #[test]
+    fn capacity_fits_loff_t() {
+        let max512 = i64::MAX as u64 / 512;
+        assert_eq!(check_capacity(0, 512), Ok(0));
+        assert_eq!(check_capacity(max512, 512), Ok(max512));
+        assert!(check_capacity(max512 + 1, 512).is_err());
+        let max4k = i64::MAX as u64 / 4096;
+        assert_eq!(check_capacity(max4k, 4096), Ok(max4k));
+        assert!(check_capacity(max4k + 1, 4096).is_err());
+        // The value of the report: a resize to sectors=18446744073709551615.
+        assert_eq!(
+            check_capacity(u64::MAX, 512),
+            Err(ParamsError::CapacityTooLarge {
+                sectors: u64::MAX,
+                sector_size: 512
+            })
+        );
+        assert!(check_capacity(u64::MAX / 512, 512).is_err());
+    }
+
+    #[test]
     fn disk_params() {
         let p = DiskParams::new(1 << 20, 512, Some(4096), VDISK_READONLY).unwrap();
         assert!(p.read_only() && !p.cdrom() && !p.removable());
@@ -618,6 +672,26 @@ mod tests {
         assert_eq!(
             DiskParams::new(1, 8192, None, 0),
             Err(ParamsError::BadSectorSize(8192))
+        );
+        // physical-sector-size: bounded above, else the logical size.
+        assert_eq!(
+            DiskParams::new(1, 512, Some(MAX_PHYSICAL_SECTOR_SIZE), 0)
+                .unwrap()
+                .physical_sector_size,
+            MAX_PHYSICAL_SECTOR_SIZE
+        );
+        assert_eq!(
+            DiskParams::new(1, 512, Some(1 << 31), 0)
+                .unwrap()
+                .physical_sector_size,
+            512
+        );
+        assert_eq!(
+            DiskParams::new(u64::MAX, 512, None, 0),
+            Err(ParamsError::CapacityTooLarge {
+                sectors: u64::MAX,
+                sector_size: 512
+            })
         );
         assert_eq!(parse_u64(b"123\0"), Some(123));
         assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));

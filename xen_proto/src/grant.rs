@@ -463,12 +463,90 @@ impl<'a> GrantRefAllocator<'a> {
     }
 }
 
+/// Most pages one device may have leaked (pages its backend still mapped when we revoked their
+/// grants, which are never freed, XSA-396) before the frontend refuses to connect it again:
+/// 4096 pages, 16 MiB. A backend that keeps our pages mapped across reconnect loops could
+/// otherwise exhaust guest memory; one connection of ours grants at most about 2100 (blkfront)
+/// or 4100 (netfront, 8 queues) pages, so a device can leak at most this bound plus one
+/// connection's worth.
+pub const MAX_LEAKED_PAGES_PER_DEVICE: u32 = 4096;
+
+/// Pages one device has leaked, in 4 KiB pages. Only grows (a leaked page is never reclaimed:
+/// see the grant owner in `abi_client.rs`); safe to update from any context.
+#[derive(Debug, Default)]
+pub struct LeakCount(AtomicU32);
+
+/// A device leaked more pages than allowed ([`LeakCount::check`]): it must not be connected again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyLeaks {
+    /// Pages the device has leaked.
+    pub leaked: u32,
+    /// The bound it exceeded.
+    pub limit: u32,
+}
+
+impl LeakCount {
+    /// No page leaked yet.
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(0))
+    }
+
+    /// Records `pages` more leaked pages (saturating at `u32::MAX`).
+    pub fn add(&self, pages: u32) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_add(pages))
+            });
+    }
+
+    /// Pages leaked so far.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Whether the device may (re)connect: `Err` once it has leaked more than `limit` pages
+    /// (normally [`MAX_LEAKED_PAGES_PER_DEVICE`]).
+    ///
+    /// # Errors
+    /// [`TooManyLeaks`] with the count and the bound.
+    pub fn check(&self, limit: u32) -> Result<(), TooManyLeaks> {
+        let leaked = self.get();
+        if leaked > limit {
+            return Err(TooManyLeaks { leaked, limit });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
     use std::vec;
     use std::vec::Vec;
+
+    #[test]
+    fn leak_count_caps_reconnects() {
+        let c = LeakCount::new();
+        assert_eq!(c.get(), 0);
+        assert_eq!(c.check(MAX_LEAKED_PAGES_PER_DEVICE), Ok(()));
+        c.add(MAX_LEAKED_PAGES_PER_DEVICE);
+        // At the bound: still allowed; one more page: refused.
+        assert_eq!(c.check(MAX_LEAKED_PAGES_PER_DEVICE), Ok(()));
+        c.add(1);
+        assert_eq!(
+            c.check(MAX_LEAKED_PAGES_PER_DEVICE),
+            Err(TooManyLeaks {
+                leaked: MAX_LEAKED_PAGES_PER_DEVICE + 1,
+                limit: MAX_LEAKED_PAGES_PER_DEVICE
+            })
+        );
+        c.add(u32::MAX);
+        assert_eq!(c.get(), u32::MAX);
+        assert!(c.check(u32::MAX).is_ok());
+        assert!(c.check(0).is_err());
+    }
 
     #[test]
     fn header_values() {

@@ -20,6 +20,7 @@ pub mod blkif;
 pub mod cpuid;
 pub mod evtchn;
 pub mod grant;
+pub mod granted_pages;
 pub mod hvm;
 pub mod netif;
 pub mod ring;

@@ -248,7 +248,8 @@ impl<Req: Copy, Rsp: Copy> SharedRing<Req, Rsp> {
         let align = core::mem::align_of::<SringHeader>()
             .max(core::mem::align_of::<Req>())
             .max(core::mem::align_of::<Rsp>());
-        if !(base as usize).is_multiple_of(align) {
+        // `align` is a power of two (an alignment).
+        if (base as usize) & (align - 1) != 0 {
             return None;
         }
         // SAFETY: the caller guarantees `bytes` writable bytes at `base`.

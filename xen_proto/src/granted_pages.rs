@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The one owner of pages we grant to a backend, shared by the frontends (`xen_blkfront`,
+//! `xen_netfront`): [`GrantedPages`] allocates zeroed pages (XSA-403), grants them, and when it
+//! is dropped (on any path, early returns included) revokes every grant and frees the pages, or,
+//! if the backend still maps one of them, leaks them (never freed, never reused: XSA-396) and
+//! counts them in the device's [`LeakCount`].
+//!
+//! Linux's counterpart is `gnttab_end_foreign_access(ref, page)` in `drivers/xen/grant-table.c`,
+//! which puts a page still mapped on a deferred list and retries from a timer. We do not retry
+//! yet: a page still mapped at drop is leaked for good (the per-device bound
+//! `grant::MAX_LEAKED_PAGES_PER_DEVICE` keeps that finite).
+//!
+//! Includers must also include `abi.rs`, `abi_client.rs` and `grant.rs` as siblings. The pages come
+//! from `xen_platform` (`xpv_pages_alloc`/`xpv_pages_free`, see `abi.rs`).
+
+use super::abi::{xpv_pages_alloc, xpv_pages_free, ENOMEM, PAGES_MAX_ORDER};
+use super::abi_client::Grant;
+use super::grant::LeakCount;
+use core::ptr::NonNull;
+
+/// Bytes per page (Xen's and x86's 4 KiB).
+pub const PAGE_BYTES: usize = 4096;
+
+/// `2^order` (at most `N`) physically contiguous zeroed pages of ours, each granted to one
+/// backend domain (`include/xen/interface/grant_table.h`, `GTF_permit_access`).
+///
+/// Dropping it revokes each grant (`xpv_gnttab_end_access`) and frees the pages; if any grant is
+/// still mapped by the backend the whole allocation is leaked instead and its page count added to
+/// the device's [`LeakCount`].
+pub struct GrantedPages<const N: usize> {
+    va: NonNull<u8>,
+    order: u32,
+    readonly: bool,
+    /// Grant of page `i`; `None` for pages not granted (a failed constructor).
+    grants: [Option<Grant>; N],
+    /// The device's leak counter, which outlives us (constructor's contract).
+    leaks: NonNull<LeakCount>,
+}
+
+/// One granted page: the common case (bounce pages, single-page rings).
+pub type GrantedPage = GrantedPages<1>;
+
+// SAFETY: the pages are plain kernel memory owned by this value; `leaks` points to an atomic
+// counter (`Sync`) that outlives it. Access to the page contents is synchronised by the owner.
+unsafe impl<const N: usize> Send for GrantedPages<N> {}
+
+impl<const N: usize> GrantedPages<N> {
+    /// Allocates `2^order` zeroed pages (may sleep) and grants each to `domid`, read-only if
+    /// `readonly`. Leaks found when it is dropped are counted in `leaks`.
+    ///
+    /// # Errors
+    /// `-EINVAL` if `2^order` exceeds `N` (or `abi::PAGES_MAX_ORDER`), `-ENOMEM`, or the errno of
+    /// `xpv_gnttab_grant_access` (e.g. `-ENOSPC` without free grant references). Nothing is left
+    /// granted or allocated on error.
+    ///
+    /// # Safety
+    /// `leaks` must stay valid until the returned value is dropped (it is the counter of the
+    /// device that owns the pages, and the device outlives them).
+    pub unsafe fn new(
+        domid: u16,
+        order: u32,
+        readonly: bool,
+        leaks: &LeakCount,
+    ) -> Result<Self, i32> {
+        let pages = 1usize.checked_shl(order).unwrap_or(usize::MAX);
+        if pages > N || order > PAGES_MAX_ORDER {
+            return Err(-super::abi::EINVAL);
+        }
+        let mut gfn = 0u64;
+        // SAFETY: `gfn` is a valid, writable u64; the symbol is provided by xen_platform, which the
+        // calling module depends on. Process context (the caller's contract: may sleep).
+        let va = unsafe { xpv_pages_alloc(order, &mut gfn) };
+        let va = NonNull::new(va.cast::<u8>()).ok_or(-ENOMEM)?;
+        let mut p = Self {
+            va,
+            order,
+            readonly,
+            grants: [const { None }; N],
+            leaks: NonNull::from(leaks),
+        };
+        // The pages were zeroed by the allocator before any grant exists (XSA-403). If a grant
+        // fails, dropping `p` revokes the ones made so far and frees the pages.
+        for i in 0..pages {
+            p.grants[i] = Some(Grant::new(domid, gfn + i as u64, readonly)?);
+        }
+        Ok(p)
+    }
+
+    /// Number of pages.
+    pub fn pages(&self) -> usize {
+        1 << self.order
+    }
+
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        PAGE_BYTES << self.order
+    }
+
+    /// Kernel virtual address of the first byte (the pages are contiguous). The backend may access
+    /// the memory at any time: use volatile or atomic accesses, or copy it once.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.va.as_ptr()
+    }
+
+    /// The grant reference of page `i`, to hand to the backend (0 for a page out of range).
+    pub fn gref(&self, i: usize) -> u32 {
+        self.grants
+            .get(i)
+            .and_then(Option::as_ref)
+            .map_or(0, Grant::gref)
+    }
+
+    /// The pages as a mutable buffer, only if they are granted read-only (the backend cannot
+    /// write them, so we are their only writer); `None` for writable grants.
+    pub fn buf_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.readonly {
+            return None;
+        }
+        // SAFETY: `bytes()` bytes of our live allocation; `&mut self` excludes other Rust
+        // references, and the backend only has read access (it reads what we publish).
+        Some(unsafe { core::slice::from_raw_parts_mut(self.va.as_ptr(), self.bytes()) })
+    }
+}
+
+impl<const N: usize> Drop for GrantedPages<N> {
+    fn drop(&mut self) {
+        let mut mapped = false;
+        for g in self.grants.iter_mut() {
+            if let Some(g) = g.take() {
+                // A grant that cannot be revoked stays granted: its reference is kept (a `Grant`
+                // dropped unended is leaked) and so must the page be.
+                mapped |= g.end().is_err();
+            }
+        }
+        if mapped {
+            // SAFETY: the constructor's contract keeps the counter alive as long as we are.
+            unsafe { self.leaks.as_ref() }.add(self.pages() as u32);
+            return;
+        }
+        // SAFETY: allocated by `xpv_pages_alloc` with this order, no grant of it left, freed once.
+        unsafe { xpv_pages_free(self.va.as_ptr().cast(), self.order) };
+    }
+}
