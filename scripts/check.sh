@@ -3,7 +3,8 @@
 #   1. host: cargo fmt --check, cargo clippy -D warnings, cargo test over the shared protocol core
 #      (each #[test] counts as one result)
 #   1b. fuzz: the xenstore codec fuzzers (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30)
-#   2. the guest kernel (cached) and our four modules built against it; modinfo dependency chain
+#   2. the guest kernel (cached) and our four modules built against it (through clippy: no
+#      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies
 #   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
 #      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
 #   4. the Xen test bed: every default scenario on real Xen (scripts/testbed run), then the
@@ -83,11 +84,15 @@ if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
 modules_ok=1
 if want modules || want smoke || want dkms || want testbed || want selftest; then
 step "modules"
-# No .ko of an earlier build may stand in for one this build failed to make.
-for m in xen_platform xenbus xen_blkfront xen_netfront; do rm -f "$m/$m.ko"; done
-make -s KDIR="$kdir" modules > "$results" 2>&1; rc=$?
+# No .ko of an earlier build may stand in for one this build failed to make, and every object is
+# compiled again, so that the lints below see all of the code.
+for m in xen_platform xenbus xen_blkfront xen_netfront; do rm -f "$m/$m.ko" "$m"/*.o; done
+# CLIPPY=1: Kbuild compiles through clippy-driver, so the one build also lints the modules.
+make -s KDIR="$kdir" CLIPPY=1 modules > "$results" 2>&1; rc=$?
 result build-modules "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
 ((rc == 0)) || modules_ok=0
+n=$(grep -cE '^(warning|error)(\[|:)' "$results" || true)
+result modules-clippy "$((n > 0))" "$( ((n)) && grep -m 3 -E '^(warning|error)' "$results" | tr '\n' ' ')"
 deps=() expect_deps=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
 for m in xen_platform xenbus xen_blkfront xen_netfront; do
   d=$(/sbin/modinfo -F depends "$m/$m.ko" 2>/dev/null | tr ',' '\n' | sort | paste -sd, -)
