@@ -1126,6 +1126,28 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             return Err(ENODEV);
         }
     }
+    // As Linux's xlbd_reserve_minors: a disk whose minors another disk already has (sdb and
+    // xvdb, hdc and xvdc, ...) is refused. Devices are probed one at a time (the xen bus adds
+    // them from its watch work), so the check and the insertion below do not race.
+    if let Some(other) = DEVICES.iter().find_map(|d| {
+        let p = d.load(Ordering::Acquire);
+        // SAFETY: a published device, freed only by `remove`, which does not run concurrently
+        // with a probe (see `lookup`).
+        (!p.is_null())
+            .then(|| unsafe { &*p })
+            .filter(|o| o.vdev.minors_overlap(&vdev))
+    }) {
+        pr_err!(
+            "vbd {}: {} (minors {}..{}) would take the minors of {} (vdev {}): refused\n",
+            raw,
+            vdev.name(),
+            vdev.minor,
+            vdev.minor + vdev.nr_minors(),
+            other.vdev.name(),
+            other.vdev.raw
+        );
+        return Err(EBUSY);
+    }
     let otherend = dev
         .info()
         .ok()

@@ -170,6 +170,16 @@ impl Vdev {
         }
     }
 
+    /// Whether this device's minors (`minor .. minor + nr_minors`) overlap `other`'s: two such
+    /// devices cannot both be added (Linux's `xlbd_reserve_minors` refuses the second with
+    /// `-EBUSY`). `sdb` and `xvdb`, or `hdc` and `xvdc`, are the same minors: the names of the
+    /// emulated disks map onto the xvd minors (`xen_translate_vdev`).
+    pub const fn minors_overlap(&self, other: &Vdev) -> bool {
+        let (a0, b0) = (self.minor as u64, other.minor as u64);
+        let (a1, b1) = (a0 + self.nr_minors() as u64, b0 + other.nr_minors() as u64);
+        a0 < b1 && b0 < a1
+    }
+
     /// Whether the vdev names a PV-only disk (major 202 or extended). With
     /// `xen_emul_unplug=unnecessary` (emulated disks still present) blkfront refuses the others,
     /// which would be the same disk twice.
@@ -279,6 +289,24 @@ impl fmt::Debug for DiskName {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn overlapping_minors() {
+        let d = |raw| Vdev::decode(raw).unwrap();
+        let xvdb = d(202 << 8 | 1 << 4);
+        let sdb = d(8 << 8 | 1 << 4);
+        let hdc = d(22 << 8);
+        let xvdc = d(202 << 8 | 2 << 4);
+        let xvdb1 = d(202 << 8 | 1 << 4 | 1);
+        let xvdaa = d(1 << 28 | 26 << 8);
+        assert!(sdb.minors_overlap(&xvdb) && xvdb.minors_overlap(&sdb));
+        assert!(hdc.minors_overlap(&xvdc));
+        assert!(xvdb1.minors_overlap(&xvdb));
+        assert!(!xvdb.minors_overlap(&xvdc));
+        assert!(!xvdaa.minors_overlap(&xvdb) && !xvdaa.minors_overlap(&hdc));
+        // Extended disk 0 covers the minors of the compact xvda..xvdp.
+        assert!(d(1 << 28).minors_overlap(&xvdc));
+    }
+
     extern crate std;
     use super::*;
 

@@ -17,13 +17,13 @@ bf_keys() {
     [ "$v" = "${k#*=}" ] || bad+=" ${k%%=*}=$v"
   done
   for q in 0 1; do
-    for k in ring-ref-0 ring-ref-1 event-channel; do
+    for k in ring-ref0 ring-ref1 event-channel; do
       v=$(xenstore-read "$fe/queue-$q/$k" 2>/dev/null) || v=missing
       [[ $v =~ ^[0-9]+$ ]] || bad+=" queue-$q/$k=$v"
     done
   done
-  v=$(xenstore-read "$fe/queue-2/ring-ref-0" 2>/dev/null) && bad+=" queue-2/ring-ref-0=$v (a third queue)"
-  if [ -z "$bad" ]; then tb_dom0_pass dom0-keys "$fe: ${got}queue-0,1/{ring-ref-0,ring-ref-1,event-channel}"
+  v=$(xenstore-read "$fe/queue-2/ring-ref0" 2>/dev/null) && bad+=" queue-2/ring-ref0=$v (a third queue)"
+  if [ -z "$bad" ]; then tb_dom0_pass dom0-keys "$fe: ${got}queue-0,1/{ring-ref0,ring-ref1,event-channel}"
   else tb_dom0_fail dom0-keys "$fe:$bad"; fi
 }
 dom0_event_flush_before() { BF_FREQ0=$(bf_freq); log "xvdb f_req before: $BF_FREQ0"; bf_keys; }
@@ -73,7 +73,8 @@ bf_pat_on() {
   local c=$1 f want got bad=''; shift
   want=$(tb_pattern | md5sum | cut -d' ' -f1)
   for f in "$@"; do
-    got=$(dd if="$f" bs=64k skip=16 count=16 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    # Files in Dom0's /tmp (tmpfs: no O_DIRECT); the loop devices write through its page cache.
+    got=$(dd if="$f" bs=64k skip=16 count=16 2>/dev/null | md5sum | cut -d' ' -f1)
     [ "$got" = "$want" ] || bad+=" $f:$got"
   done
   if [ -z "$bad" ]; then tb_dom0_pass "$c" "the guest's pattern (nonce $NONCE) is at 1 MiB of $*"
@@ -81,26 +82,38 @@ bf_pat_on() {
 }
 dom0_event_check_trusted() { sync; bf_pat_on dom0-trusted-data "$BF_DISC"; }
 
-# Disks named hdc, sdb and xvdaa (the last with the toolstack's untrusted flag), 16 MiB each.
+# Disks named hdc, sde and xvdaa (16 MiB each, loop devices over files in /tmp), and sdb, whose
+# minors are xvdb's. xl 4.17's disk syntax has no 'untrusted' flag, so Dom0 writes the trusted=0
+# that a toolstack writes into xvdaa's frontend directory as soon as libxl has made it, before the
+# backend can be Connected (the frontend reads it at connect; if the write came late, the check
+# untrusted-key fails, it cannot pass wrongly).
 BF_NLOOPS=()
-dom0_event_attach_names() {
-  local v f l o
-  for v in hdc sdb xvdaa; do
-    f=/tmp/bf-$v.img
-    rm -f "$f"; truncate -s 16M "$f"
-    l=$(losetup -f --show "$f") || { tb_dom0_fail dom0-attach-names "losetup $f failed"; continue; }
-    BF_NLOOPS+=("$l")
-    o=format=raw,vdev=$v,access=rw,target=$l
-    [ "$v" != xvdaa ] || o=format=raw,vdev=$v,access=rw,untrusted,target=$l
-    if ! o=$(timeout 60 xl block-attach "$DOM" "$o" 2>&1); then
-      tb_dom0_fail dom0-attach-names "xl block-attach $v: $(echo "$o" | tail -n 1)"
-    fi
-  done
-  v=$(xenstore-read "/local/domain/$DOMID/device/vbd/268442112/trusted" 2>/dev/null)
-  [ "$v" = 0 ] || tb_dom0_fail dom0-attach-names "libxl wrote device/vbd/268442112/trusted='$v', not 0"
+bf_attach_file() { # VDEV
+  local f=/tmp/bf-$1.img l o
+  rm -f "$f"; truncate -s 16M "$f"
+  l=$(losetup -f --show "$f") || { tb_dom0_fail dom0-attach-names "losetup $f failed"; return; }
+  BF_NLOOPS+=("$l")
+  if ! o=$(timeout 60 xl block-attach "$DOM" "format=raw,vdev=$1,access=rw,target=$l" 2>&1); then
+    tb_dom0_fail dom0-attach-names "xl block-attach $1: $(echo "$o" | tail -n 1)"
+  fi
 }
-dom0_event_check_names() { sync; bf_pat_on dom0-names-data /tmp/bf-hdc.img /tmp/bf-sdb.img /tmp/bf-xvdaa.img; }
-dom0_event_detach_names() { bf_detach hdc; bf_detach sdb; bf_detach xvdaa; }
+dom0_event_attach_names() {
+  local fe=/local/domain/$DOMID/device/vbd/268442112 i v
+  ( for i in $(seq 1500); do
+      if xenstore-read "$fe/state" > /dev/null 2>&1; then xenstore-write "$fe/trusted" 0; break; fi
+      sleep 0.02
+    done ) &
+  local w=$!
+  bf_attach_file xvdaa
+  wait "$w"
+  v=$(xenstore-read "$fe/trusted" 2>/dev/null)
+  [ "$v" = 0 ] || tb_dom0_fail dom0-attach-names "$fe/trusted='$v', not 0"
+  bf_attach_file hdc
+  bf_attach_file sde
+  bf_attach_file sdb
+}
+dom0_event_check_names() { sync; bf_pat_on dom0-names-data /tmp/bf-hdc.img /tmp/bf-sde.img /tmp/bf-xvdaa.img; }
+dom0_event_detach_names() { bf_detach hdc; bf_detach sde; bf_detach xvdaa; bf_detach sdb; }
 
 dom0_event_resize() {
   truncate -s 96M "$BF_DISC"
@@ -143,5 +156,5 @@ dom0_after() {
   [ -z "$BF_RLOOP" ] || losetup -d "$BF_RLOOP" 2> /dev/null
   local l
   for l in "${BF_NLOOPS[@]}"; do losetup -d "$l" 2> /dev/null; done
-  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d /tmp/bf-hdc.img /tmp/bf-sdb.img /tmp/bf-xvdaa.img
+  rm -rf "$BF_DISC" "$BF_RO" /tmp/bf-ro.d /tmp/bf-hdc.img /tmp/bf-sde.img /tmp/bf-sdb.img /tmp/bf-xvdaa.img
 }

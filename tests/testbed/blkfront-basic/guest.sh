@@ -194,35 +194,41 @@ else
 fi
 
 # Disks named the other ways a toolstack may name them, hot-attached with trusted=1 and no
-# persistent grants: hdc (IDE major 22 → xvdc, 202:32), sdb (SCSI major 8 → xvdf, 202:80) and
+# persistent grants: hdc (IDE major 22 → xvdc, 202:32), sde (SCSI major 8 → xvde, 202:64) and
 # xvdaa (the extended encoding, 1 << 28 | 26 << 8 → 202:6656), the last with the toolstack's
-# 'untrusted' flag (trusted=0 in xenstore), which must override the module parameter. Each gets
-# the pattern through its own mode; Dom0 checks every backing file.
+# trusted=0 (written by Dom0 into its frontend directory), which must override the module
+# parameter. Each gets the pattern through its own mode; Dom0 checks every backing file. sdb
+# (→ the minors of xvdb, in use) must be refused cleanly, as Linux refuses it.
 echo 1 > /sys/module/xen_blkfront/parameters/trusted
 echo 0 > /sys/module/xen_blkfront/parameters/feature_persistent
 tb_event attach_names
-for d in xvdc xvdf xvdaa; do tb_wait_path "/sys/block/$d" 60 && tb_wait_path "/dev/$d" 10; done
+for d in xvdc xvde xvdaa; do tb_wait_path "/sys/block/$d" 60 && tb_wait_path "/dev/$d" 10; done
 echo 0 > /sys/module/xen_blkfront/parameters/trusted
 echo 1 > /sys/module/xen_blkfront/parameters/feature_persistent
-got="xvdc=$(cat /sys/block/xvdc/dev 2>/dev/null) xvdf=$(cat /sys/block/xvdf/dev 2>/dev/null) xvdaa=$(cat /sys/block/xvdaa/dev 2>/dev/null)"
-if [ "$got" = "xvdc=202:32 xvdf=202:80 xvdaa=202:6656" ]; then
-  tb_pass vdev-names "hdc, sdb, xvdaa attached as $got"
+got="xvdc=$(cat /sys/block/xvdc/dev 2>/dev/null) xvde=$(cat /sys/block/xvde/dev 2>/dev/null) xvdaa=$(cat /sys/block/xvdaa/dev 2>/dev/null)"
+if [ "$got" = "xvdc=202:32 xvde=202:64 xvdaa=202:6656" ]; then
+  tb_pass vdev-names "hdc, sde, xvdaa attached as $got"
 else
-  tb_fail vdev-names "want xvdc=202:32 xvdf=202:80 xvdaa=202:6656, got $got; block devices: $(ls /sys/block | tr '\n' ' ')"
+  tb_fail vdev-names "want xvdc=202:32 xvde=202:64 xvdaa=202:6656, got $got; block devices: $(ls /sys/block | tr '\n' ' ')"
 fi
+l=$(_bf_log 'xen_blkfront: vbd 2064: ')
+case $l in
+  *"would take the minors of xvdb"*"refused"*) tb_pass vdev-conflict "$l; xvdb still $(cat /sys/block/xvdb/dev)" ;;
+  *) tb_fail vdev-conflict "sdb (vdev 2064) not refused: '$l'" ;;
+esac
 mc=$(_bf_log 'xen_blkfront: xvdc: ') ma=$(_bf_log 'xen_blkfront: xvdaa: ')
 case "$mc|$ma" in
-  *"trusted: direct grants"*"|"*"bounce buffers"*) tb_pass untrusted-key "module parameter trusted=1; xvdc (toolstack default): direct grants; xvdaa (toolstack untrusted): bounce buffers" ;;
+  *"trusted: direct grants"*"|"*"bounce buffers"*) tb_pass untrusted-key "module parameter trusted=1; xvdc (toolstack default): direct grants; xvdaa (toolstack trusted=0): bounce buffers" ;;
   *) tb_fail untrusted-key "xvdc: '$mc'; xvdaa: '$ma'" ;;
 esac
 bad=''
-for d in xvdc xvdf xvdaa; do _bf_pat "/dev/$d" || bad="$bad $d"; done
-if [ -z "$bad" ]; then tb_pass names-rw "pattern written and read back (O_DIRECT) on xvdc, xvdf, xvdaa"
+for d in xvdc xvde xvdaa; do _bf_pat "/dev/$d" || bad="$bad $d"; done
+if [ -z "$bad" ]; then tb_pass names-rw "pattern written and read back (O_DIRECT) on xvdc, xvde, xvdaa"
 else tb_fail names-rw "pattern write/read back failed on:$bad"; fi
 tb_event check_names
 tb_event detach_names
-if _bf_wait 60 sh -c '! ls /sys/block | grep -qE "^(xvdc|xvdf|xvdaa)$"'; then
-  tb_pass detach-names "xvdc, xvdf, xvdaa removed"
+if _bf_wait 60 sh -c '! ls /sys/block | grep -qE "^(xvdc|xvde|xvdaa)$"'; then
+  tb_pass detach-names "xvdc, xvde, xvdaa removed"
 else
   tb_fail detach-names "still present: $(ls /sys/block | tr '\n' ' ')"
 fi
