@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the xenstore codec of xen_proto (fuzz/: targets xs_reply, xs_ring, xs_stream) for a bounded time.
+# Fuzz xen_proto (fuzz/) for a bounded time: the xenstore codec (targets xs_reply, xs_ring,
+# xs_stream) and the block/net ring response handling (blkif_rsp, netif_rsp).
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 60 s, all targets)
 # Installs what it needs on a fresh machine: a nightly toolchain (rustup) and cargo-fuzz into
 # $XPV_TOOLS. Prints one "fuzz-<target>: PASS" or "fuzz-<target>: FAIL <reason>" line per target and
@@ -11,7 +12,7 @@ SECONDS_PER_TARGET=${1:-60}
 shift || true
 [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || xpv_die "SECONDS must be a number, got '$SECONDS_PER_TARGET'"
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(xs_reply xs_ring xs_stream)
+((${#TARGETS[@]})) || TARGETS=(xs_reply xs_ring xs_stream blkif_rsp netif_rsp)
 FUZZ_TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 # Optional exact cargo-fuzz version (empty: the latest release).
 CARGO_FUZZ_VERSION=${CARGO_FUZZ_VERSION:-}
