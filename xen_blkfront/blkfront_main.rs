@@ -1339,8 +1339,20 @@ impl kernel::Module for XenBlkfront {
         }
         params_from_cmdline();
         let major = sys::BlkdevMajor::register(XENVBD_MAJOR, c"xvd")?;
-        let driver =
-            abi_xenbus_client::FrontendRegistration::new(&DRIVER).map_err(Error::from_errno)?;
+        let driver = match abi_xenbus_client::FrontendRegistration::new(&DRIVER) {
+            Ok(d) => d,
+            // Xen without its platform device (xen_platform_pci=0): xenbus has no xenstore.
+            Err(e) if e == -abi::ENODEV => {
+                pr_info!(
+                    "xenbus has no xenstore (no Xen platform device): no xvd disks, not binding\n"
+                );
+                return Ok(XenBlkfront {
+                    _driver: None,
+                    _major: None,
+                });
+            }
+            Err(e) => return Err(Error::from_errno(e)),
+        };
         pr_info!(
             "registered block major {} (xvd) and the vbd driver\n",
             XENVBD_MAJOR

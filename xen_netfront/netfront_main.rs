@@ -1548,12 +1548,20 @@ impl kernel::Module for XenNetfront {
         match abi_client::platform_info() {
             Ok(_) => {
                 params_from_cmdline();
-                let driver = abi_xenbus_client::FrontendRegistration::new(&DRIVER)
-                    .map_err(Error::from_errno)?;
-                pr_info!("registered the vif driver\n");
-                Ok(XenNetfront {
-                    _driver: Some(driver),
-                })
+                match abi_xenbus_client::FrontendRegistration::new(&DRIVER) {
+                    Ok(driver) => {
+                        pr_info!("registered the vif driver\n");
+                        Ok(XenNetfront {
+                            _driver: Some(driver),
+                        })
+                    }
+                    // Xen without its platform device (xen_platform_pci=0): no xenstore.
+                    Err(e) if e == -abi::ENODEV => {
+                        pr_info!("xenbus has no xenstore (no Xen platform device): no vif interfaces, not binding\n");
+                        Ok(XenNetfront { _driver: None })
+                    }
+                    Err(e) => Err(Error::from_errno(e)),
+                }
             }
             Err(e) if e == -abi::ENODEV => {
                 pr_info!("Xen not detected: no vif interfaces, not binding\n");
