@@ -2,7 +2,8 @@
 # Dom0 side of unplug-nics: QEMU was started with an rtl8139 and no longer has it.
 dom0_event_nic_gone() {
   local args pci rc=0
-  args=$(ps -o args= -C qemu-system-i386 2>/dev/null | grep -- "-name $DOM" | head -n 1)
+  # The device model of this domain (its command name is cut to 15 characters: match the args).
+  args=$(ps -eo args= | grep -- "-xen-domid $DOMID " | grep -v grep | head -n 1)
   pci=$(timeout 30 xl qemu-monitor-command "$DOM" "info pci" 2>&1) || rc=$?
   printf '%s\n--- info pci\n%s\n' "$args" "$pci" > "$OUT/qemu-after.txt"
   if [[ $args == *rtl8139* ]] && ((rc == 0)) && grep -q 'Bus' <<<"$pci" && ! grep -qi 'Ethernet controller' <<<"$pci"; then
