@@ -2,13 +2,14 @@
 # All of the project's tests, in order (what `make check` and CI run):
 #   1. host: cargo fmt --check, cargo clippy -D warnings, cargo test over the shared protocol core
 #      (each #[test] counts as one result)
-#   1b. fuzz: the xenstore codec fuzzers (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30)
+#   1b. fuzz: the xenstore codec and blkif/netif response fuzzers (scripts/fuzz.sh, FUZZ_SECONDS
+#       per target, default 30)
 #   2. the guest kernel (cached) and our four modules built against it (through clippy: no
 #      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies
 #   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
 #      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
-#   4. the Xen test bed: every default scenario on real Xen (scripts/testbed run), then the
-#      runner's self-test (broken scenarios must be reported FAIL with their logs)
+#   4. the Xen test bed: every default scenario on real Xen, then the runner's self-test (broken
+#      scenarios must be reported FAIL with their logs), in one Xen boot (scripts/testbed check)
 # Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
 # Exit status 1 if anything failed. A step that cannot run is a failure.
 #
@@ -70,7 +71,7 @@ if ((rc != 0 && n_fail == 0)); then result host-tests-build "$rc" "cargo test fa
 fi
 
 if want fuzz; then
-step "fuzz: xenstore codec (${FUZZ_SECONDS:-30}s per target)"
+step "fuzz: xenstore codec, blkif and netif responses (${FUZZ_SECONDS:-30}s per target)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}" | tee "$results"; count "$results"
 grep -qE '^fuzz-[A-Za-z0-9_]+: (PASS|FAIL)' "$results" || result fuzz 1 "scripts/fuzz.sh printed no result"
 
@@ -118,7 +119,17 @@ scripts/dkms-test.sh "$kdir" | tee "$results"; count "$results"
 grep -q '^dkms-install: ' "$results" || result dkms 1 "scripts/dkms-test.sh printed no install result"
 fi
 
-if want testbed && ((!modules_ok)); then
+if want testbed && want selftest && ((modules_ok)); then
+# Both in one Xen boot: the default scenarios, then the broken-* ones of the self-test.
+step "Xen test bed and its self-test"
+scripts/testbed check | tee "$results"; count "$results"
+want_n=$(scripts/testbed list | wc -l)
+got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
+if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
+elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
+st=$(grep -E '^selftest: (PASS|FAIL)' "$results" | tail -n 1)
+[[ $st == "selftest: PASS"* ]]; result testbed-selftest $? "${st:-no self-test verdict}"
+elif want testbed && ((!modules_ok)); then
   result testbed 1 "not run: the module build failed"
 elif want testbed; then
 step "Xen test bed"
@@ -134,7 +145,7 @@ fi
 
 if want selftest && ((!modules_ok)); then
   result selftest 1 "not run: the module build failed"
-elif want selftest; then
+elif want selftest && ! want testbed; then
 step "Xen test bed self-test"
 scripts/testbed selftest > "$results" 2>&1; rc=$?
 result testbed-selftest "$rc" "$(grep -E '^selftest' "$results" | tail -n 1)"
