@@ -33,6 +33,15 @@ result() { # NAME STATUS DETAIL
   if [ "$2" = 0 ]; then echo "$1: PASS${3:+ ($3)}"; passed=$((passed + 1))
   else echo "$1: FAIL ${3:-exit status $2}"; failed=$((failed + 1)); fi
 }
+# testbed_complete: the runner's summary line is not a result of its own; every default scenario
+# must have reported in "$results" (a run that printed fewer results, or none, fails).
+testbed_complete() {
+  local want_n got_n
+  want_n=$(scripts/testbed list | wc -l)
+  got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
+  if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
+  elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
+}
 step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
 all_steps=(host fuzz modules smoke dkms testbed selftest)
 steps=("$@"); ((${#steps[@]})) || steps=("${all_steps[@]}")
@@ -123,10 +132,7 @@ if want testbed && want selftest && ((modules_ok)); then
 # Both in one Xen boot: the default scenarios, then the broken-* ones of the self-test.
 step "Xen test bed and its self-test"
 scripts/testbed check | tee "$results"; count "$results"
-want_n=$(scripts/testbed list | wc -l)
-got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
-if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
-elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
+testbed_complete
 st=$(grep -E '^selftest: (PASS|FAIL)' "$results" | tail -n 1)
 [[ $st == "selftest: PASS"* ]]; result testbed-selftest $? "${st:-no self-test verdict}"
 elif want testbed && ((!modules_ok)); then
@@ -134,12 +140,7 @@ elif want testbed && ((!modules_ok)); then
 elif want testbed; then
 step "Xen test bed"
 scripts/testbed run | tee "$results"; count "$results"
-# The summary line of the runner is not a result of its own. Every default scenario must have
-# reported: a run that printed fewer results (or none) fails.
-want_n=$(scripts/testbed list | wc -l)
-got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
-if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
-elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
+testbed_complete
 
 fi
 

@@ -40,6 +40,15 @@ impl Input<'_> {
     pub fn i16(&mut self) -> i16 {
         i16::from_le_bytes(self.bytes())
     }
+    /// A ring position a hostile backend writes at: just past `prod` (0 to 3 ahead) or anywhere.
+    pub fn ring_position(&mut self, prod: u32) -> u32 {
+        if self.bool() {
+            prod.wrapping_add(u32::from(self.u8() % 4))
+        } else {
+            self.u32()
+        }
+    }
+
     pub fn u32(&mut self) -> u32 {
         u32::from_le_bytes(self.bytes())
     }

@@ -151,11 +151,7 @@ fn tx(inp: &mut Input) {
             // Hostile backend: any response anywhere.
             3 => {
                 honest = false;
-                let at = if inp.bool() {
-                    back_rsp_prod.wrapping_add(u32::from(inp.u8() % 4))
-                } else {
-                    inp.u32()
-                };
+                let at = inp.ring_position(back_rsp_prod);
                 let id = match inp.u8() % 3 {
                     0 => inp.u16(),
                     _ => u16::from(inp.u8()),
@@ -435,11 +431,7 @@ fn rx(inp: &mut Input) {
             // Hostile backend: any response (data or extra-info bytes) anywhere.
             2 => {
                 honest = false;
-                let at = if inp.bool() {
-                    back_rsp_prod.wrapping_add(u32::from(inp.u8() % 4))
-                } else {
-                    inp.u32()
-                };
+                let at = inp.ring_position(back_rsp_prod);
                 let r = match inp.u8() % 3 {
                     0 => RxResponse {
                         id: inp.u16(),
