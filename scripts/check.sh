@@ -33,13 +33,13 @@ result() { # NAME STATUS DETAIL
   if [ "$2" = 0 ]; then echo "$1: PASS${3:+ ($3)}"; passed=$((passed + 1))
   else echo "$1: FAIL ${3:-exit status $2}"; failed=$((failed + 1)); fi
 }
-# testbed_complete: the runner's summary line is not a result of its own; every default scenario
-# must have reported in "$results" (a run that printed fewer results, or none, fails).
+# testbed_complete FILE: the runner's summary line is not a result of its own; every default
+# scenario must have reported in FILE (a run that printed fewer results, or none, fails).
 testbed_complete() {
   local want_n got_n
   want_n=$(scripts/testbed list | wc -l)
-  got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$results" || true)
-  if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$results"; then result testbed-run 1 "runner printed no summary"
+  got_n=$(grep -cE '^[A-Za-z0-9_.-]+: (PASS|FAIL)' "$1" || true)
+  if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$1"; then result testbed-run 1 "runner printed no summary"
   elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
 }
 step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
@@ -133,8 +133,8 @@ if want testbed && want selftest && ((modules_ok)); then
 step "Xen test bed and its self-test"
 scripts/testbed check | tee "$results"
 # The self-test's own verdict line is counted once, as testbed-selftest below.
-grep -v '^selftest: ' "$results" > "$results.tb"; count "$results.tb"; rm -f "$results.tb"
-testbed_complete
+grep -v '^selftest: ' "$results" > "$results.tb"; count "$results.tb"
+testbed_complete "$results.tb"; rm -f "$results.tb"
 st=$(grep -E '^selftest: (PASS|FAIL)' "$results" | tail -n 1)
 [[ $st == "selftest: PASS"* ]]; result testbed-selftest $? "${st:-no self-test verdict}"
 elif want testbed && ((!modules_ok)); then
@@ -142,7 +142,7 @@ elif want testbed && ((!modules_ok)); then
 elif want testbed; then
 step "Xen test bed"
 scripts/testbed run | tee "$results"; count "$results"
-testbed_complete
+testbed_complete "$results"
 
 fi
 
