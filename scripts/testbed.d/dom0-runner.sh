@@ -5,7 +5,7 @@
 # (a pty: Dom0 reads the log and writes acknowledgements of "TB: EVENT" lines back), enforces
 # TB_TIMEOUT, collects the logs and writes results/NAME/result: "PASS" or "FAIL <reason>".
 #
-# Helpers for dom0.sh: tb_dom0_pass NAME DETAIL, tb_dom0_fail NAME REASON,
+# Helpers for dom0.sh: tb_dom0_pass NAME DETAIL, tb_dom0_fail NAME REASON, tb_untrusted_early DIR,
 # tb_backend_state TYPE DEVID (XenbusState of the backend, e.g. "vbd 51712", "vif 0");
 # variables DOM (domain name), DOMID, NONCE, TB_SCRATCH_DEV, TB_ROOTFS_DEV.
 # shellcheck disable=SC2317  # helpers and hooks are called indirectly (dom0.sh, handle_event)
@@ -35,6 +35,16 @@ tb_dom0_pass() { local n=$1; shift; echo "PASS $n $*" >> "$CHECKS"; log "dom0 ch
 tb_dom0_fail() { local n=$1; shift; echo "FAIL $n $*" >> "$CHECKS"; log "dom0 check FAIL $n $*"; }
 tb_backend_state() {
   xenstore-read "/local/domain/0/backend/$1/$DOMID/$2/state" 2>/dev/null || echo none
+}
+# tb_untrusted_early FRONTEND_DIR: in the background (wait for $!), write the toolstack's
+# trusted=0 into a device's frontend directory as soon as libxl has made it, before the backend can
+# be Connected (xl 4.17 has no disk 'untrusted' flag nor vif 'trusted=' option). A write that came
+# too late leaves the frontend trusted, which the scenario's check reports; it cannot pass wrongly.
+tb_untrusted_early() {
+  ( for _ in $(seq 1500); do
+      if xenstore-read "$1/state" > /dev/null 2>&1; then xenstore-write "$1/trusted" 0; break; fi
+      sleep 0.02
+    done ) &
 }
 # The 1 MiB pattern of the guest's tb_disk_rw (scripts/testbed.d/guest/lib.sh), byte for byte.
 tb_pattern() {

@@ -98,11 +98,8 @@ bf_attach_file() { # VDEV
   fi
 }
 dom0_event_attach_names() {
-  local fe=/local/domain/$DOMID/device/vbd/268442112 i v
-  ( for i in $(seq 1500); do
-      if xenstore-read "$fe/state" > /dev/null 2>&1; then xenstore-write "$fe/trusted" 0; break; fi
-      sleep 0.02
-    done ) &
+  local fe=/local/domain/$DOMID/device/vbd/268442112 v
+  tb_untrusted_early "$fe"
   local w=$!
   bf_attach_file xvdaa
   wait "$w"
@@ -112,7 +109,13 @@ dom0_event_attach_names() {
   bf_attach_file sde
   bf_attach_file sdb
 }
-dom0_event_check_names() { sync; bf_pat_on dom0-names-data /tmp/bf-hdc.img /tmp/bf-sde.img /tmp/bf-xvdaa.img; }
+dom0_event_check_names() {
+  sync; bf_pat_on dom0-names-data /tmp/bf-hdc.img /tmp/bf-sde.img /tmp/bf-xvdaa.img
+  # sdb (vdev 2064) was refused: its frontend never reached Connected, whatever the guest logs.
+  local s; s=$(xenstore-read "/local/domain/$DOMID/device/vbd/2064/state" 2>/dev/null || echo none)
+  if [ "$s" != 4 ] && [ "$s" != none ]; then tb_dom0_pass dom0-vdev-conflict "vbd 2064 (sdb) frontend state $s, not Connected"
+  else tb_dom0_fail dom0-vdev-conflict "vbd 2064 (sdb) frontend state '$s'"; fi
+}
 dom0_event_detach_names() { bf_detach hdc; bf_detach sde; bf_detach xvdaa; bf_detach sdb; }
 
 dom0_event_resize() {

@@ -45,11 +45,8 @@ dom0_event_mtu1500() {
 # backend reaches InitWait (netfront reads it at connect; a late write fails untrusted-key, it
 # cannot make it pass).
 dom0_event_attach() {
-  local o i fe=/local/domain/$DOMID/device/vif/1 t
-  ( for i in $(seq 1500); do
-      if xenstore-read "$fe/state" > /dev/null 2>&1; then xenstore-write "$fe/trusted" 0; break; fi
-      sleep 0.02
-    done ) &
+  local o fe=/local/domain/$DOMID/device/vif/1 t
+  tb_untrusted_early "$fe"
   local w=$!
   if o=$(timeout 60 xl network-attach "$DOM" type=vif bridge=xenbr0 mac=00:16:3e:54:42:02 2>&1); then
     log "network-attach done: $o"
