@@ -54,7 +54,8 @@ struct gendisk *xpv_shim_alloc_disk(struct blk_mq_tag_set *set, const struct xpv
 void xpv_shim_disk_setup(struct gendisk *gd, unsigned int major, unsigned int first_minor,
 			 unsigned int minors, const char *name, unsigned int flags_removable,
 			 unsigned int cdrom);
-int xpv_shim_add_disk(struct gendisk *gd);
+/* device_add_disk(parent, gd, NULL); parent: the xen bus device (a struct device *) or NULL. */
+int xpv_shim_add_disk(void *parent, struct gendisk *gd);
 void xpv_shim_set_capacity(struct gendisk *gd, u64 sectors, int notify);
 u64 xpv_shim_get_capacity(struct gendisk *gd);
 void xpv_shim_set_ro(struct gendisk *gd, int ro);

@@ -84,6 +84,8 @@ module! {
     author: "xen-pvhvm-rs developers",
     description: "Xen virtual block device frontend (xvd)",
     license: "GPL",
+    // The xen bus device's MODALIAS (`xen:<type>`, as Linux's xenbus): udev loads us for it.
+    alias: ["xen:vbd"],
 }
 
 /// Block major of Xen virtual disks (`XENVBD_MAJOR`, `xvd`).
@@ -983,7 +985,8 @@ fn connect(info: &Blkfront) -> Result {
         if feat.secure { "yes" } else { "no" },
         if params.read_only() { "yes" } else { "no" },
     );
-    let r = disk.add();
+    // Child of the xen bus device, as Linux's blkfront (`/sys/block/xvda/device` -> vbd-51712).
+    let r = disk.add(dev.device_ptr());
     inner.disk = Some(disk);
     if let Err(e) = r {
         pr_err!("{}: add_disk failed: {:?}\n", name, e);

@@ -206,9 +206,9 @@ void xpv_shim_disk_setup(struct gendisk *gd, unsigned int major, unsigned int fi
 		gd->flags |= GENHD_FL_NO_PART;
 }
 
-int xpv_shim_add_disk(struct gendisk *gd)
+int xpv_shim_add_disk(void *parent, struct gendisk *gd)
 {
-	return add_disk(gd);
+	return device_add_disk(parent, gd, NULL);
 }
 
 void xpv_shim_set_capacity(struct gendisk *gd, u64 sectors, int notify)

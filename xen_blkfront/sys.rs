@@ -269,10 +269,11 @@ impl Disk {
         unsafe { b::xpv_shim_set_ro(self.gd, i32::from(ro)) };
     }
 
-    /// `add_disk` (partitions are scanned).
-    pub(crate) fn add(&mut self) -> Result {
-        // SAFETY: a live gendisk, set up, not yet added.
-        let r = unsafe { b::xpv_shim_add_disk(self.gd) };
+    /// `device_add_disk(parent, ...)` (partitions are scanned): `parent` is the xen bus device
+    /// (`XenbusDevice::device_ptr`), which outlives the disk (removed in the driver's `remove`).
+    pub(crate) fn add(&mut self, parent: *mut c_void) -> Result {
+        // SAFETY: a live gendisk, set up, not yet added; `parent` a live struct device or null.
+        let r = unsafe { b::xpv_shim_add_disk(parent, self.gd) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }

@@ -36,8 +36,9 @@ void xpv_nf_param_set(u32 which, u32 value);
 /* Exported by xen_platform: reads /proc/cmdline into buf, NUL-terminated; the length or a
  * negative errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
-/* register_netdev; 0 or a negative errno. */
-int xpv_nf_register(struct net_device *dev);
+/* SET_NETDEV_DEV(dev, parent) (parent: the xen bus device, a struct device *), then
+ * register_netdev; 0 or a negative errno. */
+int xpv_nf_register(struct net_device *dev, void *parent);
 /* unregister_netdev (stops the device first). */
 void xpv_nf_unregister(struct net_device *dev);
 /* Removes the NAPI contexts and frees the device (after unregister, or if never registered). */

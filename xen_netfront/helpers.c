@@ -162,12 +162,6 @@ static const struct net_device_ops xpv_nf_ops = {
 	.ndo_validate_addr = eth_validate_addr,
 };
 
-static void xpv_nf_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
-{
-	strscpy(info->driver, "xen_netfront", sizeof(info->driver));
-	strscpy(info->bus_info, "vif", sizeof(info->bus_info));
-}
-
 static int xpv_nf_get_sset_count(struct net_device *dev, int sset)
 {
 	return sset == ETH_SS_STATS ? xpv_nf_rs_stat_count(priv_of(dev)->rs) : -EOPNOTSUPP;
@@ -194,7 +188,6 @@ static void xpv_nf_get_ethtool_stats(struct net_device *dev, struct ethtool_stat
 }
 
 static const struct ethtool_ops xpv_nf_ethtool_ops = {
-	.get_drvinfo = xpv_nf_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_sset_count = xpv_nf_get_sset_count,
 	.get_strings = xpv_nf_get_strings,
@@ -245,8 +238,9 @@ struct net_device *xpv_nf_alloc(void *rs, const u8 *mac)
 	return dev;
 }
 
-int xpv_nf_register(struct net_device *dev)
+int xpv_nf_register(struct net_device *dev, void *parent)
 {
+	SET_NETDEV_DEV(dev, parent);
 	return register_netdev(dev);
 }
 

@@ -91,6 +91,8 @@ module! {
     author: "xen-pvhvm-rs developers",
     description: "Xen virtual network device frontend",
     license: "GPL",
+    // The xen bus device's MODALIAS (`xen:<type>`, as Linux's xenbus): udev loads us for it.
+    alias: ["xen:vif"],
 }
 
 const RING: usize = netif::RING_ENTRIES as usize;
@@ -979,7 +981,9 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);
-        if let Err(e) = net.register() {
+        // Child of the xen bus device, as Linux's netfront (`SET_NETDEV_DEV`): the
+        // `/sys/class/net/X/device` link, ethtool's bus-info `vif-0`, udev's `enX0` name.
+        if let Err(e) = net.register(xdev.device_ptr()) {
             // SAFETY: never registered; no callback can run.
             unsafe { net.free() };
             return Err(e);

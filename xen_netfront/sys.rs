@@ -104,10 +104,11 @@ impl NetDev {
         NonNull::new(p).map(Self).ok_or(ENOMEM)
     }
 
-    /// `register_netdev`.
-    pub(crate) fn register(&self) -> Result {
-        // SAFETY: a live, unregistered device.
-        match unsafe { b::xpv_nf_register(self.0.as_ptr()) } {
+    /// `SET_NETDEV_DEV(dev, parent)` then `register_netdev`. `parent` is the xen bus device
+    /// (`XenbusDevice::device_ptr`), which outlives the net_device (unregistered in `remove`).
+    pub(crate) fn register(&self, parent: *mut c_void) -> Result {
+        // SAFETY: a live, unregistered device; `parent` a live struct device or null.
+        match unsafe { b::xpv_nf_register(self.0.as_ptr(), parent) } {
             0 => Ok(()),
             e => Err(Error::from_errno(e)),
         }

@@ -78,13 +78,30 @@ module! {
     author: "xen-pvhvm-rs developers",
     description: "Xen platform PCI device: Xen detection and services for PV frontends",
     license: "GPL",
+    // The modaliases of `PCI_IDS` in file2alias's form (the 6.12 `module!` has no
+    // MODULE_DEVICE_TABLE): udev loads us for the platform device.
+    alias: [
+        "pci:v00005853d00000001sv*sd*bc*sc*i*",
+        "pci:v00005853d00000002sv*sd*bc*sc*i*",
+    ],
 }
 
-/// Xen platform PCI device ids (`drivers/xen/platform-pci.c`: `PCI_VENDOR_ID_XEN`, 0x0001).
+// `softdep=post: xenbus` in `.modinfo` (MODULE_SOFTDEP; the 6.12 `module!` has no field for it):
+// loading us by modalias also loads xenbus, whose bus devices (`xen:vbd`, `xen:vif`) in turn
+// load the frontends by modalias. xenbus needs our symbols, so it cannot be a `pre:` of ours.
+#[cfg(MODULE)]
+#[link_section = ".modinfo"]
+#[used]
+static SOFTDEP: [u8; 21] = *b"softdep=post: xenbus\0";
+
+/// Xen platform PCI device ids (`drivers/xen/platform-pci.c`: `PCI_VENDOR_ID_XEN`, 0x0001, and
+/// `PCI_DEVICE_ID_XEN_PLATFORM_XS61`, 0x0002, the id XenServer 6.1+ may give it).
 const XEN_PLATFORM_VENDOR: u32 = 0x5853;
 const XEN_PLATFORM_DEVICE: u32 = 0x0001;
-static PCI_IDS: [pci_device_id; 2] = [
+const XEN_PLATFORM_DEVICE_XS61: u32 = 0x0002;
+static PCI_IDS: [pci_device_id; 3] = [
     pci_id(XEN_PLATFORM_VENDOR, XEN_PLATFORM_DEVICE),
+    pci_id(XEN_PLATFORM_VENDOR, XEN_PLATFORM_DEVICE_XS61),
     pci_id(0, 0),
 ];
 

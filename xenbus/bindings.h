@@ -42,6 +42,17 @@ void *xpv_shim_dev_add(const char *devtype, const char *id, const char *nodename
 void xpv_shim_dev_set_state(void *dev, int state);
 /* Unregisters and releases a device from xpv_shim_dev_add. */
 void xpv_shim_dev_del(void *dev);
+/* The device's struct device (given to frontends as the parent of their gendisk/net_device). */
+void *xpv_shim_dev_device(void *dev);
+/* A struct device_driver named `name` (the device type, "vbd", as Linux's) on the bus, without
+ * bind/unbind files; NULL with *err set on failure. xpv_shim_driver_del unregisters and frees it
+ * (devices still bound are unbound by the driver core first). */
+void *xpv_shim_driver_add(const char *name, int *err);
+void xpv_shim_driver_del(void *drv);
+/* Records that `drv` drives `dev` (device_bind_driver under the device lock): sysfs links and a
+ * KOBJ_BIND uevent; 0 or a negative errno. xpv_shim_dev_unbind undoes it (device_release_driver). */
+int xpv_shim_dev_bind(void *dev, void *drv);
+void xpv_shim_dev_unbind(void *dev);
 
 /* Shutdown requests: orderly_poweroff(false) / orderly_reboot() (run poweroff_cmd/reboot_cmd),
  * and handle_sysrq(key) (0 if CONFIG_MAGIC_SYSRQ is off, else 1). */

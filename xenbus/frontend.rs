@@ -14,15 +14,24 @@ use crate::abi_xenbus::{
     XPV_XENBUS_ABI_VERSION,
 };
 use crate::bus::{join, read_state, Dev, BUS};
+use crate::sys::BusDriver;
 use crate::xenbus_state::XenbusState;
 use crate::xs;
+use core::ffi::c_void;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::fmt;
 use kernel::prelude::*;
+use kernel::str::{BStr, CString};
 
-/// Registered frontend drivers (compare-exchange claimed; at most one per device type).
+/// Registered frontend drivers (at most one per device type). Slot `i` is claimed by a
+/// compare-exchange on `BUS_DRIVERS[i]` (the driver core's view of the driver, a leaked
+/// `KBox<BusDriver>`), and then published in `FRONTENDS[i]`, so that a driver found in
+/// `FRONTENDS` always has its `BusDriver`.
 const MAX_FRONTENDS: usize = 8;
 static FRONTENDS: [AtomicPtr<XenbusFrontendDriver>; MAX_FRONTENDS] =
+    [const { AtomicPtr::new(null_mut()) }; MAX_FRONTENDS];
+static BUS_DRIVERS: [AtomicPtr<BusDriver>; MAX_FRONTENDS] =
     [const { AtomicPtr::new(null_mut()) }; MAX_FRONTENDS];
 
 /// The driver bound to a device (null: none).
@@ -68,19 +77,23 @@ fn type_of(d: &XenbusFrontendDriver) -> Option<&[u8]> {
     (!t.is_empty()).then_some(t.as_bytes())
 }
 
-fn driver_for(devtype: &[u8]) -> Option<&'static XenbusFrontendDriver> {
-    FRONTENDS.iter().find_map(|slot| {
+/// The registered driver of `devtype` and its `BusDriver`.
+fn driver_for(devtype: &[u8]) -> Option<(&'static XenbusFrontendDriver, &'static BusDriver)> {
+    FRONTENDS.iter().zip(BUS_DRIVERS.iter()).find_map(|(slot, bd)| {
         // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
         // them from the table first.
         let d = unsafe { slot.load(Ordering::Acquire).as_ref() }?;
-        (type_of(d) == Some(devtype)).then_some(d)
+        // SAFETY: published before `slot` (Release/Acquire on `slot`), freed only after `slot` is
+        // cleared and the driver's devices are unbound under their locks.
+        let bd = unsafe { bd.load(Ordering::Acquire).as_ref() }?;
+        (type_of(d) == Some(devtype)).then_some((d, bd))
     })
 }
 
 /// Probes `d` with `drv`; on success binds it and, if `initial_state` (a device that existed
 /// before the driver: its backend-state watch fired long ago), reports the backend's current
 /// state to `otherend_changed`, as Linux's probe does by registering the otherend watch.
-fn bind(d: &Dev, drv: &XenbusFrontendDriver, initial_state: bool) {
+fn bind(d: &Dev, drv: &XenbusFrontendDriver, bd: &BusDriver, initial_state: bool) {
     let mut g = d.drv.lock();
     if !g.0.is_null() {
         return;
@@ -90,6 +103,15 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver, initial_state: bool) {
     let r = unsafe { probe(handle(d), drv.ctx) };
     if r == 0 {
         *g = DrvRef(drv);
+        // Only sysfs's view: the frontend works without it, so a failure is reported, not fatal.
+        if let Err(e) = d.dev.bind(bd) {
+            pr_err!(
+                "{}: driver core binding to {} failed: {:?}\n",
+                d.nodename.to_str().unwrap_or("?"),
+                name_of(drv),
+                e
+            );
+        }
         pr_info!(
             "{}: bound to driver {}\n",
             d.nodename.to_str().unwrap_or("?"),
@@ -114,9 +136,9 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver, initial_state: bool) {
 
 /// Binds a new device to the registered driver of its type, if any.
 pub(crate) fn probe_new(d: &Dev) {
-    if let Some(drv) = driver_for(d.devtype.as_bytes()) {
+    if let Some((drv, bd)) = driver_for(d.devtype.as_bytes()) {
         // The backend-state watch is registered right after: it reports the first state.
-        bind(d, drv, false);
+        bind(d, drv, bd, false);
     }
 }
 
@@ -128,6 +150,8 @@ pub(crate) fn unbind(d: &Dev) {
             // SAFETY: the handle is valid until this returns.
             unsafe { rm(handle(d), drv.ctx) };
         }
+        // After `remove`: the frontend's gendisk/net_device (our children) are gone.
+        d.dev.unbind();
     }
     *g = DrvRef::none();
 }
@@ -173,25 +197,39 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_register_frontend(
         );
         return -abi::EBUSY;
     }
-    let claimed = FRONTENDS.iter().any(|slot| {
-        slot.compare_exchange(
-            null_mut(),
-            drv.cast_mut(),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_ok()
-    });
-    if !claimed {
+    // The driver core's driver, named by device type as Linux's ("vbd", "vif").
+    let bd = match CString::try_from_fmt(fmt!("{}", BStr::from_bytes(ty)))
+        .map_err(|_| ENOMEM)
+        .and_then(|name| BusDriver::add(&name))
+        .and_then(|bd| Ok(KBox::new(bd, GFP_KERNEL)?))
+    {
+        Ok(b) => KBox::into_raw(b),
+        Err(e) => {
+            pr_err!(
+                "frontend driver {}: registering it on the xen bus failed: {:?}\n",
+                name_of(d),
+                e
+            );
+            return e.to_errno();
+        }
+    };
+    let Some(i) = BUS_DRIVERS.iter().position(|slot| {
+        slot.compare_exchange(null_mut(), bd, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }) else {
+        // SAFETY: `bd` came from `KBox::into_raw` above and was published nowhere.
+        drop(unsafe { KBox::from_raw(bd) });
         return -abi::ENOSPC;
-    }
+    };
+    FRONTENDS[i].store(drv.cast_mut(), Ordering::Release);
     pr_info!("registered frontend driver {}\n", name_of(d));
     // SAFETY: BUS is null or the live bus; frontends are unregistered before xenbus unloads.
     if let Some(inner) = unsafe { BUS.load(Ordering::Acquire).as_ref() } {
         let devs = inner.devs.lock();
         for dev in devs.iter().flatten() {
             if dev.devtype.as_bytes() == ty {
-                bind(dev, d, true);
+                // SAFETY: `bd` stays valid until this driver is unregistered.
+                bind(dev, d, unsafe { &*bd }, true);
             }
         }
     }
@@ -205,7 +243,7 @@ const _: crate::abi_xenbus::RegisterFrontendFn = xpv_xenbus_register_frontend;
 /// `drv` is compared, and used only if registered.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn xpv_xenbus_unregister_frontend(drv: *const XenbusFrontendDriver) {
-    let found = FRONTENDS.iter().any(|slot| {
+    let Some(i) = FRONTENDS.iter().position(|slot| {
         slot.compare_exchange(
             drv.cast_mut(),
             null_mut(),
@@ -213,10 +251,9 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_unregister_frontend(drv: *const Xenbu
             Ordering::Acquire,
         )
         .is_ok()
-    });
-    if !found {
+    }) else {
         return;
-    }
+    };
     // SAFETY: as in register.
     if let Some(inner) = unsafe { BUS.load(Ordering::Acquire).as_ref() } {
         let devs = inner.devs.lock();
@@ -225,6 +262,12 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_unregister_frontend(drv: *const Xenbu
                 unbind(dev);
             }
         }
+    }
+    // No device refers to it any more (unbound above; `driver_for` no longer finds the slot).
+    let bd = BUS_DRIVERS[i].swap(null_mut(), Ordering::AcqRel);
+    if !bd.is_null() {
+        // SAFETY: from `KBox::into_raw` in register, taken out of the table exactly once.
+        drop(unsafe { KBox::from_raw(bd) });
     }
 }
 const _: crate::abi_xenbus::UnregisterFrontendFn = xpv_xenbus_unregister_frontend;
@@ -252,6 +295,20 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_info(
     0
 }
 const _: crate::abi_xenbus::DevInfoFn = xpv_xenbus_dev_info;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_dev_device`.
+///
+/// # Safety
+/// `dev` a live handle or null.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_dev_device(dev: *mut XenbusDevHandle) -> *mut c_void {
+    // SAFETY: caller's contract.
+    match unsafe { dev_of(dev) } {
+        Some(d) => d.dev.device_ptr(),
+        None => null_mut(),
+    }
+}
+const _: crate::abi_xenbus::DevDeviceFn = xpv_xenbus_dev_device;
 
 fn errno(e: Error) -> i32 {
     e.to_errno()

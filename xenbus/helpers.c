@@ -198,8 +198,20 @@ static int xpv_xb_uevent(const struct device *dev, struct kobj_uevent_env *env)
 	return 0;
 }
 
+/*
+ * Frontend drivers are bound by xenbus itself (frontend.rs), not by the driver core's matching:
+ * match() never matches, and a successful probe records the binding with device_bind_driver() so
+ * that sysfs shows it as Linux's does (/sys/bus/xen/drivers/vbd/vbd-51712, the device's `driver`
+ * link, DRIVER= in uevents, ethtool's driver and bus-info).
+ */
+static int xpv_xb_match(struct device *dev, const struct device_driver *drv)
+{
+	return 0;
+}
+
 static const struct bus_type xpv_xen_bus = {
 	.name = "xen",
+	.match = xpv_xb_match,
 	.dev_groups = xpv_xb_dev_groups,
 	.uevent = xpv_xb_uevent,
 };
@@ -263,6 +275,73 @@ void xpv_shim_dev_del(void *dev)
 	device_unregister(&d->dev);
 }
 
+void *xpv_shim_dev_device(void *dev)
+{
+	struct xpv_xb_device *d = dev;
+
+	return &d->dev;
+}
+
+struct xpv_xb_driver {
+	struct device_driver drv;
+	char name[32];
+};
+
+void *xpv_shim_driver_add(const char *name, int *err)
+{
+	struct xpv_xb_driver *x = kzalloc(sizeof(*x), GFP_KERNEL);
+	int ret;
+
+	if (!x) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	strscpy(x->name, name, sizeof(x->name));
+	x->drv.name = x->name;
+	x->drv.bus = &xpv_xen_bus;
+	/* No bind/unbind files: binding is xenbus's (frontend.rs), never user space's. */
+	x->drv.suppress_bind_attrs = true;
+	ret = driver_register(&x->drv);
+	if (ret) {
+		kfree(x);
+		*err = ret;
+		return NULL;
+	}
+	*err = 0;
+	return x;
+}
+
+void xpv_shim_driver_del(void *drv)
+{
+	struct xpv_xb_driver *x = drv;
+
+	driver_unregister(&x->drv);
+	kfree(x);
+}
+
+int xpv_shim_dev_bind(void *dev, void *drv)
+{
+	struct xpv_xb_device *d = dev;
+	struct xpv_xb_driver *x = drv;
+	int ret;
+
+	device_lock(&d->dev);
+	d->dev.driver = &x->drv;
+	ret = device_bind_driver(&d->dev);
+	if (ret)
+		d->dev.driver = NULL;
+	device_unlock(&d->dev);
+	return ret;
+}
+
+void xpv_shim_dev_unbind(void *dev)
+{
+	struct xpv_xb_device *d = dev;
+
+	/* Takes the device lock; a no-op if no driver is bound. */
+	device_release_driver(&d->dev);
+}
+
 /* --- control */
 
 void xpv_shim_poweroff(void)
@@ -289,6 +368,7 @@ int xpv_shim_sysrq(int key)
 int xpv_xenbus_register_frontend(const void *drv);
 void xpv_xenbus_unregister_frontend(const void *drv);
 int xpv_xenbus_dev_info(void *dev, void *info);
+void *xpv_xenbus_dev_device(void *dev);
 int xpv_xenbus_dev_read(void *dev, u32 otherend, const u8 *node, size_t node_len, u8 *buf,
 			size_t buf_len, size_t *out_len);
 int xpv_xenbus_dev_write(void *dev, u32 tx, const u8 *node, size_t node_len, const u8 *value,
@@ -300,6 +380,7 @@ int xpv_xenbus_transaction_end(u32 tx, u32 commit);
 EXPORT_SYMBOL_GPL(xpv_xenbus_register_frontend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_unregister_frontend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_info);
+EXPORT_SYMBOL_GPL(xpv_xenbus_dev_device);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_read);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_write);
 EXPORT_SYMBOL_GPL(xpv_xenbus_switch_state);

@@ -190,6 +190,64 @@ impl BusDevice {
         // SAFETY: `self.0` is a registered device until drop.
         unsafe { b::xpv_shim_dev_set_state(self.0, state as i32) };
     }
+
+    /// The `struct device *`, valid until drop: the parent frontends give their gendisk or
+    /// net_device.
+    pub(crate) fn device_ptr(&self) -> *mut c_void {
+        // SAFETY: `self.0` is a registered device until drop.
+        unsafe { b::xpv_shim_dev_device(self.0) }
+    }
+
+    /// Records in the driver core that `drv` drives this device (`device_bind_driver`).
+    ///
+    /// # Errors
+    /// The errno of `device_bind_driver` (sysfs links could not be made).
+    pub(crate) fn bind(&self, drv: &BusDriver) -> Result {
+        // SAFETY: both are registered until their drop; the caller unbinds before either drops.
+        let r = unsafe { b::xpv_shim_dev_bind(self.0, drv.0) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Self::bind`] (`device_release_driver`); a no-op if not bound.
+    pub(crate) fn unbind(&self) {
+        // SAFETY: `self.0` is a registered device until drop.
+        unsafe { b::xpv_shim_dev_unbind(self.0) };
+    }
+}
+
+/// A `struct device_driver` on the `xen` bus, named by device type ("vbd") as Linux's frontend
+/// drivers are, with no `bind`/`unbind` files; unregistered on drop.
+pub(crate) struct BusDriver(*mut c_void);
+
+// SAFETY: the handle is only used through the driver core, which does its own locking.
+unsafe impl Send for BusDriver {}
+// SAFETY: as above; `&BusDriver` only passes the handle to the driver core.
+unsafe impl Sync for BusDriver {}
+
+impl BusDriver {
+    /// Registers driver `name` on the bus.
+    ///
+    /// # Errors
+    /// `ENOMEM`, or the errno of `driver_register` (e.g. `EBUSY` for a name already taken).
+    pub(crate) fn add(name: &CStr) -> Result<Self> {
+        let mut err = 0i32;
+        // SAFETY: `name` is NUL-terminated and copied by the shim; `err` is writable.
+        let d = unsafe { b::xpv_shim_driver_add(name.as_char_ptr(), &mut err) };
+        if d.is_null() {
+            return Err(Error::from_errno(if err < 0 { err } else { -12 }));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl Drop for BusDriver {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from `xpv_shim_driver_add` and is unregistered once.
+        unsafe { b::xpv_shim_driver_del(self.0) };
+    }
 }
 
 impl Drop for BusDevice {

@@ -125,6 +125,8 @@ pub type UnregisterFrontendFn = unsafe extern "C" fn(drv: *const XenbusFrontendD
 /// Signature of `xpv_xenbus_dev_info`.
 pub type DevInfoFn =
     unsafe extern "C" fn(dev: *mut XenbusDevHandle, info: *mut XenbusDevInfo) -> i32;
+/// Signature of `xpv_xenbus_dev_device`.
+pub type DevDeviceFn = unsafe extern "C" fn(dev: *mut XenbusDevHandle) -> *mut c_void;
 /// Signature of `xpv_xenbus_dev_read`.
 pub type DevReadFn = unsafe extern "C" fn(
     dev: *mut XenbusDevHandle,
@@ -170,6 +172,11 @@ extern "C" {
 
     /// Fills `*info` (whose `abi_version` the caller set). Returns 0 or `-EINVAL`.
     pub fn xpv_xenbus_dev_info(dev: *mut XenbusDevHandle, info: *mut XenbusDevInfo) -> i32;
+
+    /// The device's `struct device *` on the `xen` bus (`/sys/devices/vbd-51712`), valid until the
+    /// driver's `remove` returns: the parent of the frontend's gendisk (`device_add_disk`) or
+    /// net_device (`SET_NETDEV_DEV`), as Linux's frontends make it. Null for a null handle.
+    pub fn xpv_xenbus_dev_device(dev: *mut XenbusDevHandle) -> *mut c_void;
 
     /// Reads node `node` of our directory (`otherend == 0`) or of the backend's (`otherend != 0`,
     /// e.g. `feature-persistent`, `sectors`) into `buf`; `*out_len` gets the value's length.

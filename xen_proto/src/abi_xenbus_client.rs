@@ -5,10 +5,10 @@
 
 use super::abi_client::Port;
 use super::abi_xenbus::{
-    state_bit, xpv_xenbus_dev_info, xpv_xenbus_dev_read, xpv_xenbus_dev_write,
-    xpv_xenbus_register_frontend, xpv_xenbus_switch_state, xpv_xenbus_transaction_end,
-    xpv_xenbus_transaction_start, xpv_xenbus_unregister_frontend, xpv_xenbus_wait_otherend,
-    XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
+    state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_info, xpv_xenbus_dev_read,
+    xpv_xenbus_dev_write, xpv_xenbus_register_frontend, xpv_xenbus_switch_state,
+    xpv_xenbus_transaction_end, xpv_xenbus_transaction_start, xpv_xenbus_unregister_frontend,
+    xpv_xenbus_wait_otherend, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
 };
 use super::xenbus_state::XenbusState;
 
@@ -58,6 +58,13 @@ impl XenbusDevice {
             0 => Ok(info),
             e => Err(e),
         }
+    }
+
+    /// The device's `struct device *` (see `xpv_xenbus_dev_device`): the parent to give the
+    /// frontend's gendisk or net_device, valid until `remove` returns.
+    pub fn device_ptr(&self) -> *mut core::ffi::c_void {
+        // SAFETY: valid handle (constructor contract).
+        unsafe { xpv_xenbus_dev_device(self.0) }
     }
 
     fn read(&self, otherend: bool, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
