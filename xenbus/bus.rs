@@ -3,7 +3,10 @@
 //! `<type>-<id>` (`/sys/bus/xen/devices/vbd-51712`), with the attributes of Linux's frontend bus
 //! (`drivers/xen/xenbus/xenbus_probe.c`, `xenbus_probe_frontend.c`): `nodename`, `devtype`,
 //! `modalias`, `state` (our state, `xenbus_strstate` names), `otherend_id`, `otherend`, and
-//! uevents with `MODALIAS=xen:<type>`, `XENBUS_TYPE`, `XENBUS_PATH`.
+//! uevents with `MODALIAS=xen:<type>`, `XENBUS_TYPE`, `XENBUS_PATH`. Devices have no parent
+//! (`/sys/devices/vbd-51712`, as Linux's); a frontend bound to one shows in the driver core as
+//! driver `<type>` (`/sys/bus/xen/drivers/vbd`, see `frontend.rs`), and its gendisk or
+//! net_device is the device's child.
 //!
 //! Devices are enumerated at load and re-scanned on every event of a watch on `device`
 //! (hotplug: `xl block-attach` adds nodes, `xl block-detach` removes them). Each device watches

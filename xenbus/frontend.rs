@@ -79,15 +79,18 @@ fn type_of(d: &XenbusFrontendDriver) -> Option<&[u8]> {
 
 /// The registered driver of `devtype` and its `BusDriver`.
 fn driver_for(devtype: &[u8]) -> Option<(&'static XenbusFrontendDriver, &'static BusDriver)> {
-    FRONTENDS.iter().zip(BUS_DRIVERS.iter()).find_map(|(slot, bd)| {
-        // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
-        // them from the table first.
-        let d = unsafe { slot.load(Ordering::Acquire).as_ref() }?;
-        // SAFETY: published before `slot` (Release/Acquire on `slot`), freed only after `slot` is
-        // cleared and the driver's devices are unbound under their locks.
-        let bd = unsafe { bd.load(Ordering::Acquire).as_ref() }?;
-        (type_of(d) == Some(devtype)).then_some((d, bd))
-    })
+    FRONTENDS
+        .iter()
+        .zip(BUS_DRIVERS.iter())
+        .find_map(|(slot, bd)| {
+            // SAFETY: registered descriptors stay valid until unregistered, and unregistering removes
+            // them from the table first.
+            let d = unsafe { slot.load(Ordering::Acquire).as_ref() }?;
+            // SAFETY: published before `slot` (Release/Acquire on `slot`), freed only after `slot` is
+            // cleared and the driver's devices are unbound under their locks.
+            let bd = unsafe { bd.load(Ordering::Acquire).as_ref() }?;
+            (type_of(d) == Some(devtype)).then_some((d, bd))
+        })
 }
 
 /// Probes `d` with `drv`; on success binds it and, if `initial_state` (a device that existed

@@ -11,7 +11,7 @@ set -euo pipefail
 # shellcheck source=scripts/testbed.d/common.sh
 . "$(dirname "$0")/common.sh"
 
-pkgs=fio,iperf3,ethtool,iproute2,iputils-ping,busybox,kmod,util-linux,procps
+pkgs=fio,iperf3,ethtool,iproute2,iputils-ping,busybox,kmod,util-linux,procps,udev,xenstore-utils
 key=$(tb_key "rootfs-v1 $TB_SUITE $pkgs" "$0")
 dir=$TB_CACHE/rootfs/$key
 img=$dir/rootfs.img

@@ -1,0 +1,1 @@
+../distro-udev/dom0.sh

@@ -1,0 +1,1 @@
+../distro-udev/guest.sh
