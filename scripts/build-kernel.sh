@@ -39,6 +39,7 @@ while IFS= read -r line; do
   case $line in
     CONFIG_*=y) n=${line%%=*}; args+=(-e "${n#CONFIG_}");;
     CONFIG_*=m) n=${line%%=*}; args+=(-m "${n#CONFIG_}");;
+    CONFIG_*=[0-9]*) n=${line%%=*}; args+=(--set-val "${n#CONFIG_}" "${line#*=}");;
     "# CONFIG_"*" is not set") n=${line#\# CONFIG_}; args+=(-d "${n% is not set}");;
     ""|"#"*) ;;
     *) xpv_die "kernel/guest.config: cannot parse line: $line";;
@@ -50,7 +51,7 @@ make LLVM=1 olddefconfig >/dev/null
 bad=0
 while IFS= read -r line; do
   case $line in
-    CONFIG_*=[ym]) grep -qx "$line" .config || { xpv_log "config: $line did not survive"; bad=1; };;
+    CONFIG_*=[ym0-9]*) grep -qx "$line" .config || { xpv_log "config: $line did not survive"; bad=1; };;
     "# CONFIG_"*" is not set") n=${line#\# }; n=${n% is not set}
       grep -q "^$n=[ym]" .config && { xpv_log "config: $n should be off"; bad=1; };;
   esac

@@ -6,59 +6,98 @@
 
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 use crate::abi;
 use crate::grant::{
     GrantEntryV1, GrantEntryValue, GrantError, GrantRefAllocator, GREFS_PER_GRANT_FRAME_V1,
 };
 use crate::sys::GnttabLockGuard;
+use crate::{hvm, hypercall};
+use kernel::alloc::KVVec;
+use kernel::prelude::*;
 
-/// Most grant frames we map (each holds 512 references): 32 frames, 16384 references.
-pub(crate) const MAX_FRAMES: u32 = 32;
-const MAX_REFS: usize = (MAX_FRAMES * GREFS_PER_GRANT_FRAME_V1) as usize;
+/// Grant frames mapped at probe (16384 references); the table grows a frame at a time past them
+/// when references run out (`gnttab_expand`), up to [`MAX_FRAMES`] or what Xen allows.
+pub(crate) const INITIAL_FRAMES: u32 = 32;
+/// Most grant frames we ever use (Xen 4.17's default `max_grant_frames` is 64): 1024 frames,
+/// 524288 references, 2 MiB of allocator storage at most.
+pub(crate) const MAX_FRAMES: u32 = 1024;
 
 /// The mapped table (an array of `NR_REFS` entries); null while not mapped.
 static TABLE: AtomicPtr<GrantEntryV1> = AtomicPtr::new(null_mut());
+/// References in the table now (grows with it).
 static NR_REFS: AtomicU32 = AtomicU32::new(0);
+/// The table could not grow any more: said once.
+static FULL_SAID: AtomicBool = AtomicBool::new(false);
 
 /// Allocator state, only touched under the grant lock (helpers.c, IRQ-safe).
 struct Locked {
-    storage: [u32; MAX_REFS],
+    /// Over `storage` (leaked from a `KVVec` by `start`, given back by `stop`).
     alloc: Option<GrantRefAllocator<'static>>,
+    storage: (*mut u32, usize, usize),
+    /// Frames in the table and the most it may have; guest frame of table frame 0.
+    frames: u32,
+    max_frames: u32,
+    gpfn: u64,
 }
 struct LockedCell(UnsafeCell<Locked>);
-// SAFETY: every access goes through `with_alloc`, under the grant spinlock.
+// SAFETY: every access goes through `with_state`, under the grant spinlock.
 unsafe impl Sync for LockedCell {}
 static LOCKED: LockedCell = LockedCell(UnsafeCell::new(Locked {
-    storage: [0; MAX_REFS],
     alloc: None,
+    storage: (null_mut(), 0, 0),
+    frames: 0,
+    max_frames: 0,
+    gpfn: 0,
 }));
 
-fn with_alloc<R>(f: impl FnOnce(&mut Option<GrantRefAllocator<'static>>) -> R) -> R {
+fn with_state<R>(f: impl FnOnce(&mut Locked) -> R) -> R {
     let _guard = GnttabLockGuard::lock();
-    // SAFETY: the grant lock serialises all access to `LOCKED`; only the `alloc` field is
-    // borrowed here (`start` borrows `storage` for the allocator it stores in `alloc`).
-    let alloc = unsafe { &mut *core::ptr::addr_of_mut!((*LOCKED.0.get()).alloc) };
-    f(alloc)
+    // SAFETY: the grant lock serialises all access to `LOCKED`.
+    f(unsafe { &mut *LOCKED.0.get() })
 }
 
-/// Starts granting from the mapped table at `table` with `frames` frames.
+fn with_alloc<R>(f: impl FnOnce(&mut Option<GrantRefAllocator<'static>>) -> R) -> R {
+    with_state(|st| f(&mut st.alloc))
+}
+
+/// Starts granting from the mapped table at `table` with `frames` frames placed at guest frames
+/// `gpfn..`; the table may grow to `max_frames` frames there (capped at [`MAX_FRAMES`]).
+///
+/// # Errors
+/// `ENOMEM` for the allocator's storage (4 bytes per reference of `max_frames` frames).
 ///
 /// # Safety
-/// `table` maps `frames` grant frames and stays mapped until [`stop`] returns.
-pub(crate) unsafe fn start(table: *mut GrantEntryV1, frames: u32) {
-    let frames = frames.min(MAX_FRAMES);
+/// `table` maps `max_frames` frames' worth of guest frames from `gpfn` (the first `frames`
+/// already hold the grant table) and stays mapped until [`stop`] returns.
+pub(crate) unsafe fn start(
+    table: *mut GrantEntryV1,
+    gpfn: u64,
+    frames: u32,
+    max_frames: u32,
+) -> Result {
+    let max_frames = max_frames.clamp(1, MAX_FRAMES);
+    let frames = frames.clamp(1, max_frames);
+    let cap = (max_frames * GREFS_PER_GRANT_FRAME_V1) as usize;
     let n = (frames * GREFS_PER_GRANT_FRAME_V1) as usize;
-    with_alloc(|a| {
-        // SAFETY: under the grant lock; `storage` is only reachable through `LOCKED`, and the
-        // allocator borrowing it is dropped (in `stop`) before the storage is borrowed again.
-        let storage: &'static mut [u32; MAX_REFS] =
-            unsafe { &mut *core::ptr::addr_of_mut!((*LOCKED.0.get()).storage) };
-        *a = GrantRefAllocator::new(&mut storage[..n]);
+    let mut v = KVVec::<u32>::with_capacity(cap, GFP_KERNEL)?;
+    v.extend_with(cap, 0, GFP_KERNEL)?;
+    let (ptr, len, capacity) = v.into_raw_parts();
+    // SAFETY: `ptr` holds `len` initialised `u32`s that nothing else references; `stop` rebuilds
+    // and frees the vector only after dropping the allocator borrowing this slice.
+    let slice: &'static mut [u32] = unsafe { core::slice::from_raw_parts_mut(ptr, len) };
+    with_state(|st| {
+        st.alloc = GrantRefAllocator::with_len(slice, n);
+        st.storage = (ptr, len, capacity);
+        st.frames = frames;
+        st.max_frames = max_frames;
+        st.gpfn = gpfn;
     });
-    NR_REFS.store(n as u32, Ordering::Relaxed);
+    FULL_SAID.store(false, Ordering::Relaxed);
+    NR_REFS.store(n as u32, Ordering::Release);
     TABLE.store(table, Ordering::Release);
+    Ok(())
 }
 
 /// Stops granting. Returns the number of grants still active (never revoked by their owner),
@@ -66,13 +105,47 @@ pub(crate) unsafe fn start(table: *mut GrantEntryV1, frames: u32) {
 /// must not free them (and a module that still holds grants cannot be unloaded).
 pub(crate) fn stop() -> u32 {
     TABLE.store(null_mut(), Ordering::Release);
-    with_alloc(|a| {
-        let active = a.as_ref().map_or(0, |a| {
+    let (active, (ptr, len, cap)) = with_state(|st| {
+        let active = st.alloc.as_ref().map_or(0, |a| {
             a.len() - crate::grant::GNTTAB_NR_RESERVED_ENTRIES.min(a.len()) - a.free_count()
         });
-        *a = None;
-        active
-    })
+        st.alloc = None;
+        (
+            active,
+            core::mem::replace(&mut st.storage, (null_mut(), 0, 0)),
+        )
+    });
+    if !ptr.is_null() {
+        // SAFETY: from `into_raw_parts` in `start`; its only borrower, the allocator, is gone.
+        // Freed outside the spinlock (kvfree may sleep).
+        drop(unsafe { KVVec::from_raw_parts(ptr, len, cap) });
+    }
+    active
+}
+
+/// Frames in the table now and the most it may have (for the log and the self-test).
+pub(crate) fn frames() -> (u32, u32) {
+    with_state(|st| (st.frames, st.max_frames))
+}
+
+/// Under the grant lock, out of references: places the next grant frame in the BAR
+/// (`XENMEM_add_to_physmap`, `XENMAPSPACE_grant_table`; Xen grows its table to match) and adds
+/// its 512 references to the allocator. Runs with interrupts off, as Linux's `gnttab_expand`.
+fn expand(st: &mut Locked) -> Result<(), i32> {
+    if st.frames >= st.max_frames {
+        return Err(-abi::ENOSPC);
+    }
+    let i = st.frames;
+    let mut x = hvm::XenAddToPhysmap::grant_frame(i, st.gpfn + u64::from(i));
+    hypercall::add_to_physmap(&mut x)?;
+    let n = ((i + 1) * GREFS_PER_GRANT_FRAME_V1) as usize;
+    st.alloc
+        .as_mut()
+        .and_then(|a| a.grow(n))
+        .ok_or(-abi::EINVAL)?;
+    st.frames = i + 1;
+    NR_REFS.store(n as u32, Ordering::Release);
+    Ok(())
 }
 
 /// Whether grants can be made.
@@ -97,9 +170,39 @@ pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, i32> {
         return Err(-abi::EAGAIN);
     }
     let value = GrantEntryValue::permit_access(domid, gfn, readonly).map_err(|_| -abi::EINVAL)?;
-    let r = with_alloc(|a| a.as_mut().map(|a| a.alloc()))
-        .ok_or(-abi::EAGAIN)?
-        .map_err(|_| -abi::ENOSPC)?;
+    let mut grown = None;
+    let r = with_state(|st| {
+        let a = st.alloc.as_mut().ok_or(-abi::EAGAIN)?;
+        match a.alloc() {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                let e = expand(st);
+                grown = Some((e, st.frames, st.max_frames));
+                e?;
+                st.alloc
+                    .as_mut()
+                    .ok_or(-abi::EAGAIN)?
+                    .alloc()
+                    .map_err(|_| -abi::ENOSPC)
+            }
+        }
+    });
+    // Said outside the lock (printk under an IRQ-off spinlock is allowed but slow).
+    match grown {
+        Some((Ok(()), f, max)) => pr_info!("grant table grew to {} frames (max {})\n", f, max),
+        Some((Err(e), f, max)) if !FULL_SAID.swap(true, Ordering::Relaxed) => pr_err!(
+            "grant table full: {} frames, max {} ({}): grant requests fail with ENOSPC\n",
+            f,
+            max,
+            if e == -abi::ENOSPC {
+                "Xen's max_grant_frames or ours"
+            } else {
+                "XENMEM_add_to_physmap failed"
+            }
+        ),
+        _ => {}
+    }
+    let r = r?;
     match entry(r) {
         Some(e) => {
             e.publish(value);

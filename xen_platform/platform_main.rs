@@ -422,9 +422,11 @@ fn setup(dev: &PciDev) -> Result<Bound> {
         via.param_value()
     );
 
-    // 3. Grant table frames, from the highest so that the table grows once (as Linux).
+    // 3. Grant table frames, from the highest so that the table grows once (as Linux); room is
+    // laid out and mapped for the most frames Xen allows (`gnttab::MAX_FRAMES` at most), into
+    // which the table grows when references run out.
     let mut grant_map = None;
-    let frames = layout.grant_frames;
+    let frames = layout.grant_frames.min(gnttab::INITIAL_FRAMES);
     let mut ok = gnt_max > 0;
     if ok {
         for i in (0..frames).rev() {
@@ -439,20 +441,31 @@ fn setup(dev: &PciDev) -> Result<Bound> {
         pr_err!("GNTTABOP_query_size failed: no grant table\n");
     }
     if ok {
-        match sys::MemRemap::new(layout.grant_gpfn << 12, frames as usize * 4096) {
+        let max = layout.grant_frames;
+        match sys::MemRemap::new(layout.grant_gpfn << 12, max as usize * 4096) {
             Ok(m) => {
-                // SAFETY: the mapping covers `frames` frames and lives in `Bound` until `remove`
-                // has called `gnttab::stop`.
-                unsafe { gnttab::start(m.as_ptr().cast(), frames) };
-                pr_info!(
-                    "grant table v1: {} frames at gpfn {:#x} (Xen: {} in use, max {}), {} references\n",
-                    frames,
-                    layout.grant_gpfn,
-                    gnt_nr,
-                    gnt_max,
-                    gnttab::free_count()
-                );
-                grant_map = Some(m);
+                // SAFETY: the mapping covers `max` frames from `grant_gpfn`, the first `frames`
+                // placed above, and lives in `Bound` until `remove` has called `gnttab::stop`.
+                let started =
+                    unsafe { gnttab::start(m.as_ptr().cast(), layout.grant_gpfn, frames, max) };
+                match started {
+                    Ok(()) => {
+                        pr_info!(
+                            "grant table v1: {} frames at gpfn {:#x}, growing up to {} (Xen: {} in use, max {}), {} references\n",
+                            frames,
+                            layout.grant_gpfn,
+                            gnttab::frames().1,
+                            gnt_nr,
+                            gnt_max,
+                            gnttab::free_count()
+                        );
+                        grant_map = Some(m);
+                    }
+                    Err(e) => pr_err!(
+                        "no memory for the grant reference list ({:?}): no grants\n",
+                        e
+                    ),
+                }
             }
             Err(e) => pr_err!("cannot map the grant table ({:?}): no grants\n", e),
         }

@@ -46,6 +46,24 @@ tb_untrusted_early() {
       sleep 0.02
     done ) &
 }
+# tb_backend_max_queues BLK NET: blkback and netback offer BLK and NET queues to the guest
+# (their max_queues parameters, by default Dom0's vCPU count); the runner restores them after the
+# scenario (other scenarios share this Dom0). Call from dom0_before.
+TB_QUEUES_SAVED=()
+tb_backend_max_queues() {
+  local m v p
+  for m in "xen_blkback $1" "xen_netback $2"; do
+    p=/sys/module/${m% *}/parameters/max_queues
+    v=$(cat "$p" 2>/dev/null) || { log "no $p"; continue; }
+    TB_QUEUES_SAVED+=("$p=$v")
+    echo "${m#* }" > "$p" && log "${m% *} max_queues $v -> ${m#* }"
+  done
+}
+tb_backend_queues_restore() {
+  local e
+  for e in "${TB_QUEUES_SAVED[@]}"; do echo "${e#*=}" > "${e%%=*}"; done
+  TB_QUEUES_SAVED=()
+}
 # The 1 MiB pattern of the guest's tb_disk_rw (scripts/testbed.d/guest/lib.sh), byte for byte.
 tb_pattern() {
   awk -v n="$NONCE" 'BEGIN { for (i = 0; i < 16384; i++) printf "TBDATA %s %08d %-30s\n", n, i, "xen-pvhvm-rs" }'
@@ -205,6 +223,7 @@ log "guest ended $((t1 - t0))s after xl create"
 tr -d '\r' < "$RAW" > "$OUT/serial.log" && rm -f "$RAW"
 
 if declare -F dom0_after > /dev/null; then dom0_after; fi
+tb_backend_queues_restore
 if [ "$TB_VERIFY_SCRATCH" = yes ]; then
   want=$(tb_pattern | md5sum | cut -d' ' -f1)
   blockdev --flushbufs "$TB_SCRATCH_DEV" 2>/dev/null

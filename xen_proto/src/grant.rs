@@ -363,7 +363,10 @@ const LIST_END: u32 = 0xffff_ffff;
 /// References `0..GNTTAB_NR_RESERVED_ENTRIES` are never handed out.
 #[derive(Debug)]
 pub struct GrantRefAllocator<'a> {
+    /// One slot per reference the table can ever hold; only `..len` are in use.
     next: &'a mut [u32],
+    /// References in the table now (the grant table grows: [`Self::grow`]).
+    len: u32,
     head: u32,
     free: u32,
 }
@@ -374,44 +377,68 @@ impl<'a> GrantRefAllocator<'a> {
     ///
     /// Returns `None` if `storage` has more than `0xffff_fff0` entries (markers would collide).
     pub fn new(storage: &'a mut [u32]) -> Option<Self> {
-        let len = u32::try_from(storage.len()).ok()?;
-        if len > 0xffff_fff0 {
+        let len = storage.len();
+        Self::with_len(storage, len)
+    }
+
+    /// An allocator for references `0..len` of a table that may grow up to `storage.len()`
+    /// references ([`Self::grow`]), all free but the reserved ones.
+    ///
+    /// Returns `None` if `len > storage.len()` or `storage` has more than `0xffff_fff0` entries
+    /// (markers would collide).
+    pub fn with_len(storage: &'a mut [u32], len: usize) -> Option<Self> {
+        if u32::try_from(storage.len()).ok()? > 0xffff_fff0 || len > storage.len() {
             return None;
         }
-        let mut free = 0;
-        for (i, slot) in storage.iter_mut().enumerate() {
-            let i = i as u32;
-            *slot = if i < GNTTAB_NR_RESERVED_ENTRIES {
-                RESERVED
-            } else {
-                free += 1;
-                if i + 1 < len {
-                    i + 1
-                } else {
-                    LIST_END
-                }
-            };
-        }
-        let head = if free == 0 {
-            LIST_END
-        } else {
-            GNTTAB_NR_RESERVED_ENTRIES
-        };
-        Some(Self {
+        let mut a = Self {
             next: storage,
-            head,
-            free,
-        })
+            len: 0,
+            head: LIST_END,
+            free: 0,
+        };
+        a.grow(len)?;
+        Some(a)
+    }
+
+    /// Adds references `self.len()..new_len` (new grant frames mapped: `gnttab_expand`) to the
+    /// free list, so that the lowest new one is handed out first.
+    ///
+    /// Returns `None` (nothing changed) if `new_len` is below the current length or beyond the
+    /// storage.
+    pub fn grow(&mut self, new_len: usize) -> Option<()> {
+        let old = self.len as usize;
+        if new_len < old || new_len > self.next.len() {
+            return None;
+        }
+        let reserved = GNTTAB_NR_RESERVED_ENTRIES as usize;
+        let mut head = self.head;
+        for i in (old..new_len).rev() {
+            if i < reserved {
+                self.next[i] = RESERVED;
+            } else {
+                self.next[i] = head;
+                head = i as u32;
+                self.free += 1;
+            }
+        }
+        self.head = head;
+        self.len = new_len as u32;
+        Some(())
     }
 
     /// Total references managed, reserved ones included.
     pub fn len(&self) -> u32 {
-        self.next.len() as u32
+        self.len
+    }
+
+    /// Most references the storage can hold ([`Self::grow`]'s limit).
+    pub fn capacity(&self) -> usize {
+        self.next.len()
     }
 
     /// Whether the table has no references at all.
     pub fn is_empty(&self) -> bool {
-        self.next.is_empty()
+        self.len == 0
     }
 
     /// Free references left.
@@ -444,10 +471,10 @@ impl<'a> GrantRefAllocator<'a> {
         if r < GNTTAB_NR_RESERVED_ENTRIES {
             return Err(GrantError::Reserved(r));
         }
-        let slot = self
-            .next
-            .get_mut(r as usize)
-            .ok_or(GrantError::OutOfRange(r))?;
+        if r >= self.len {
+            return Err(GrantError::OutOfRange(r));
+        }
+        let slot = &mut self.next[r as usize];
         if *slot != ALLOCATED {
             return Err(GrantError::DoubleFree(r));
         }
@@ -459,7 +486,7 @@ impl<'a> GrantRefAllocator<'a> {
 
     /// Whether `r` is currently allocated.
     pub fn is_allocated(&self, r: GrantRef) -> bool {
-        self.next.get(r as usize) == Some(&ALLOCATED)
+        r < self.len && self.next[r as usize] == ALLOCATED
     }
 }
 
@@ -731,6 +758,49 @@ mod tests {
         let mut got: Vec<_> = core::iter::from_fn(|| a.alloc().ok()).collect();
         got.sort_unstable();
         assert_eq!(got, (8..16).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn allocator_grows_with_the_table() {
+        let mut store = vec![0u32; 3 * 512];
+        let mut a = GrantRefAllocator::with_len(&mut store, 512).unwrap();
+        assert_eq!((a.len(), a.capacity(), a.free_count()), (512, 1536, 504));
+        let mut got: Vec<_> = core::iter::from_fn(|| a.alloc().ok()).collect();
+        assert_eq!(got.len(), 504);
+        assert_eq!(a.alloc(), Err(GrantError::NoSpace));
+        // Out of the table as it is now, even though the storage has room.
+        assert_eq!(a.free(600), Err(GrantError::OutOfRange(600)));
+        assert!(!a.is_allocated(600));
+        assert_eq!(a.grow(1024), Some(()));
+        assert_eq!((a.len(), a.free_count()), (1024, 512));
+        // The new frame's references come first, lowest first, then a freed old one.
+        assert_eq!(a.alloc(), Ok(512));
+        a.free(100).unwrap();
+        got.retain(|&r| r != 100);
+        assert_eq!(a.alloc(), Ok(100));
+        assert_eq!(a.alloc(), Ok(513));
+        // Never shrinks, never beyond the storage.
+        assert_eq!(a.grow(1000), None);
+        assert_eq!(a.grow(1537), None);
+        assert_eq!(a.len(), 1024);
+        got.extend(core::iter::from_fn(|| a.alloc().ok()));
+        assert_eq!(a.grow(1536), Some(()));
+        got.extend(core::iter::from_fn(|| a.alloc().ok()));
+        got.extend([512, 100, 513]);
+        got.sort_unstable();
+        assert!(got == (8..1536).collect::<Vec<_>>(), "every reference once");
+        assert_eq!(a.free_count(), 0);
+    }
+
+    #[test]
+    fn allocator_with_len_bounds() {
+        let mut store = vec![0u32; 16];
+        assert!(GrantRefAllocator::with_len(&mut store, 17).is_none());
+        let mut a = GrantRefAllocator::with_len(&mut store, 4).unwrap();
+        assert_eq!((a.len(), a.free_count()), (4, 0));
+        assert_eq!(a.grow(16), Some(()));
+        assert_eq!(a.alloc(), Ok(8));
+        assert_eq!(a.free(3), Err(GrantError::Reserved(3)));
     }
 
     #[test]
