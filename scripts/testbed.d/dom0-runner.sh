@@ -216,6 +216,12 @@ fi
 for _ in $(seq 1 30); do kill -0 "$xlpid" 2>/dev/null || break; sleep 1; done
 kill -9 "$xlpid" 2>/dev/null
 wait "$xlpid" 2>/dev/null
+# A domain that outlived its xl (e.g. a hook failed and xl was killed) would hold its memory
+# through the following scenarios (seen: "xc_dom_boot_mem_init failed: Cannot allocate memory").
+if xl domid "$DOM" > /dev/null 2>&1; then
+  log "domain $DOM still there after xl ended: destroying it"
+  timeout 60 xl destroy "$DOM" > /dev/null 2>&1 || log "xl destroy failed"
+fi
 sleep 1
 if [ -n "$catpid" ]; then kill "$catpid" 2>/dev/null; wait "$catpid" 2>/dev/null; fi
 new_lines noevents
