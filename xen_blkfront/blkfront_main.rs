@@ -734,8 +734,11 @@ fn setup_rings(info: &Blkfront) -> Result {
         read_u32(dev, b"max-ring-page-order"),
         sys::params::max_ring_page_order(),
     );
-    for _ in 0..nr {
+    for i in 0..nr {
         let r = alloc_ring(info, order, otherend)?;
+        // Queue i's events on CPU i mod n (with per-vCPU upcall vectors; else all stay on
+        // vCPU 0), as blk-mq maps queue i to those CPUs.
+        r.port.spread(i);
         inner.rings.push(r, GFP_KERNEL)?;
     }
     inner.ring_order = order;

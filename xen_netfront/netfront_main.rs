@@ -751,10 +751,12 @@ fn connect(dev: &Device) -> Result {
     let ctl = dev.ctl(&rtnl);
     // The bindings point into `queues`: on any error they go before the queues do.
     let bound = (|| -> Result {
-        for q in queues.iter() {
+        for (i, q) in queues.iter().enumerate() {
             let data = &**q as *const Queue as *mut c_void;
             let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
             for port in ports.into_iter().flatten() {
+                // Queue i's events (tx and rx) on CPU i mod n, with per-vCPU upcall vectors.
+                port.spread(i as u32);
                 // SAFETY: the queue is boxed (stable address) and kept (in `queues`, then in
                 // `ctl.queues`) until after the binding is dropped (`bindings` is emptied first
                 // below on error and in `disconnect`); the handler only schedules NAPI, fine in

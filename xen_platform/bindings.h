@@ -51,12 +51,33 @@ void xpv_shim_eoi_timer_init(void);
 void xpv_shim_eoi_timer_arm(unsigned long expires);
 void xpv_shim_eoi_timer_stop(void);
 
+/* Per-vCPU upcall vectors: an interrupt allocated in x86_vector_domain on `cpu` alone (edge
+ * flow, local APIC ack), requested with `handler(irq, dev)` and IRQF_NOBALANCING; returns the
+ * IRQ number and its IDT vector in *vector, or a negative errno. Freed (free_irq +
+ * irq_dispose_mapping) by xpv_shim_upcall_irq_free. */
+int xpv_shim_upcall_irq_alloc(u32 cpu, irq_handler_t handler, const char *name, void *dev,
+			      u32 *vector);
+void xpv_shim_upcall_irq_free(u32 irq, void *dev);
+u32 xpv_shim_smp_processor_id(void);
+/* CPUID `leaf` executed on `cpu` (smp_call_function_single): regs = eax, ebx, ecx, edx. */
+int xpv_shim_cpuid_on(u32 cpu, u32 leaf, u32 *regs);
+/* cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, ...) with xpv_upcall_cpu_online/offline (events.rs),
+ * called on each online CPU now and on CPUs coming and going; returns the dynamic state or a
+ * negative errno. xpv_shim_cpuhp_remove(state) calls the offline callback on each online CPU. */
+int xpv_shim_cpuhp_setup(void);
+void xpv_shim_cpuhp_remove(int state);
+/* The n-th online CPU (U32_MAX: none), and how many are online. */
+u32 xpv_shim_nth_online_cpu(u32 n);
+u32 xpv_shim_num_online_cpus(void);
+
 /* The grant allocator's lock (spin_lock_irqsave is a macro). */
 unsigned long xpv_shim_gnttab_lock(void);
 void xpv_shim_gnttab_unlock(unsigned long flags);
 
 /* Module parameters (module_param is a macro): selftest=0|1, xen_emul_unplug=<string>. */
 int xpv_shim_param_selftest(void);
+/* Module parameter no_vector_callback=0|1. */
+int xpv_shim_param_no_vector_callback(void);
 const char *xpv_shim_param_emul_unplug(void);
 /* Reads the kernel command line (/proc/cmdline: saved_command_line is not exported) into buf,
  * NUL-terminated. Returns the length or a negative errno. */

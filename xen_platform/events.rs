@@ -2,11 +2,20 @@
 //! Event channels, 2-level ABI, for the whole guest: the per-port handler registry, the upcall
 //! demultiplexer run from the platform device's interrupt, and late-EOI throttling.
 //!
-//! Delivery: Xen raises the upcall through the platform device's INTx line (or GSI), which it
-//! asserts while vCPU 0's `evtchn_upcall_pending` is set; all ports are bound to vCPU 0 (the
-//! default, and the only vCPU that callback mode serves). The interrupt handler runs on one CPU
-//! at a time (one IRQ line), so the scan cursor needs no lock; the bitmaps are shared with Xen
-//! and with other CPUs (EOIs) and are only touched atomically (`xen_proto/src/evtchn.rs`).
+//! Delivery, two modes:
+//! - callback (INTx/GSI): Xen asserts the platform device's interrupt line while vCPU 0's
+//!   `evtchn_upcall_pending` is set; every port is bound to vCPU 0 (the default, and the only
+//!   vCPU that callback mode serves).
+//! - per-vCPU vectors (Linux's "callback vector", here `HVMOP_set_evtchn_upcall_vector` for each
+//!   vCPU, `hvm/hvm_op.h`): each online CPU gets an interrupt of the x86 vector domain pinned to
+//!   it (`sys::UpcallIrq`, set up by the CPU hotplug callbacks below), and Xen injects that
+//!   vector on the vCPU whose port fired. Ports start on vCPU 0; [`bind_to_cpu`] moves one
+//!   (`EVTCHNOP_bind_vcpu`), and each CPU's scan only takes the ports bound to it (its `local`
+//!   bitmap, Linux's `cpu_evtchn_mask`). A CPU going offline hands its ports to CPU 0.
+//!
+//! A CPU's scan cursor is only used by that CPU's upcall handlers (hard IRQ context, which does
+//! not nest); the bitmaps are shared with Xen and with other CPUs (EOIs) and are only touched
+//! atomically (`xen_proto/src/evtchn.rs`).
 //!
 //! Handling of a port (Linux's lateeoi chip, XSA-391): the scan clears the pending bit, the port
 //! is masked, the handler runs and says when to unmask ([`abi::evtchn_ret`]). A backend sending
@@ -22,7 +31,9 @@ use core::sync::atomic::{
 use kernel::prelude::*;
 
 use crate::abi;
-use crate::evtchn::{self, Bitmaps, ScanCursor, SharedInfo, UnmaskAction, VcpuInfo};
+use crate::evtchn::{
+    self, Bitmaps, ScanCursor, SharedInfo, UnmaskAction, VcpuInfo, EVTCHN_2L_WORDS, MAX_VIRT_CPUS,
+};
 use crate::hypercall;
 use crate::sys;
 
@@ -66,12 +77,57 @@ static IRQ: AtomicU32 = AtomicU32::new(u32::MAX);
 /// Events dispatched to no handler (masked and dropped), for diagnostics.
 static STRAY: AtomicU32 = AtomicU32::new(0);
 
-/// vCPU 0's scan cursor: only used by the interrupt handler, which never runs concurrently
-/// with itself.
-struct CursorCell(core::cell::UnsafeCell<ScanCursor>);
-// SAFETY: only accessed from the (non-reentrant) upcall interrupt handler.
-unsafe impl Sync for CursorCell {}
-static CURSOR: CursorCell = CursorCell(core::cell::UnsafeCell::new(ScanCursor { word: 0, bit: 0 }));
+/// CPUs that can have an upcall vector of their own: those whose `vcpu_info` is in the shared
+/// info page (`XEN_LEGACY_MAX_VCPUS`; beyond, `VCPUOP_register_vcpu_info` would be needed).
+pub(crate) const MAX_VECTOR_CPUS: usize = MAX_VIRT_CPUS;
+
+/// Per-CPU delivery state (index: Linux CPU number).
+struct PerCpu {
+    /// Xen's id of this CPU's vCPU (CPUID leaf base+4), `u32::MAX` until known.
+    vcpu: AtomicU32,
+    /// Xen delivers this vCPU's events by the vector of `irq` (vector mode only).
+    vector_on: AtomicBool,
+    /// The CPU's upcall interrupt: a leaked `KBox<UpcallIrq>`, null when none.
+    irq: AtomicPtr<sys::UpcallIrq>,
+    /// Its IRQ number (`u32::MAX`: none), for `synchronize_irq` without touching `irq`.
+    irq_nr: AtomicU32,
+    /// Ports bound to this vCPU (vector mode), bit per port.
+    local: [AtomicU64; EVTCHN_2L_WORDS],
+    /// Where this CPU's next scan starts; only touched by this CPU's upcall handlers.
+    cursor: core::cell::UnsafeCell<ScanCursor>,
+}
+
+// SAFETY: all fields are atomics but `cursor`, which only the CPU's own (non-nesting) hard IRQ
+// handlers touch (`scan_vcpu`'s contract).
+unsafe impl Sync for PerCpu {}
+
+impl PerCpu {
+    const fn new() -> Self {
+        Self {
+            vcpu: AtomicU32::new(u32::MAX),
+            vector_on: AtomicBool::new(false),
+            irq: AtomicPtr::new(null_mut()),
+            irq_nr: AtomicU32::new(u32::MAX),
+            local: [const { AtomicU64::new(0) }; EVTCHN_2L_WORDS],
+            cursor: core::cell::UnsafeCell::new(ScanCursor { word: 0, bit: 0 }),
+        }
+    }
+}
+
+static PERCPU: [PerCpu; MAX_VECTOR_CPUS] = [const { PerCpu::new() }; MAX_VECTOR_CPUS];
+/// The CPU each port is bound to (vector mode); ports start on CPU 0 (Xen's vCPU 0).
+static PORT_CPU: [AtomicU8; NR_PORTS] = [const { AtomicU8::new(0) }; NR_PORTS];
+/// The CPU a frontend asked for each port ([`spread`]): a port moved to CPU 0 while its CPU was
+/// offline goes back when the CPU returns.
+static PORT_HOME: [AtomicU8; NR_PORTS] = [const { AtomicU8::new(0) }; NR_PORTS];
+/// Per-vCPU vectors are in use (set once vCPU 0 switched to its vector).
+static VECTOR_MODE: AtomicBool = AtomicBool::new(false);
+/// Vector set-up finished: CPUs coming online later switch to their vector at once.
+static VECTOR_SETUP_DONE: AtomicBool = AtomicBool::new(false);
+/// Xen's CPUID base leaf (0x40000000 + n * 0x100), for the vCPU id leaf.
+static CPUID_BASE: AtomicU32 = AtomicU32::new(0);
+/// Held (a spin flag) while a port moves between vCPUs, so Xen's binding and ours agree.
+static REBIND: AtomicBool = AtomicBool::new(false);
 
 /// The mapping, once event handling is active.
 fn shared() -> Option<*mut SharedInfo> {
@@ -88,6 +144,16 @@ fn shared() -> Option<*mut SharedInfo> {
 /// `p` must be the live shared info mapping (it stays mapped while the device is bound; users
 /// run only while it is, see [`stop`]).
 unsafe fn views<'a>(p: *mut SharedInfo) -> (Bitmaps<'a>, &'a VcpuInfo) {
+    // SAFETY: the caller's contract; vCPU 0 is in range.
+    unsafe { views_of(p, 0) }
+}
+
+/// The bitmaps and vCPU `vcpu`'s info (`vcpu < MAX_VIRT_CPUS`).
+///
+/// # Safety
+/// As [`views`].
+unsafe fn views_of<'a>(p: *mut SharedInfo, vcpu: usize) -> (Bitmaps<'a>, &'a VcpuInfo) {
+    let vcpu = vcpu.min(MAX_VIRT_CPUS - 1);
     // SAFETY: references only to the atomic fields of the mapped page (never the whole struct,
     // whose other fields Xen writes non-atomically).
     unsafe {
@@ -96,8 +162,20 @@ unsafe fn views<'a>(p: *mut SharedInfo) -> (Bitmaps<'a>, &'a VcpuInfo) {
                 pending: &*addr_of!((*p).evtchn_pending),
                 mask: &*addr_of!((*p).evtchn_mask),
             },
-            &*addr_of!((*p).vcpu_info[0]),
+            &*addr_of!((*p).vcpu_info[vcpu]),
         )
+    }
+}
+
+/// Waits for every upcall handler (INTx and per-CPU vectors) that may be running.
+fn synchronize_upcalls() {
+    sys::synchronize_irq(IRQ.load(Ordering::Relaxed));
+    for pc in PERCPU.iter() {
+        // A number freed meanwhile (CPU going offline) is harmless: free_irq synchronised.
+        let nr = pc.irq_nr.load(Ordering::Acquire);
+        if nr != u32::MAX {
+            sys::synchronize_irq(nr);
+        }
     }
 }
 
@@ -153,8 +231,10 @@ pub(crate) fn stop() {
             );
         }
     }
+    VECTOR_MODE.store(false, Ordering::Release);
+    VECTOR_SETUP_DONE.store(false, Ordering::Release);
     SHARED.store(null_mut(), Ordering::Release);
-    sys::synchronize_irq(IRQ.load(Ordering::Relaxed));
+    synchronize_upcalls();
     if was_active {
         sys::eoi_timer::stop();
     }
@@ -277,22 +357,313 @@ pub(crate) unsafe extern "C" fn upcall_irq(
         unsafe { (*addr_of!((*raw).vcpu_info[0])).take_upcall_pending() };
         return sys::IRQ_HANDLED;
     };
-    // SAFETY: mapped while `SHARED` is set; `stop` clears it and synchronises with us.
-    let (maps, v0) = unsafe { views(p) };
-    // SAFETY: only this (non-reentrant) interrupt handler uses the cursor.
-    let cursor = unsafe { &mut *CURSOR.0.get() };
+    if VECTOR_MODE.load(Ordering::Acquire) {
+        // Xen delivers vCPU 0's events by its vector now; the line is shared.
+        return sys::IRQ_NONE;
+    }
+    // SAFETY: mapped while `SHARED` is set; the INTx handler runs on CPU 0 (its affinity), as
+    // does CPU 0's vector handler, and hard IRQ handlers do not nest.
+    unsafe { scan_vcpu(p, 0, 0) };
+    // Always "handled": the line may be seen asserted once more before Xen notices that
+    // evtchn_upcall_pending was cleared (as Linux's platform-pci handler).
+    sys::IRQ_HANDLED
+}
+
+/// Handles vCPU `vcpu`'s pending events on CPU `cpu` (Linux's `__xen_evtchn_do_upcall` with the
+/// 2-level scan of `evtchn_2l_handle_events`): in vector mode only the ports bound to `cpu`.
+///
+/// # Safety
+/// `p` is the live mapping; called in hard IRQ context on `cpu` itself (the cursor's owner).
+unsafe fn scan_vcpu(p: *mut SharedInfo, cpu: usize, vcpu: usize) {
+    let Some(pc) = PERCPU.get(cpu) else { return };
+    // SAFETY: the caller's contract.
+    let (maps, vi) = unsafe { views_of(p, vcpu) };
+    let local = VECTOR_MODE.load(Ordering::Acquire).then_some(&pc.local);
+    // SAFETY: only this CPU's hard IRQ handlers use its cursor, and they do not nest.
+    let cursor = unsafe { &mut *pc.cursor.get() };
     let mut scans = 0;
-    while scans < MAX_SCANS_PER_IRQ && v0.take_upcall_pending() {
+    while scans < MAX_SCANS_PER_IRQ && vi.take_upcall_pending() {
         scans += 1;
-        for port in maps.scan(v0, None, cursor) {
+        for port in maps.scan(vi, local, cursor) {
             // Mask before handling: a new event for the port waits for the EOI.
             maps.mask(port);
             dispatch(port);
         }
     }
-    // Always "handled": the line may be seen asserted once more before Xen notices that
-    // evtchn_upcall_pending was cleared (as Linux's platform-pci handler).
+}
+
+/// A CPU's upcall vector handler (`dev`: the CPU number).
+///
+/// # Safety
+/// Called by the kernel's interrupt core only (registered by `xpv_upcall_cpu_online`).
+unsafe extern "C" fn upcall_vector(_irq: kernel::ffi::c_int, dev: *mut c_void) -> sys::IrqReturn {
+    let cpu = dev as usize;
+    if cpu != sys::smp_processor_id() as usize || cpu >= MAX_VECTOR_CPUS {
+        return sys::IRQ_NONE;
+    }
+    let pc = &PERCPU[cpu];
+    let vcpu = pc.vcpu.load(Ordering::Acquire);
+    let Some(p) = shared() else {
+        return sys::IRQ_HANDLED;
+    };
+    if vcpu as usize >= MAX_VIRT_CPUS {
+        return sys::IRQ_HANDLED;
+    }
+    if !VECTOR_MODE.load(Ordering::Acquire) && cpu != 0 {
+        // Set-up window: no port is bound to this vCPU yet; just acknowledge.
+        // SAFETY: mapped while `SHARED` is set.
+        let (_, vi) = unsafe { views_of(p, vcpu as usize) };
+        vi.take_upcall_pending();
+        return sys::IRQ_HANDLED;
+    }
+    // SAFETY: mapped while `SHARED` is set (`stop` synchronises with us); we run on `cpu`.
+    unsafe { scan_vcpu(p, cpu, vcpu as usize) };
     sys::IRQ_HANDLED
+}
+
+/// Records that `port` is delivered to `cpu` (our side of `EVTCHNOP_bind_vcpu`).
+fn set_port_cpu(port: usize, cpu: usize) {
+    let (w, b) = (port / 64, 1u64 << (port % 64));
+    let old = PORT_CPU[port].swap(cpu as u8, Ordering::AcqRel) as usize;
+    if let Some(o) = PERCPU.get(old) {
+        o.local[w].fetch_and(!b, Ordering::SeqCst);
+    }
+    PERCPU[cpu].local[w].fetch_or(b, Ordering::SeqCst);
+}
+
+struct RebindGuard;
+
+impl RebindGuard {
+    fn lock() -> Self {
+        while REBIND
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        Self
+    }
+}
+
+impl Drop for RebindGuard {
+    fn drop(&mut self) {
+        REBIND.store(false, Ordering::Release);
+    }
+}
+
+/// Moves `port`'s events to CPU `cpu` (`EVTCHNOP_bind_vcpu` to its vCPU), as Linux's
+/// `xen_rebind_evtchn_to_cpu`: masked meanwhile, unmasked after unless it was masked (a handler
+/// or a late EOI owns it then).
+///
+/// # Errors
+/// `-EOPNOTSUPP` in callback mode (only vCPU 0 is served), `-EINVAL` for a bad port or a CPU
+/// without vector, `-EAGAIN` before event channels work, or the hypercall's errno.
+pub(crate) fn bind_to_cpu(port: u32, cpu: u32) -> Result<(), i32> {
+    if !VECTOR_MODE.load(Ordering::Acquire) {
+        return Err(-abi::EOPNOTSUPP);
+    }
+    let i = check_port(port)?;
+    let pc = PERCPU.get(cpu as usize).ok_or(-abi::EINVAL)?;
+    let p = shared().ok_or(-abi::EAGAIN)?;
+    let _g = RebindGuard::lock();
+    let vcpu = pc.vcpu.load(Ordering::Acquire);
+    if !pc.vector_on.load(Ordering::Acquire) || vcpu == u32::MAX {
+        return Err(-abi::EINVAL);
+    }
+    if PORT_CPU[i].load(Ordering::Acquire) as u32 == cpu {
+        return Ok(());
+    }
+    // SAFETY: mapped while `SHARED` is set.
+    let (maps, _) = unsafe { views(p) };
+    let was_masked = maps.test_and_set_mask(port);
+    let r = hypercall::evtchn_bind_vcpu(port, vcpu).map(|_| ());
+    if r.is_ok() {
+        set_port_cpu(i, cpu as usize);
+    }
+    if !was_masked {
+        unmask(port);
+    }
+    r
+}
+
+/// Binds `port` to the `index`-th online CPU (modulo their number) that has a vector, as
+/// frontends spread their queues (queue i on CPU i mod n). Returns the CPU.
+pub(crate) fn spread(port: u32, index: u32) -> Result<u32, i32> {
+    let n = sys::num_online_cpus().max(1);
+    let cpu = sys::nth_online_cpu(index % n).ok_or(-abi::EINVAL)?;
+    bind_to_cpu(port, cpu)?;
+    PORT_HOME[check_port(port)?].store(cpu as u8, Ordering::Release);
+    Ok(cpu)
+}
+
+/// Starts per-vCPU vector delivery: a vector on every online CPU (CPU hotplug state), then
+/// vCPU 0 switched last, so that a failure leaves callback mode serving everything.
+///
+/// # Errors
+/// Why not (Xen lacks the feature, a CPU's set-up failed): event delivery stays in callback mode.
+pub(crate) fn start_vectors(
+    cpuid_base: u32,
+    hvm_features: u32,
+) -> Result<sys::CpuhpState, &'static str> {
+    use crate::cpuid::hvm_flags;
+    if hvm_features & hvm_flags::UPCALL_VECTOR == 0 {
+        return Err("Xen does not offer HVMOP_set_evtchn_upcall_vector (CPUID)");
+    }
+    if hvm_features & hvm_flags::VCPU_ID_PRESENT == 0 {
+        return Err("Xen does not report vCPU ids (CPUID)");
+    }
+    if shared().is_none() {
+        return Err("event channels not active");
+    }
+    CPUID_BASE.store(cpuid_base, Ordering::Relaxed);
+    for w in PERCPU[0].local.iter() {
+        w.store(!0, Ordering::SeqCst);
+    }
+    for pc in PERCPU.iter().skip(1) {
+        for w in pc.local.iter() {
+            w.store(0, Ordering::SeqCst);
+        }
+    }
+    for c in Iterator::chain(PORT_CPU.iter(), PORT_HOME.iter()) {
+        c.store(0, Ordering::Relaxed);
+    }
+    let st = sys::CpuhpState::setup().map_err(|_| "setting up a vector on a CPU failed")?;
+    let pc = &PERCPU[0];
+    // SAFETY: a live `UpcallIrq` (CPU 0 is online and was set up).
+    let Some(irq) = (unsafe { pc.irq.load(Ordering::Acquire).as_ref() }) else {
+        return Err("no vector on CPU 0");
+    };
+    let vcpu = pc.vcpu.load(Ordering::Acquire);
+    if hypercall::hvm_set_evtchn_upcall_vector(vcpu, irq.vector()).is_err() {
+        return Err("HVMOP_set_evtchn_upcall_vector failed for vCPU 0");
+    }
+    pc.vector_on.store(true, Ordering::Release);
+    VECTOR_SETUP_DONE.store(true, Ordering::Release);
+    VECTOR_MODE.store(true, Ordering::Release);
+    Ok(st)
+}
+
+/// CPU hotplug, on `cpu` coming online (and for each online CPU at set-up): its vector
+/// interrupt, its vCPU id, and (but for CPU 0 during set-up) `HVMOP_set_evtchn_upcall_vector`.
+/// CPUs beyond [`MAX_VECTOR_CPUS`] get no vector (and no ports). Returns 0 or a negative errno.
+#[no_mangle]
+pub(crate) extern "C" fn xpv_upcall_cpu_online(cpu: kernel::ffi::c_uint) -> kernel::ffi::c_int {
+    let Some(pc) = PERCPU.get(cpu as usize) else {
+        return 0;
+    };
+    let leaf = CPUID_BASE.load(Ordering::Relaxed) + 4;
+    let vcpu = match sys::cpuid_on(cpu, leaf) {
+        Ok(r) if r[0] & crate::cpuid::hvm_flags::VCPU_ID_PRESENT != 0 => r[1],
+        Ok(_) => return -abi::ENODEV,
+        Err(e) => return e.to_errno(),
+    };
+    if vcpu as usize >= MAX_VIRT_CPUS {
+        pr_warn!(
+            "CPU {}: vCPU id {} has no vcpu_info in shared info: no vector\n",
+            cpu,
+            vcpu
+        );
+        return 0;
+    }
+    // SAFETY: `upcall_vector` runs in hard IRQ context; its cookie is the CPU number.
+    let irq = match unsafe {
+        sys::UpcallIrq::alloc(
+            cpu,
+            upcall_vector,
+            c"xen-upcall",
+            cpu as usize as *mut c_void,
+        )
+    } {
+        Ok(i) => i,
+        Err(e) => {
+            pr_err!("CPU {}: no upcall vector: {:?}\n", cpu, e);
+            return e.to_errno();
+        }
+    };
+    let vector = irq.vector();
+    let nr = irq.number();
+    let Ok(b) = KBox::new(irq, GFP_KERNEL) else {
+        return -abi::ENOMEM;
+    };
+    pc.vcpu.store(vcpu, Ordering::Release);
+    pc.irq_nr.store(nr, Ordering::Release);
+    let old = pc.irq.swap(KBox::into_raw(b), Ordering::AcqRel);
+    if !old.is_null() {
+        // SAFETY: a previous registration of this CPU, no longer reachable.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+    if cpu != 0 || VECTOR_SETUP_DONE.load(Ordering::Acquire) {
+        if let Err(e) = hypercall::hvm_set_evtchn_upcall_vector(vcpu, vector) {
+            pr_err!(
+                "CPU {}: HVMOP_set_evtchn_upcall_vector(vCPU {}, {:#x}) failed: {}\n",
+                cpu,
+                vcpu,
+                vector,
+                e
+            );
+            return e;
+        }
+        pc.vector_on.store(true, Ordering::Release);
+    }
+    // Ports spread to this CPU that its last offlining moved to CPU 0 come back.
+    let mut back = 0;
+    if VECTOR_MODE.load(Ordering::Acquire) {
+        for (port, home) in PORT_HOME.iter().enumerate() {
+            if home.load(Ordering::Acquire) as u32 == cpu
+                && PORT_CPU[port].load(Ordering::Acquire) as u32 != cpu
+                && bind_to_cpu(port as u32, cpu).is_ok()
+            {
+                back += 1;
+            }
+        }
+    }
+    pr_info!(
+        "CPU {}: vCPU {} upcalls on vector {:#x} (IRQ {}), {} event channel(s) back\n",
+        cpu,
+        vcpu,
+        vector,
+        nr,
+        back
+    );
+    0
+}
+
+/// CPU hotplug, on `cpu` going offline (and for each CPU when the module stops): its ports move
+/// to CPU 0, then its vector interrupt is freed.
+#[no_mangle]
+pub(crate) extern "C" fn xpv_upcall_cpu_offline(cpu: kernel::ffi::c_uint) -> kernel::ffi::c_int {
+    let Some(pc) = PERCPU.get(cpu as usize) else {
+        return 0;
+    };
+    if cpu != 0 && VECTOR_MODE.load(Ordering::Acquire) {
+        let mut moved = 0;
+        for (w, word) in pc.local.iter().enumerate() {
+            let mut bits = word.load(Ordering::Acquire);
+            while bits != 0 {
+                let port = (w * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                if bind_to_cpu(port, 0).is_ok() {
+                    moved += 1;
+                }
+            }
+        }
+        if moved > 0 {
+            pr_info!(
+                "CPU {} going offline: {} event channel(s) moved to CPU 0\n",
+                cpu,
+                moved
+            );
+        }
+    }
+    pc.vector_on.store(false, Ordering::Release);
+    pc.irq_nr.store(u32::MAX, Ordering::Release);
+    let old = pc.irq.swap(null_mut(), Ordering::AcqRel);
+    if !old.is_null() {
+        // SAFETY: from `KBox::into_raw` in the online callback, taken out once; frees the IRQ
+        // (free_irq waits for a running handler).
+        drop(unsafe { KBox::from_raw(old) });
+    }
+    0
 }
 
 /// Installs `handler(port, data)` and unmasks the port.
@@ -335,7 +706,7 @@ pub(crate) fn unbind(port: u32) -> Result<(), i32> {
         }
         return Err(-abi::ENOENT);
     }
-    sys::synchronize_irq(IRQ.load(Ordering::Relaxed));
+    synchronize_upcalls();
     slot.data.store(null_mut(), Ordering::Relaxed);
     Ok(())
 }
@@ -355,9 +726,16 @@ pub(crate) fn late_eoi(port: u32, spurious: bool) -> Result<(), i32> {
 
 /// Closes a port, removing its handler first.
 pub(crate) fn close(port: u32) -> Result<(), i32> {
-    check_port(port)?;
+    let i = check_port(port)?;
     let _ = unbind(port);
-    hypercall::evtchn_close(port).map(|_| ())
+    let r = hypercall::evtchn_close(port).map(|_| ());
+    // A freed port notifies vCPU 0 again when reused (Xen's evtchn_free).
+    if VECTOR_MODE.load(Ordering::Acquire) {
+        let _g = RebindGuard::lock();
+        set_port_cpu(i, 0);
+        PORT_HOME[i].store(0, Ordering::Release);
+    }
+    r
 }
 
 /// Sends an event on `port`.

@@ -16,6 +16,13 @@
 #include <linux/timer.h>
 #include <linux/spinlock.h>
 #include <linux/cpumask.h>
+#include <linux/cpuhotplug.h>
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/irqdomain.h>
+#include <linux/smp.h>
+#include <asm/irqdomain.h>
+#include <asm/hw_irq.h>
 #include "bindings.h"
 
 const char *xpv_shim_pci_name(const struct pci_dev *pdev)
@@ -178,6 +185,114 @@ void xpv_shim_eoi_timer_stop(void)
 	timer_shutdown_sync(&xpv_eoi_timer);
 }
 
+/*
+ * Per-vCPU upcall vectors (events.rs): an interrupt of the x86 vector domain (exported, as
+ * pci-hyperv uses it) pinned to one CPU, with the edge flow whose ack is the local APIC's EOI
+ * (lapic_controller's apic_ack_edge), which Xen's vector injection needs.
+ */
+int xpv_shim_upcall_irq_alloc(u32 cpu, irq_handler_t handler, const char *name, void *dev,
+			      u32 *vector)
+{
+	struct irq_alloc_info info;
+	struct irq_data *d;
+	struct irq_cfg *cfg;
+	int irq, ret;
+
+	if (cpu >= nr_cpu_ids || !cpu_online(cpu))
+		return -EINVAL;
+	/* init_irq_alloc_info() is not exported: it is this. */
+	memset(&info, 0, sizeof(info));
+	info.mask = cpumask_of(cpu);
+	irq = __irq_domain_alloc_irqs(x86_vector_domain, -1, 1, cpu_to_node(cpu), &info, false,
+				      NULL);
+	if (irq < 0)
+		return irq;
+	irq_set_handler(irq, handle_edge_irq);
+	/* Before activation this only records the affinity, which activation keeps. */
+	ret = irq_set_affinity(irq, cpumask_of(cpu));
+	if (!ret)
+		ret = request_irq(irq, handler, IRQF_NOBALANCING, name, dev);
+	if (ret) {
+		irq_dispose_mapping(irq);
+		return ret;
+	}
+	d = irq_get_irq_data(irq);
+	cfg = d ? irqd_cfg(d) : NULL;
+	if (!cfg || cfg->vector < FIRST_EXTERNAL_VECTOR ||
+	    !cpumask_equal(irq_data_get_effective_affinity_mask(d), cpumask_of(cpu))) {
+		free_irq(irq, dev);
+		irq_dispose_mapping(irq);
+		return -EIO;
+	}
+	*vector = cfg->vector;
+	return irq;
+}
+
+void xpv_shim_upcall_irq_free(u32 irq, void *dev)
+{
+	free_irq(irq, dev);
+	/* x86_vector_domain is a hierarchy domain: this is irq_domain_free_irqs(irq, 1). */
+	irq_dispose_mapping(irq);
+}
+
+u32 xpv_shim_smp_processor_id(void)
+{
+	return raw_smp_processor_id();
+}
+
+struct xpv_cpuid_args {
+	u32 leaf;
+	u32 regs[4];
+};
+
+static void xpv_cpuid_fn(void *p)
+{
+	struct xpv_cpuid_args *a = p;
+
+	cpuid(a->leaf, &a->regs[0], &a->regs[1], &a->regs[2], &a->regs[3]);
+}
+
+int xpv_shim_cpuid_on(u32 cpu, u32 leaf, u32 *regs)
+{
+	struct xpv_cpuid_args a = { .leaf = leaf };
+	int ret = smp_call_function_single(cpu, xpv_cpuid_fn, &a, 1);
+
+	if (!ret)
+		memcpy(regs, a.regs, sizeof(a.regs));
+	return ret;
+}
+
+/* Implemented in events.rs: bring a CPU's upcall vector up / down (CPU hotplug, run on it). */
+int xpv_upcall_cpu_online(unsigned int cpu);
+int xpv_upcall_cpu_offline(unsigned int cpu);
+
+int xpv_shim_cpuhp_setup(void)
+{
+	return cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "xen_platform/upcall:online",
+				 xpv_upcall_cpu_online, xpv_upcall_cpu_offline);
+}
+
+void xpv_shim_cpuhp_remove(int state)
+{
+	cpuhp_remove_state(state);
+}
+
+u32 xpv_shim_nth_online_cpu(u32 n)
+{
+	u32 cpu, i = 0;
+
+	for_each_online_cpu(cpu) {
+		if (i++ == n)
+			return cpu;
+	}
+	return U32_MAX;
+}
+
+u32 xpv_shim_num_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
 static DEFINE_SPINLOCK(xpv_gnttab_lock);
 
 unsigned long xpv_shim_gnttab_lock(void)
@@ -196,6 +311,17 @@ void xpv_shim_gnttab_unlock(unsigned long flags)
 static int selftest;
 module_param(selftest, int, 0444);
 MODULE_PARM_DESC(selftest, "1: run the event channel and grant table self-tests at probe");
+
+static bool no_vector_callback;
+module_param(no_vector_callback, bool, 0444);
+MODULE_PARM_DESC(no_vector_callback,
+		 "1: no per-vCPU upcall vectors, all events through the INTx/GSI callback on vCPU 0 "
+		 "(as xen_no_vector_callback on the kernel command line)");
+
+int xpv_shim_param_no_vector_callback(void)
+{
+	return no_vector_callback;
+}
 
 static char xen_emul_unplug[64];
 module_param_string(xen_emul_unplug, xen_emul_unplug, sizeof(xen_emul_unplug), 0444);
@@ -286,6 +412,8 @@ int xpv_evtchn_notify(u32 port);
 EXPORT_SYMBOL_GPL(xpv_evtchn_notify);
 int xpv_evtchn_eoi(u32 port, u32 spurious);
 EXPORT_SYMBOL_GPL(xpv_evtchn_eoi);
+int xpv_evtchn_spread(u32 port, u32 index);
+EXPORT_SYMBOL_GPL(xpv_evtchn_spread);
 int xpv_gnttab_grant_access(u16 domid, u64 gfn, u32 readonly, u32 *gref);
 EXPORT_SYMBOL_GPL(xpv_gnttab_grant_access);
 int xpv_gnttab_end_access(u32 gref);

@@ -183,6 +183,28 @@ pub(crate) fn evtchn_close(port: u32) -> HcResult {
     unsafe { evtchn_op(evtchn::op::CLOSE, &mut a) }
 }
 
+/// `EVTCHNOP_bind_vcpu`: `port`'s events notify vCPU `vcpu` (Xen's id) from now on.
+pub(crate) fn evtchn_bind_vcpu(port: u32, vcpu: u32) -> HcResult {
+    let mut a = evtchn::EvtchnBindVcpu { port, vcpu };
+    // SAFETY: matching struct.
+    unsafe { evtchn_op(evtchn::op::BIND_VCPU, &mut a) }
+}
+
+/// `HVMOP_set_evtchn_upcall_vector` (`hvm/hvm_op.h`): vCPU `vcpu`'s event upcalls arrive as
+/// local APIC interrupt `vector` (at least 0x10) instead of through `HVM_PARAM_CALLBACK_IRQ`.
+pub(crate) fn hvm_set_evtchn_upcall_vector(vcpu: u32, vector: u8) -> HcResult {
+    let mut a = hvm::XenHvmEvtchnUpcallVector { vcpu, vector };
+    // SAFETY: `a` is a live `struct xen_hvm_evtchn_upcall_vector`.
+    result(unsafe {
+        hypercall3(
+            hvm::HYPERVISOR_HVM_OP,
+            u64::from(hvm::HVMOP_SET_EVTCHN_UPCALL_VECTOR),
+            &mut a as *mut _ as u64,
+            0,
+        )
+    })
+}
+
 /// `EVTCHNOP_unmask`: Xen clears the mask and re-raises the port if it is pending.
 pub(crate) fn evtchn_unmask(port: u32) -> HcResult {
     let mut a = evtchn::EvtchnUnmask { port };

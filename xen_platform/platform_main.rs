@@ -3,7 +3,8 @@
 //!
 //! It detects Xen from the CPUID hypervisor leaves (`xen_proto/src/cpuid.rs`), unplugs QEMU's
 //! emulated disks and NICs (`unplug.rs`), binds the Xen platform PCI device (vendor 0x5853,
-//! device 0x0001, the qemu-xen device model's "Xen Platform Device") and on probe:
+//! device 0x0001, the qemu-xen device model's "Xen Platform Device", or 0x0002 as XenServer
+//! 6.1+ may present it) and on probe:
 //!
 //! 1. places the shared info page at the first page of the device's MMIO BAR
 //!    (`XENMEM_add_to_physmap`, `XENMAPSPACE_shared_info`) and maps it write-back;
@@ -30,16 +31,17 @@
 //! file system would lose data) and reports `unnecessary` to the frontends; an explicit value is
 //! applied as given. The result is `PlatformInfo::unplug`.
 //!
-//! The per-vCPU upcall vector (`HVMOP_set_evtchn_upcall_vector`, offered by Xen 4.17: CPUID
-//! HVM feature `XEN_HVM_CPUID_UPCALL_VECTOR`) is not used. Xen injects that vector straight into
-//! the vCPU's local APIC, so the guest needs an IDT entry for it that acknowledges the APIC and
-//! runs our handler. Linux has one built in (`sysvec_xen_hvm_callback`, only under
-//! `CONFIG_XEN_PVHVM`); a module can neither install IDT entries nor allocate a vector from
-//! the x86 vector domain (`x86_vector_domain` and `irq_domain_alloc_irqs` on it are not
-//! exported), and borrowing the vector of an MSI would need the platform device to have MSI,
-//! which it has not. The INTx/GSI callback delivers everything to vCPU 0, where all our ports
-//! are bound (`events.rs`); its cost is one interrupt path for all devices, no per-vCPU
-//! spreading.
+//! Per-vCPU upcall vectors (Linux's "callback vector"; `HVMOP_set_evtchn_upcall_vector`, offered
+//! by Xen 4.17 with CPUID HVM feature `XEN_HVM_CPUID_UPCALL_VECTOR`): Xen injects the vector
+//! straight into the vCPU's local APIC. Linux uses a built-in system vector for it; a module
+//! cannot, but it can allocate an interrupt in the x86 vector domain (`x86_vector_domain`,
+//! exported) pinned to one CPU, whose chip acknowledges the local APIC, and hand Xen that CPU's
+//! vector. After probe's step 2, one such interrupt per online CPU is set up through a CPU
+//! hotplug state (`events.rs`); frontends then spread their queues' ports over the CPUs
+//! (`xpv_evtchn_spread`). With `no_vector_callback=1`, `xen_no_vector_callback` on the kernel
+//! command line, or when Xen lacks the feature, everything stays on the INTx/GSI callback,
+//! which serves vCPU 0 only. dmesg says which, in Linux's words ("Xen HVM callback vector for
+//! event delivery is enabled").
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -109,6 +111,8 @@ static PCI_IDS: [pci_device_id; 3] = [
 /// exported functions, which all depend on this module) can run. `XEN_VERSION` 0 means "no Xen".
 static XEN_VERSION: AtomicU32 = AtomicU32::new(0);
 static XEN_HVM_FEATURES: AtomicU32 = AtomicU32::new(0);
+/// Xen's CPUID base leaf (0x40000000 + n * 0x100).
+static XEN_CPUID_BASE: AtomicU32 = AtomicU32::new(0);
 static XEN_DOMID: AtomicU32 = AtomicU32::new(u32::MAX);
 
 static UNPLUG: AtomicU32 = AtomicU32::new(0);
@@ -282,6 +286,16 @@ pub extern "C" fn xpv_evtchn_eoi(port: u32, spurious: u32) -> i32 {
 }
 const _: abi::EvtchnEoiFn = xpv_evtchn_eoi;
 
+/// Exported: see `abi::xpv_evtchn_spread`.
+#[no_mangle]
+pub extern "C" fn xpv_evtchn_spread(port: u32, index: u32) -> i32 {
+    match need_xen().and_then(|()| events::spread(port, index)) {
+        Ok(cpu) => cpu as i32,
+        Err(e) => e,
+    }
+}
+const _: abi::EvtchnSpreadFn = xpv_evtchn_spread;
+
 /// Exported: see `abi::xpv_gnttab_grant_access`.
 ///
 /// # Safety
@@ -317,6 +331,8 @@ const _: abi::GnttabEndAccessFn = xpv_gnttab_end_access;
 /// What a probe set up; dropped in `remove` (in reverse order of setup).
 struct Bound {
     grant_map: Option<sys::MemRemap>,
+    /// Per-vCPU upcall vectors (CPU hotplug state), when in use.
+    vectors: Option<sys::CpuhpState>,
     irq: sys::Irq,
     shared_map: sys::MemRemap,
 }
@@ -422,6 +438,41 @@ fn setup(dev: &PciDev) -> Result<Bound> {
         via.param_value()
     );
 
+    // 2b. Per-vCPU upcall vectors (Linux's callback vector), unless disabled; else everything
+    // keeps arriving through the INTx/GSI callback on vCPU 0.
+    let vectors = match no_vector_callback() {
+        Some(why) => {
+            pr_info!(
+                "Xen HVM callback vector for event delivery is disabled ({}): events through {} {} on vCPU 0\n",
+                why,
+                kind,
+                n
+            );
+            None
+        }
+        None => match events::start_vectors(
+            XEN_CPUID_BASE.load(Ordering::Relaxed),
+            XEN_HVM_FEATURES.load(Ordering::Relaxed),
+        ) {
+            Ok(st) => {
+                pr_info!(
+                    "Xen HVM callback vector for event delivery is enabled: an upcall vector per vCPU ({} online CPUs)\n",
+                    sys::num_online_cpus()
+                );
+                Some(st)
+            }
+            Err(why) => {
+                pr_info!(
+                    "Xen HVM callback vector for event delivery is not available ({}): events through {} {} on vCPU 0\n",
+                    why,
+                    kind,
+                    n
+                );
+                None
+            }
+        },
+    };
+
     // 3. Grant table frames, from the highest so that the table grows once (as Linux); room is
     // laid out and mapped for the most frames Xen allows (`gnttab::MAX_FRAMES` at most), into
     // which the table grows when references run out.
@@ -472,6 +523,7 @@ fn setup(dev: &PciDev) -> Result<Bound> {
     }
     Ok(Bound {
         grant_map,
+        vectors,
         irq: irq_reg,
         shared_map,
     })
@@ -490,9 +542,12 @@ fn teardown(b: Bound) {
     }
     let Bound {
         grant_map,
+        vectors,
         irq,
         shared_map,
     } = b;
+    // Frees each CPU's vector interrupt (every port is masked: no upcall follows).
+    drop(vectors);
     drop(irq);
     drop(grant_map);
     drop(shared_map);
@@ -590,6 +645,7 @@ fn detect_xen() {
         Ok(x) => {
             let insn = hypercall::init();
             XEN_HVM_FEATURES.store(x.hvm_features, Ordering::Relaxed);
+            XEN_CPUID_BASE.store(x.base, Ordering::Relaxed);
             XEN_DOMID.store(x.domid.map_or(u32::MAX, u32::from), Ordering::Relaxed);
             XEN_VERSION.store(
                 (u32::from(x.major) << 16) | u32::from(x.minor),
@@ -654,6 +710,22 @@ fn want_selftest() -> bool {
         .last()
         .flatten()
         .is_some_and(|v| matches!(v, b"1" | b"y" | b"Y"))
+}
+
+/// Why per-vCPU upcall vectors are not to be used, if they are not: module parameter
+/// `no_vector_callback=1`, or `xen_no_vector_callback` on the kernel command line (Linux's
+/// parameter, same meaning: keep the INTx/GSI callback).
+fn no_vector_callback() -> Option<&'static str> {
+    if sys::param_no_vector_callback() {
+        return Some("no_vector_callback=1");
+    }
+    let c = read_cmdline()?;
+    // A bare word or with a value ("xen_no_vector_callback" / "=1"), as Linux's early_param.
+    let v = unplug::cmdline_values(&c, b"xen_no_vector_callback");
+    match v.last() {
+        Some(None) | Some(Some(b"1" | b"y" | b"Y")) => Some("xen_no_vector_callback"),
+        _ => None,
+    }
 }
 
 /// Port I/O of the unplug protocol.

@@ -302,6 +302,124 @@ pub(crate) fn synchronize_irq(irq: u32) {
     unsafe { b::synchronize_irq(irq) };
 }
 
+/// A per-vCPU upcall interrupt: allocated in the x86 vector domain on one CPU, requested with a
+/// handler; freed (`free_irq`, `irq_dispose_mapping`) on drop.
+pub(crate) struct UpcallIrq {
+    irq: u32,
+    dev: *mut c_void,
+    vector: u8,
+}
+
+// SAFETY: only numbers and the opaque `dev` cookie, needed to free the registration.
+unsafe impl Send for UpcallIrq {}
+// SAFETY: as above.
+unsafe impl Sync for UpcallIrq {}
+
+impl UpcallIrq {
+    /// An interrupt on `cpu` (online) only, handled by `handler(irq, dev)`.
+    ///
+    /// # Errors
+    /// `EINVAL` (CPU not online), `ENOSPC`/`ENOMEM` (no vector), `EIO` (the vector did not land
+    /// on `cpu`), or the errno of `request_irq`.
+    ///
+    /// # Safety
+    /// `handler` must be callable in hard interrupt context with `dev` until the value is dropped.
+    pub(crate) unsafe fn alloc(
+        cpu: u32,
+        handler: IrqHandler,
+        name: &'static CStr,
+        dev: *mut c_void,
+    ) -> Result<Self> {
+        let mut vector = 0u32;
+        // SAFETY: the caller vouches for handler and dev; `name` is 'static; `vector` writable.
+        let irq = unsafe {
+            b::xpv_shim_upcall_irq_alloc(cpu, Some(handler), name.as_ptr().cast(), dev, &mut vector)
+        };
+        if irq < 0 {
+            return Err(Error::from_errno(irq));
+        }
+        let vector = u8::try_from(vector).map_err(|_| EIO)?;
+        Ok(Self {
+            irq: irq as u32,
+            dev,
+            vector,
+        })
+    }
+
+    /// The Linux IRQ number.
+    pub(crate) fn number(&self) -> u32 {
+        self.irq
+    }
+
+    /// The IDT vector on its CPU.
+    pub(crate) fn vector(&self) -> u8 {
+        self.vector
+    }
+}
+
+impl Drop for UpcallIrq {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `alloc` with this cookie, freed once.
+        unsafe { b::xpv_shim_upcall_irq_free(self.irq, self.dev) };
+    }
+}
+
+/// The CPU we run on (`raw_smp_processor_id`: callers are pinned, e.g. in hard IRQ context).
+pub(crate) fn smp_processor_id() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { b::xpv_shim_smp_processor_id() }
+}
+
+/// CPUID `leaf` run on `cpu` (eax, ebx, ecx, edx). Process context.
+pub(crate) fn cpuid_on(cpu: u32, leaf: u32) -> Result<[u32; 4]> {
+    let mut r = [0u32; 4];
+    // SAFETY: `r` holds the 4 registers the shim writes.
+    let ret = unsafe { b::xpv_shim_cpuid_on(cpu, leaf, r.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(r)
+}
+
+/// The n-th online CPU, if any.
+pub(crate) fn nth_online_cpu(n: u32) -> Option<u32> {
+    // SAFETY: no preconditions.
+    let c = unsafe { b::xpv_shim_nth_online_cpu(n) };
+    (c != u32::MAX).then_some(c)
+}
+
+/// CPUs online now.
+pub(crate) fn num_online_cpus() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { b::xpv_shim_num_online_cpus() }
+}
+
+/// Our CPU hotplug state (`xpv_upcall_cpu_online`/`_offline` in `events.rs`): set up with the
+/// online callback run on every online CPU; dropping it runs the offline callback on each.
+pub(crate) struct CpuhpState(i32);
+
+impl CpuhpState {
+    /// `cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, ...)`. Process context, may sleep.
+    ///
+    /// # Errors
+    /// The first callback error (the CPUs done are rolled back) or the state allocation's.
+    pub(crate) fn setup() -> Result<Self> {
+        // SAFETY: no preconditions; the callbacks are `extern "C"` functions of this module.
+        let r = unsafe { b::xpv_shim_cpuhp_setup() };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(Self(r))
+    }
+}
+
+impl Drop for CpuhpState {
+    fn drop(&mut self) {
+        // SAFETY: the state from `setup`, removed once.
+        unsafe { b::xpv_shim_cpuhp_remove(self.0) };
+    }
+}
+
 /// Routes `irq` to `cpu` (`irq_set_affinity`).
 pub(crate) fn irq_set_affinity_cpu(irq: u32, cpu: u32) -> Result {
     // SAFETY: plain numbers.
@@ -471,6 +589,12 @@ impl Drop for GnttabLockGuard {
         // SAFETY: taken by `lock` with these flags.
         unsafe { b::xpv_shim_gnttab_unlock(self.flags) };
     }
+}
+
+/// Module parameter `no_vector_callback`.
+pub(crate) fn param_no_vector_callback() -> bool {
+    // SAFETY: reads a module parameter.
+    unsafe { b::xpv_shim_param_no_vector_callback() != 0 }
 }
 
 /// Module parameter `selftest`.

@@ -2,7 +2,7 @@
 # Shared by scripts/testbed and scripts/testbed.d/*.sh (sourced after scripts/env.sh).
 # shellcheck disable=SC2034  # the variables are used by the scripts that source this file
 TB_DIR=$XPV_ROOT/scripts/testbed.d
-TB_SCEN_DIR=$XPV_ROOT/tests/testbed
+TB_SCEN_DIR=${TB_SCEN_DIR:-$XPV_ROOT/tests/testbed}
 # Where the Debian packages for Dom0, the guest root disk and the reference kernel come from.
 TB_MIRROR=${TB_MIRROR:-http://deb.debian.org/debian}
 TB_SUITE=bookworm

@@ -27,6 +27,8 @@ pub const ENOENT: i32 = 2;
 pub const EAGAIN: i32 = 11;
 /// `-ENOMEM`: out of memory.
 pub const ENOMEM: i32 = 12;
+/// `-EOPNOTSUPP`: not in this mode (e.g. moving a port between vCPUs without per-vCPU vectors).
+pub const EOPNOTSUPP: i32 = 95;
 
 /// What `xen_platform` found about the hypervisor (from CPUID, see `cpuid.rs`).
 #[repr(C)]
@@ -97,6 +99,8 @@ pub type EvtchnBindFn =
 pub type EvtchnPortFn = unsafe extern "C" fn(port: u32) -> i32;
 /// Signature of `xpv_evtchn_eoi`.
 pub type EvtchnEoiFn = unsafe extern "C" fn(port: u32, spurious: u32) -> i32;
+/// Signature of `xpv_evtchn_spread`.
+pub type EvtchnSpreadFn = unsafe extern "C" fn(port: u32, index: u32) -> i32;
 /// Signature of `xpv_gnttab_grant_access`.
 pub type GnttabGrantAccessFn =
     unsafe extern "C" fn(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
@@ -157,6 +161,13 @@ extern "C" {
     /// Late EOI of a port whose handler returned `evtchn_ret::LATE`: unmasks it, after a delay if
     /// `spurious` is non-zero and the port keeps getting spurious events. Any context.
     pub fn xpv_evtchn_eoi(port: u32, spurious: u32) -> i32;
+
+    /// Delivers `port`'s events to the `index`-th online CPU (modulo their number), as frontends
+    /// spread their queues (queue i on CPU i mod n): `EVTCHNOP_bind_vcpu` to that CPU's vCPU.
+    /// Returns the CPU (>= 0), `-EOPNOTSUPP` when events arrive through the INTx/GSI callback
+    /// (which serves vCPU 0 only: the port stays there), `-EINVAL`, `-EAGAIN`, or Xen's errno.
+    /// Process context.
+    pub fn xpv_evtchn_spread(port: u32, index: u32) -> i32;
 
     /// Grants `domid` access to our guest frame `gfn` (read-only if `readonly` is non-zero); the
     /// reference is written to `*gref`. Any context. Returns 0, `-ENOSPC` when no reference is

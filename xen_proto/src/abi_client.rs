@@ -7,7 +7,7 @@
 
 use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
-    xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_unbind, xpv_gnttab_end_access,
+    xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
     xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_platform_get_info, EvtchnHandler, PlatformInfo,
     XPV_ABI_VERSION,
 };
@@ -80,6 +80,15 @@ impl Port {
             0 => Ok(()),
             e => Err(e),
         }
+    }
+
+    /// Moves the port's events to the `index`-th online CPU (see `xpv_evtchn_spread`); the CPU
+    /// chosen, or `None` when they stay where they are (callback mode, or an error, which is
+    /// harmless: the port keeps working on vCPU 0). Process context.
+    pub fn spread(self, index: u32) -> Option<u32> {
+        // SAFETY: plain integer arguments.
+        let r = unsafe { xpv_evtchn_spread(self.0, index) };
+        u32::try_from(r).ok()
     }
 
     /// `EVTCHNOP_close` (removes a handler first). May sleep.

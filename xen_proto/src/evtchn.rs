@@ -216,6 +216,12 @@ impl Bitmaps<'_> {
         self.mask[w].fetch_or(b, Ordering::SeqCst);
     }
 
+    /// Masks `port`; returns whether it was masked already (`test_and_set_mask`).
+    pub fn test_and_set_mask(&self, port: Port) -> bool {
+        let (w, b) = word_and_bit(port);
+        self.mask[w].fetch_or(b, Ordering::SeqCst) & b != 0
+    }
+
     /// Whether `port` is masked.
     pub fn is_masked(&self, port: Port) -> bool {
         let (w, b) = word_and_bit(port);
@@ -640,6 +646,16 @@ mod tests {
         s.vcpu_info[0].take_upcall_pending();
         let got: Vec<_> = maps.scan(&s.vcpu_info[0], None, &mut c).collect();
         assert_eq!(got, [2 * 64 + 20, 3 * 64, 64, 2 * 64 + 5]);
+    }
+
+    #[test]
+    fn test_and_set_mask_reports_the_old_state() {
+        let s = zeroed();
+        let maps = s.bitmaps();
+        assert!(!maps.test_and_set_mask(70));
+        assert!(maps.is_masked(70));
+        assert!(maps.test_and_set_mask(70));
+        assert!(!maps.is_masked(71));
     }
 
     #[test]

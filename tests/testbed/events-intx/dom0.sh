@@ -1,0 +1,1 @@
+../events-vectors/dom0.sh
