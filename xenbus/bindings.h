@@ -59,3 +59,11 @@ void xpv_shim_dev_unbind(void *dev);
 void xpv_shim_poweroff(void);
 void xpv_shim_reboot(void);
 int xpv_shim_sysrq(int key);
+
+/* /dev/xen/xenbus (xenbus_dev.c): registers the misc device "xen/xenbus" (mode 0600) and the
+ * workqueue "xenbus_dev" that tears closed files down; deregistering removes the device, then
+ * drains and destroys that workqueue. */
+int xpv_shim_xbdev_register(void);
+void xpv_shim_xbdev_deregister(void);
+/* Wakes readers and pollers of an open file (its C part, as given to xpv_xbdev_open). */
+void xpv_shim_xbdev_wake(void *cfile);

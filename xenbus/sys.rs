@@ -280,3 +280,32 @@ pub(crate) fn msleep(ms: u32) {
     // SAFETY: process context is the caller's contract (all callers are init or work items).
     unsafe { b::xpv_shim_msleep(ms) };
 }
+
+/// Registers `/dev/xen/xenbus` (misc device "xen/xenbus", mode 0600) and its teardown
+/// workqueue; its file operations call `xenbus_dev.rs`.
+///
+/// # Errors
+/// `ENOMEM`, or the errno of `misc_register`.
+pub(crate) fn xbdev_register() -> Result {
+    // SAFETY: registers static objects of xenbus_dev.c; paired with `xbdev_deregister`.
+    match unsafe { b::xpv_shim_xbdev_register() } {
+        0 => Ok(()),
+        e => Err(Error::from_errno(e)),
+    }
+}
+
+/// Removes `/dev/xen/xenbus`, then waits until every closed file is torn down. No file is open
+/// (each holds a reference on this module).
+pub(crate) fn xbdev_deregister() {
+    // SAFETY: called once after a successful `xbdev_register`.
+    unsafe { b::xpv_shim_xbdev_deregister() };
+}
+
+/// Wakes the readers and pollers of an open `/dev/xen/xenbus` file.
+///
+/// # Safety
+/// `cfile` is the C part of a file that is open or still being torn down.
+pub(crate) unsafe fn xbdev_wake(cfile: *mut c_void) {
+    // SAFETY: `cfile` is live (the caller's contract); wake_up takes the wait queue's own lock.
+    unsafe { b::xpv_shim_xbdev_wake(cfile) };
+}

@@ -4,7 +4,8 @@
 //! At load, on Xen: connects to xenstore (`xs.rs`), runs the self-tests if asked
 //! (`xenbus.selftest=1`, `selftest.rs`), registers the `xen` bus with a device per
 //! `device/<type>/<id>` and hotplug (`bus.rs`), and handles `control/shutdown` and
-//! `control/sysrq` (`control.rs`). Frontend modules (`xen_blkfront` for `vbd`, `xen_netfront`
+//! `control/sysrq` (`control.rs`), and offers xenstore to processes as `/dev/xen/xenbus`
+//! (`xenbus_dev.rs`, `xenbus_dev.c`). Frontend modules (`xen_blkfront` for `vbd`, `xen_netfront`
 //! for `vif`) register through the C ABI of `xen_proto/src/abi_xenbus.rs` (`frontend.rs`: probe,
 //! remove, backend-state callbacks, per-device xenstore helpers); at most one driver per device
 //! type. Without Xen (as reported by `xen_platform`) xenbus stays idle and refuses registrations
@@ -31,6 +32,9 @@ mod unplug;
 #[path = "../xen_proto/src/xenbus_state.rs"]
 mod xenbus_state;
 #[allow(unreachable_pub, dead_code)]
+#[path = "../xen_proto/src/xs_dev.rs"]
+mod xs_dev;
+#[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/xs_wire.rs"]
 mod xs_wire;
 
@@ -39,6 +43,7 @@ mod control;
 mod frontend;
 mod selftest;
 mod sys;
+mod xenbus_dev;
 mod xs;
 
 module! {
@@ -55,12 +60,17 @@ struct Running {
     test_watch: Option<u64>,
     bus: Option<bus::Bus>,
     control: Option<control::Control>,
+    /// `/dev/xen/xenbus`; removed first at unload.
+    dev: Option<xenbus_dev::Device>,
     /// Declared last: dropped after everything that uses xenstore.
     conn: xs::Connection,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // No file can be open (each holds a module reference); closed ones are torn down
+        // here, while xenstore is still connected.
+        self.dev = None;
         let xs = self.conn.xs();
         if let Some(c) = self.control.take() {
             c.shutdown(xs);
@@ -128,6 +138,7 @@ impl kernel::Module for Xenbus {
             test_watch: None,
             bus: None,
             control: None,
+            dev: None,
             conn,
         };
         let selftest = want_selftest();
@@ -142,6 +153,10 @@ impl kernel::Module for Xenbus {
             selftest::frontend_api();
         }
         running.control = Some(control::Control::new(running.conn.xs()));
+        match xenbus_dev::Device::register() {
+            Ok(d) => running.dev = Some(d),
+            Err(e) => pr_err!("cannot register /dev/xen/xenbus: errno {}\n", -e.to_errno()),
+        }
         pr_info!("ready: frontend drivers can register\n");
         Ok(Xenbus {
             running: Some(running),

@@ -17,7 +17,10 @@
 //!   timed out) and malformed watch events are dropped with a message.
 //!
 //! Every wait is bounded ([`REQUEST_TIMEOUT_MS`]): a xenstored that does not answer gives
-//! `ETIMEDOUT`, never an endless wait.
+//! `ETIMEDOUT`, never an endless wait. A signal interrupts a request only before it is on the
+//! ring (`EINTR`): once sent, the request is waited for (polling every 10 ms while a signal is
+//! pending), so a signal neither leaves half a message on the ring nor orphans a reply (an
+//! orphaned `XS_TRANSACTION_START` or `XS_WATCH` would leave state behind in xenstored).
 
 use crate::abi;
 use crate::abi_client::{EvtchnBinding, Port};
@@ -38,8 +41,9 @@ use kernel::sync::{CondVar, CondVarTimeoutResult, Mutex};
 pub(crate) const REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Requests in flight at once (further callers get `EBUSY`... no: they wait for a free slot).
 const MAX_PENDING: usize = 64;
-/// Watches registered at once.
-const MAX_WATCHES: usize = 64;
+/// Watches registered at once: the kernel's own (the bus, its devices' backends, control) and,
+/// within [`crate::xenbus_dev::MAX_DEV_WATCHES`] of them, those of `/dev/xen/xenbus` users.
+const MAX_WATCHES: usize = 192;
 /// Watch events queued before the dispatcher runs; beyond this, events are dropped (a flooding
 /// xenstored must not exhaust memory).
 const MAX_QUEUED_EVENTS: usize = 1024;
@@ -291,7 +295,12 @@ impl Xs {
                     return Err(EIO);
                 }
                 let short = (sys::jiffies() + sys::ms_to_jiffies(10)).min(deadline);
-                self.wait_until(&mut st, short)?;
+                if self.wait_until(&mut st, short).is_err() {
+                    // A signal: part of the message may be on the ring already, so finish it.
+                    drop(st);
+                    sys::msleep(10);
+                    st = self.st.lock();
+                }
                 if sys::jiffies() >= deadline {
                     pr_err!(
                         "xenstore: request ring full for {} ms\n",
@@ -312,8 +321,31 @@ impl Xs {
     /// # Errors
     /// The errno xenstored sent (`ENOENT`, `EACCES`, `EAGAIN` for a conflicting transaction, ...,
     /// see `xs_wire::XSD_ERRORS`), `EIO` for a broken connection or a malformed reply,
-    /// `ETIMEDOUT` after [`REQUEST_TIMEOUT_MS`], `EINTR` on a signal.
+    /// `ETIMEDOUT` after [`REQUEST_TIMEOUT_MS`].
     pub(crate) fn wait(&self, p: Pending) -> Result<Reply> {
+        let buf = self.wait_buf(&p)?;
+        let (msg, _) = Message::parse(&buf).map_err(xs_err)?;
+        match msg.reply_to(p.req_id, p.ty) {
+            Ok(_) => Ok(Reply { buf }),
+            Err(e @ XsError::Xenstore { .. }) => Err(xs_err(e)),
+            Err(e) => {
+                pr_err!(
+                    "xenstore: bad reply to {:?} request {}: {:?}\n",
+                    p.ty,
+                    p.req_id,
+                    e
+                );
+                Err(EIO)
+            }
+        }
+    }
+
+    /// Waits for the reply to `p` (a signal does not end the wait, see the module docs) and
+    /// returns the whole message as the reader delivered it (header checked, `req_id` matching).
+    ///
+    /// # Errors
+    /// `EIO` for a broken connection, `ETIMEDOUT` after [`REQUEST_TIMEOUT_MS`].
+    fn wait_buf(&self, p: &Pending) -> Result<KVec<u8>> {
         let deadline = sys::jiffies() + sys::ms_to_jiffies(REQUEST_TIMEOUT_MS);
         let buf = {
             let mut st = self.st.lock();
@@ -340,30 +372,40 @@ impl Xs {
                         );
                         return Err(Error::from_errno(-ETIMEDOUT));
                     }
-                    Err(e) => {
+                    Err(_) => {
+                        // A signal: the request is out, its reply is coming.
                         drop(st);
-                        self.release(p.req_id);
-                        return Err(e);
+                        sys::msleep(10);
+                        st = self.st.lock();
                     }
                 }
             }
         };
         self.release(p.req_id);
-        let buf = buf.ok_or(EIO)?;
+        buf.ok_or(EIO)
+    }
+
+    /// Sends a request of type `ty` with `payload` exactly as given (inside transaction `tx`)
+    /// and returns xenstored's whole reply message (header + payload), which is of type `ty` or
+    /// `XS_ERROR` and carries our `req_id`: the path of `/dev/xen/xenbus` (`xenbus_dev.rs`).
+    ///
+    /// # Errors
+    /// As [`Xs::submit`] and [`Xs::wait`], except that an `XS_ERROR` reply is returned, not
+    /// turned into an errno; `EIO` for a reply of another type.
+    pub(crate) fn request_raw(&self, tx: u32, ty: XsType, payload: &[u8]) -> Result<KVec<u8>> {
+        let p = self.submit(tx, Request::Raw { ty, payload })?;
+        let buf = self.wait_buf(&p)?;
         let (msg, _) = Message::parse(&buf).map_err(xs_err)?;
-        match msg.reply_to(p.req_id, p.ty) {
-            Ok(_) => Ok(Reply { buf }),
-            Err(e @ XsError::Xenstore { .. }) => Err(xs_err(e)),
-            Err(e) => {
-                pr_err!(
-                    "xenstore: bad reply to {:?} request {}: {:?}\n",
-                    p.ty,
-                    p.req_id,
-                    e
-                );
-                Err(EIO)
-            }
+        if msg.ty != ty && msg.ty != XsType::Error {
+            pr_err!(
+                "xenstore: bad reply to {:?} request {}: type {:?}\n",
+                ty,
+                p.req_id,
+                msg.ty
+            );
+            return Err(EIO);
         }
+        Ok(buf)
     }
 
     /// Sends `req` and waits for its reply (see [`Xs::submit`] and [`Xs::wait`] for errors).

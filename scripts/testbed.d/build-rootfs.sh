@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) the guests' Debian bookworm root disk: msdos partition table, ext4 (label tbroot)
-# in partition 1, with fio, iperf3, ethtool, iproute2, iputils-ping, busybox, kmod and util-linux.
+# in partition 1, with fio, iperf3, ethtool, iproute2, iputils-ping, busybox, kmod, util-linux and
+# xenstore-utils (libxenstore's tools over /dev/xen/xenbus).
 # No loop mount: the file system is made from a directory with mkfs.ext4 -d into a partition image
 # that is spliced into the disk image after an sfdisk-written partition table.
 # Cached under $XPV_CACHE/testbed/rootfs/<key> (key: package list + this script); QEMU attaches it

@@ -27,4 +27,5 @@ pub mod ring;
 pub mod unplug;
 pub mod vdev;
 pub mod xenbus_state;
+pub mod xs_dev;
 pub mod xs_wire;

@@ -343,6 +343,14 @@ pub enum Request<'a> {
     },
     /// `XS_RESET_WATCHES` with an empty string.
     ResetWatches,
+    /// A request of type `ty` whose payload is sent exactly as given (the requests of
+    /// `/dev/xen/xenbus`, validated by `xs_dev::check_request`).
+    Raw {
+        /// Message type.
+        ty: XsType,
+        /// The whole payload.
+        payload: &'a [u8],
+    },
 }
 
 impl Request<'_> {
@@ -360,6 +368,7 @@ impl Request<'_> {
             Self::TransactionStart => XsType::TransactionStart,
             Self::TransactionEnd { .. } => XsType::TransactionEnd,
             Self::ResetWatches => XsType::ResetWatches,
+            Self::Raw { ty, .. } => *ty,
         }
     }
 
@@ -378,6 +387,7 @@ impl Request<'_> {
             }
             Self::TransactionStart | Self::ResetWatches => [(&[], true), NONE],
             Self::TransactionEnd { commit } => [(if commit { b"T" } else { b"F" }, true), NONE],
+            Self::Raw { payload, .. } => [(payload, false), NONE],
         }
     }
 
@@ -1040,6 +1050,17 @@ mod tests {
             .unwrap();
         assert_eq!(&buf[16..n], b"T\0");
         assert_eq!(Request::ResetWatches.payload_len(), 1);
+        // Raw: the payload as given, NULs included, no NUL added.
+        let raw = Request::Raw {
+            ty: XsType::SetPerms,
+            payload: b"data/x\0b0\0r1\0",
+        };
+        assert_eq!(raw.ty(), XsType::SetPerms);
+        let n = raw.encode(5, 2, &mut buf).unwrap();
+        assert_eq!(&buf[16..n], b"data/x\0b0\0r1\0");
+        assert_eq!(&buf[0..4], &14u32.to_le_bytes());
+        assert_eq!(&buf[8..12], &2u32.to_le_bytes());
+        assert_eq!(&buf[12..16], &13u32.to_le_bytes());
     }
 
     #[test]

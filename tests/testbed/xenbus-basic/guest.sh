@@ -79,11 +79,34 @@ else
 fi
 $TB_BB dmesg | grep -E 'xenbus: (device|vbd-51728)' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done
 
-# Unload and load again: watches reset, devices enumerated again.
+# /dev/xen/xenbus held open with a transaction started in it (XS_TRANSACTION_START written in
+# one printf): xenbus cannot be unloaded (the file's owner is the module); closing the file
+# aborts the transaction (xenbus_dev.rs), and then it can.
+if [ -c /dev/xen/xenbus ]; then
+  exec 3<> /dev/xen/xenbus
+  printf '\006\000\000\000\001\000\000\000\000\000\000\000\001\000\000\000\000' >&3
+  if rmmod xenbus 2> /tmp/rmmod.err; then
+    tb_fail dev-busy "rmmod xenbus succeeded with /dev/xen/xenbus open"
+  else
+    exec 3>&-
+    _xb_torn() { $TB_BB dmesg | grep -q 'closed file: aborted 1 transactions, removed 0 watches'; }
+    if _xb_wait 10 _xb_torn; then
+      tb_pass dev-busy "rmmod refused while open ($(cat /tmp/rmmod.err)); on close: $($TB_BB dmesg | grep -m 1 'closed file: aborted' | sed 's/^\[[^]]*\] //')"
+    else
+      tb_fail dev-busy "no teardown line after closing /dev/xen/xenbus"
+    fi
+  fi
+  exec 3>&- 2> /dev/null
+else
+  tb_fail dev-busy "no /dev/xen/xenbus"
+fi
+
+# Unload and load again: watches reset, devices enumerated again, /dev/xen/xenbus removed and back.
 ko=/tb/modules/$(awk '$2 == "xenbus" { print $1 }' /tb/modules.list)
-if rmmod xenbus && [ ! -e /sys/bus/xen ] && insmod "$ko" && [ -e /sys/bus/xen/devices/vbd-51712 ] \
-    && [ -e /sys/bus/xen/devices/vif-0 ]; then
-  tb_pass reload "rmmod + insmod: devices $(_xb_devs)"
+if rmmod xenbus && [ ! -e /sys/bus/xen ] && [ ! -e /dev/xen/xenbus ] && insmod "$ko" \
+    && [ -e /sys/bus/xen/devices/vbd-51712 ] && [ -e /sys/bus/xen/devices/vif-0 ] \
+    && [ -c /dev/xen/xenbus ]; then
+  tb_pass reload "rmmod + insmod: devices $(_xb_devs), /dev/xen/xenbus removed and back"
 else
   tb_fail reload "rmmod/insmod: devices '$(_xb_devs)', modules '$(cut -d' ' -f1 /proc/modules | tr '\n' ' ')'"
 fi
