@@ -14,13 +14,21 @@
 # copied into the (throwaway) chroot. Everything runs in a private mount namespace on a temporary
 # copy: the host and the cached chroot are not changed.
 # Prints deb-<check>: PASS|FAIL lines; exits non-zero when one failed.
+#
+# For the test bed (TB_INITRD=deb): DEB_TEST_KEEP=DIR DEB_TEST_RUNNER=TREE keeps the installed
+# system instead of removing the package: the test bed's runner hook (scripts/testbed.d/hook/, with
+# TREE as its runner) is added to the chroot's /etc/initramfs-tools as an administrator's hook before
+# the package is installed, so that the initramfs the package's trigger makes carries the runner;
+# DIR gets that initramfs (initrd.img) and the installed tree as a disk image (debroot.img: msdos
+# label, ext4 "tbroot" in partition 1, as scripts/testbed.d/build-rootfs.sh makes the guests').
 set -uo pipefail
 # shellcheck source=scripts/env.sh
 . "$(dirname "$0")/env.sh"
 fails=0
 res() { if [ "$2" = 0 ]; then echo "deb-$1: PASS${3:+ ($3)}"; else echo "deb-$1: FAIL $3"; fails=$((fails + 1)); fi; }
 # In the chroot, as root with a plain environment (what `sudo apt install` gives).
-inch() { env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$r" "$@"; }
+inch() { env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+  ${DEB_TEST_RUNNER:+TB_RUNNER_TREE=/tmp/tb-runner} chroot "$r" "$@"; }
 
 if [ "${1:-}" = --in-ns ]; then
   # Inside the private mount namespace: W KDIR KVER VER DEB.
@@ -82,9 +90,10 @@ if [ "${1:-}" = --in-ns ]; then
     grep -q "$f" <<<"$list" || miss+=" $f"
   done
   [ -z "$miss" ]; res initramfs $? "${miss:+missing:$miss}$([ -z "$miss" ] && echo "update-initramfs trigger: our 4 modules, softdeps, init-top script in initrd.img-$kver")"
-  # Image for the test bed (DEB_TEST_KEEP=DIR): the installed tree, before removal.
+  # For the test bed: the installed system is kept (the image is made outside the namespace).
   if [ -n "${DEB_TEST_KEEP:-}" ]; then
     mkdir -p "$DEB_TEST_KEEP"; cp "$r/boot/initrd.img-$kver" "$DEB_TEST_KEEP/initrd.img"
+    exit 0
   fi
 
   inch apt-get remove -y xen-pvhvm-rs-dkms > "$w/apt-remove.log" 2>&1; rc=$?
@@ -96,8 +105,10 @@ if [ "${1:-}" = --in-ns ]; then
   ! inch lsinitramfs "/boot/initrd.img-$kver" 2>/dev/null | grep -q 'xen_platform\.ko' || left+=" modules-in-initramfs"
   ! inch modprobe -S "$kver" --show-depends xen_platform >/dev/null 2>&1 || left+=" modprobe-finds-xen_platform"
   [ -e "$r/etc/modprobe.d/xen-pvhvm-rs.conf" ] || left+=" (conffile already gone before purge)"
+  # The kept conffile's softdeps name a module that is gone: the emulated NIC's driver still loads.
+  inch modprobe -S "$kver" --show-depends e1000 2>&1 | grep -q '^insmod .*/e1000\.ko' || left+=" e1000-no-longer-resolves"
   [ $rc = 0 ] && [ -z "$left" ]
-  res apt-remove $? "$( ((rc)) && tail -n 3 "$w/apt-remove.log" | tr '\n' ' ')${left:+left behind:$left}$([ -z "$left" ] && echo "modules, dkms tree, source, initramfs entries gone; conffile kept until purge")"
+  res apt-remove $? "$( ((rc)) && tail -n 3 "$w/apt-remove.log" | tr '\n' ' ')${left:+left behind:$left}$([ -z "$left" ] && echo "modules, dkms tree, source, initramfs entries gone; conffile kept until purge, e1000 still loads")"
   inch apt-get purge -y xen-pvhvm-rs-dkms > "$w/apt-purge.log" 2>&1; rc=$?
   st=$(inch dpkg-query -W -f="\${Status}" xen-pvhvm-rs-dkms 2>/dev/null)
   left=''
@@ -164,7 +175,31 @@ ln -sfn "$kdir" "$r/lib/modules/$kver/build"
 cp "$kdir/.config" "$r/boot/config-$kver"
 cp "$kdir/arch/x86/boot/bzImage" "$r/boot/vmlinuz-$kver"
 cp "$kdir/System.map" "$r/boot/System.map-$kver"
+if [ -n "${DEB_TEST_RUNNER:-}" ]; then
+  mkdir -p "$r/tmp/tb-runner" "$r/etc/initramfs-tools/scripts/init-bottom" "$r/tb"
+  cp -a "$DEB_TEST_RUNNER/." "$r/tmp/tb-runner/"
+  install -m 0755 "$XPV_ROOT/scripts/testbed.d/hook/tb-runner.hook" "$r/etc/initramfs-tools/hooks/tb-runner"
+  install -m 0755 "$XPV_ROOT/scripts/testbed.d/hook/tb-runner.init-bottom" "$r/etc/initramfs-tools/scripts/init-bottom/tb-runner"
+fi
 o=$(unshare -m --propagation private "$0" --in-ns "$w" "$kdir" "$kver" "$ver" "$deb" 2>> "$w/chroot.log"); echo "$o"
+if [ -n "${DEB_TEST_KEEP:-}" ]; then
+  # The installed system as the guest's root disk (as build-rootfs.sh makes it, no loop mount).
+  rm -rf "$r/tmp/tb-runner" "$r/tmp/"*.deb
+  printf 'tb-guest\n' > "$r/etc/hostname"
+  printf '/dev/root / ext4 rw 0 0\n' > "$r/etc/fstab"
+  mb=$(( $(du -sm "$r" | cut -f1) * 13 / 10 + 64 ))
+  img=$DEB_TEST_KEEP/debroot.img
+  rm -f "$img"
+  if mkfs.ext4 -q -F -L tbroot -d "$r" "$w/part.img" "${mb}M" >> "$w/chroot.log" 2>&1 \
+     && truncate -s "$(( mb + 1 ))M" "$img" \
+     && printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$img" \
+     && dd if="$w/part.img" of="$img" bs=1M seek=1 conv=notrunc,sparse status=none; then
+    res image 0 "$img, ${mb} MiB"
+  else
+    res image 1 "$(tail -n 3 "$w/chroot.log" | tr '\n' ' ')"
+  fi
+  ((fails == 0)) && ! grep -q ': FAIL' <<<"$o"; exit
+fi
 grep -q '^deb-apt-purge: ' <<<"$o" || res chroot 1 "the chroot test stopped early: $(tail -n 3 "$w/chroot.log" | tr '\n' ' ')"
 # DEB_TEST_LOGS=DIR: keep the logs (build, chroot, apt install/remove/purge).
 if [ -n "${DEB_TEST_LOGS:-}" ]; then mkdir -p "$DEB_TEST_LOGS"; cp "$w"/*.log "$DEB_TEST_LOGS/" 2>/dev/null; fi
