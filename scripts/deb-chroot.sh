@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deb-chroot.sh: build (or reuse) the Debian bookworm tree into which scripts/deb-test.sh installs
-# the package with apt: minbase with initramfs-tools (what a system with a kernel has), apt's
+# the package with apt: minbase with initramfs-tools and busybox (what a system with a kernel has:
+# busybox is initramfs-tools' Recommends, so its initramfs has cp, sed, ...), apt's
 # package lists, and the .debs of dkms and its dependencies already downloaded into
 # /var/cache/apt/archives (not installed: the package's Depends pulls them in through apt, from
 # this cache, with no network at test time). Cached under $XPV_CACHE/deb-chroot/<key> (key: suite,
@@ -10,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 # shellcheck source=scripts/testbed.d/common.sh
 . "$XPV_ROOT/scripts/testbed.d/common.sh"
-pkgs=initramfs-tools,kmod
+pkgs=initramfs-tools,busybox,kmod
 pre=dkms
 key=$(tb_key "deb-chroot-v1 $TB_SUITE $TB_MIRROR $pkgs $pre" "$0")
 dir=$XPV_CACHE/deb-chroot/$key
