@@ -10,6 +10,7 @@
 #                     the modprobe.d softdeps and initramfs hooks of packaging/
 #                     (INSTALL_MOD_PATH=DIR and DESTDIR=DIR: into a staging tree instead)
 #   make dkms-install / dkms-remove   the same through DKMS (source in /usr/src/xen-pvhvm-rs-<version>)
+#   make deb [OUTDIR=.]   xen-pvhvm-rs-dkms_<version>_all.deb (scripts/build-deb.sh; the clone is only read)
 #   make clean
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ SYMS_xenbus := xen_platform
 SYMS_xen_blkfront := xen_platform xenbus
 SYMS_xen_netfront := xen_platform xenbus
 
-.PHONY: all modules $(MODULES) toolchain-check demo check kernel install install-files dkms-install dkms-remove clean
+.PHONY: all modules $(MODULES) toolchain-check demo check kernel install install-files dkms-install dkms-remove deb clean
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
 KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
@@ -51,6 +52,10 @@ $(MODULES):
 
 kernel:
 	@scripts/build-kernel.sh | tail -n 1
+
+OUTDIR ?= .
+deb:
+	scripts/build-deb.sh $(OUTDIR)
 
 demo:
 	scripts/demo.sh

@@ -8,12 +8,15 @@
 #      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies
 #   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
 #      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
+#   3b. deb: the Debian package (scripts/build-deb.sh) built, its contents and lintian checked,
+#       installed with apt into a bookworm chroot with the guest kernel (the postinst's DKMS build,
+#       the update-initramfs trigger), then removed and purged (scripts/deb-test.sh)
 #   4. the Xen test bed: every default scenario on real Xen, then the runner's self-test (broken
 #      scenarios must be reported FAIL with their logs), in one Xen boot (scripts/testbed check)
 # Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
 # Exit status 1 if anything failed. A step that cannot run is a failure.
 #
-#   scripts/check.sh [STEP...]   STEP: host fuzz modules smoke dkms testbed selftest (default: all, as CI);
+#   scripts/check.sh [STEP...]   STEP: host fuzz modules smoke dkms deb testbed selftest (default: all, as CI);
 #                                steps not named are not run and are listed as "not run" on stderr
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -43,7 +46,7 @@ testbed_complete() {
   elif ((want_n == 0 || got_n != want_n)); then result testbed-run 1 "$got_n results for $want_n default scenarios"; fi
 }
 step() { xpv_log "check: $* ($(( $(date +%s) - t_start ))s elapsed)"; }
-all_steps=(host fuzz modules smoke dkms testbed selftest)
+all_steps=(host fuzz modules smoke dkms deb testbed selftest)
 steps=("$@"); ((${#steps[@]})) || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
   [[ " ${all_steps[*]} " == *" $s "* ]] || { echo "unknown step '$s' (steps: ${all_steps[*]})" >&2; exit 2; }
@@ -92,7 +95,7 @@ result kernel "$rc" "$kdir"
 if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
 
 modules_ok=1
-if want modules || want smoke || want dkms || want testbed || want selftest; then
+if want modules || want smoke || want dkms || want deb || want testbed || want selftest; then
 step "modules"
 # No .ko of an earlier build may stand in for one this build failed to make, and every object is
 # compiled again, so that the lints below see all of the code.
@@ -126,6 +129,14 @@ elif want dkms; then
 step "DKMS packaging"
 scripts/dkms-test.sh "$kdir" | tee "$results"; count "$results"
 grep -q '^dkms-install: ' "$results" || result dkms 1 "scripts/dkms-test.sh printed no install result"
+fi
+
+if want deb && ((!modules_ok)); then
+  result deb 1 "not run: the module build failed"
+elif want deb; then
+step "Debian package"
+scripts/deb-test.sh "$kdir" | tee "$results"; count "$results"
+grep -q '^deb-apt-purge: ' "$results" || result deb 1 "scripts/deb-test.sh did not get to apt-get purge"
 fi
 
 if want testbed && want selftest && ((modules_ok)); then

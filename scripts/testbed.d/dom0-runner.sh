@@ -77,6 +77,12 @@ i=0
 for d in $TB_DISKS; do
   case $d in
     rootfs) target=${TB_ROOTFS_DEV:-} ;;
+    # The disk TB_INITRD=deb made (serial tbdebroot); looked up here, not in the Dom0 image's
+    # testbed-boot, so that the cached Dom0 image stays the same.
+    debroot) target=''
+      for b in /sys/block/vd*; do
+        [ "$(cat "$b/serial" 2>/dev/null)" = tbdebroot ] && target=/dev/${b##*/}
+      done ;;
     scratch) target=${TB_SCRATCH_DEV:-} ;;
     *) echo "FAIL unknown TB_DISKS entry '$d'" > "$OUT/result"; exit 0 ;;
   esac
