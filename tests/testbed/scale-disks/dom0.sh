@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# Dom0 side of scale-8x8 (see scenario.conf).
-SC_DIR=/tmp/scale-8x8 SC_LOOPS=() SC_PID=''
+# Dom0 side of scale-disks (see scenario.conf).
+SC_DIR=/tmp/scale-disks SC_LOOPS=() SC_PID=''
 SC_LETTERS=bcdefgh
 dom0_before() {
   # The backends offer as many queues as Dom0 has vCPUs unless told otherwise.
-  tb_backend_max_queues 4 8
+  tb_backend_max_queues 4 4
   python3 "$P/tb/tbxfer.py" serve 5001 > "$OUT/tbxfer.log" 2>&1 &
   SC_PID=$!
 }
@@ -44,11 +44,11 @@ dom0_event_connected() {
   s=$(tb_backend_state vif 0)
   n=$(xenstore-read "/local/domain/$DOMID/device/vif/0/multi-queue-num-queues" 2>/dev/null)
   bad=''
-  for ((i = 0; i < 8; i++)); do
+  for ((i = 0; i < 4; i++)); do
     xenstore-read "/local/domain/$DOMID/device/vif/0/queue-$i/tx-ring-ref" > /dev/null 2>&1 || bad+=" queue-$i"
   done
-  if [ "$s" = 4 ] && [ "$n" = 8 ] && [ -z "$bad" ]; then
-    tb_dom0_pass dom0-vif-queues "vif 0 Connected, multi-queue-num-queues 8, queue-0..7 ring refs"
+  if [ "$s" = 4 ] && [ "$n" = 4 ] && [ -z "$bad" ]; then
+    tb_dom0_pass dom0-vif-queues "vif 0 Connected, multi-queue-num-queues 4, queue-0..3 ring refs"
   else
     tb_dom0_fail dom0-vif-queues "vif 0 state $s, queues '$n', missing:${bad:- none}"
   fi
