@@ -112,6 +112,12 @@ for m in xen_platform xenbus xen_blkfront xen_netfront; do
   deps+=("$m:$d")
 done
 [ "${deps[*]}" = "${expect_deps[*]}" ]; result modinfo-depends $? "${deps[*]}"
+# What udev loads us by (issue 23): the platform device's PCI ids, the xen bus devices' types,
+# and xenbus through xen_platform's softdep.
+al=$( { /sbin/modinfo -F alias xen_platform/xen_platform.ko; /sbin/modinfo -F softdep xen_platform/xen_platform.ko
+  /sbin/modinfo -F alias xen_blkfront/xen_blkfront.ko; /sbin/modinfo -F alias xen_netfront/xen_netfront.ko; } 2>/dev/null | tr '\n' ' ')
+[ "$al" = "pci:v00005853d00000001sv*sd*bc*sc*i* pci:v00005853d00000002sv*sd*bc*sc*i* post: xenbus xen:vbd xen:vif " ]
+result modinfo-aliases $? "$al"
 
 fi
 
