@@ -10,7 +10,7 @@ dom0_after() { [ -z "$EV_PID" ] || kill "$EV_PID" 2>/dev/null; }
 # Which vCPU Xen notifies for each queue port of xvdb (51728) and of vif 0: Xen's own event
 # channel dump ('e' debug key: "PORT [p/m/s]: s=STATE n=VCPU ..."), for this domain.
 dom0_event_notify() {
-  local fe=/local/domain/$DOMID/device q p k want got='' vcpus='' bad=''
+  local fe=/local/domain/$DOMID/device q p k want got='' bad=''
   xl dmesg -c > /dev/null 2>&1
   xl debug-keys e
   sleep 1
@@ -43,7 +43,6 @@ dom0_event_notify() {
         *) want=$q ;;
       esac
       [ "$v" = "$want" ] || bad+=" $k (port $p) notifies vCPU $v, want $want"
-      vcpus+="$v "
     done
   done
   if [ -z "$bad" ]; then tb_dom0_pass dom0-notify-vcpus "Xen notifies: $got"
