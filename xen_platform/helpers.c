@@ -416,5 +416,7 @@ int xpv_evtchn_spread(u32 port, u32 index);
 EXPORT_SYMBOL_GPL(xpv_evtchn_spread);
 int xpv_gnttab_grant_access(u16 domid, u64 gfn, u32 readonly, u32 *gref);
 EXPORT_SYMBOL_GPL(xpv_gnttab_grant_access);
+int xpv_memory_reservation(u32 cmd, u64 *gfns, u32 count);
+EXPORT_SYMBOL_GPL(xpv_memory_reservation);
 int xpv_gnttab_end_access(u32 gref);
 EXPORT_SYMBOL_GPL(xpv_gnttab_end_access);

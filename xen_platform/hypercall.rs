@@ -92,6 +92,27 @@ pub(crate) fn add_to_physmap(xatp: &mut hvm::XenAddToPhysmap) -> HcResult {
     })
 }
 
+/// `XENMEM_decrease_reservation` or `XENMEM_populate_physmap` (`cmd`) of `gfns` (order 0) for this
+/// domain: the number of frames Xen processed (in order, from the first), or a negative errno.
+pub(crate) fn memory_reservation(cmd: u32, gfns: &mut [u64]) -> HcResult {
+    let mut r = hvm::XenMemoryReservation {
+        extent_start: gfns.as_mut_ptr() as u64,
+        nr_extents: gfns.len() as u64,
+        domid: hvm::DOMID_SELF,
+        ..Default::default()
+    };
+    // SAFETY: `r` is a live `struct xen_memory_reservation` whose handle points to `gfns`, which
+    // stays borrowed (and is only read by these two commands) for the call.
+    result(unsafe {
+        hypercall3(
+            hvm::HYPERVISOR_MEMORY_OP,
+            u64::from(cmd),
+            &mut r as *mut _ as u64,
+            0,
+        )
+    })
+}
+
 /// `HVMOP_get_param` for this domain.
 pub(crate) fn hvm_get_param(index: u32) -> HcResult {
     let mut p = hvm::XenHvmParam {

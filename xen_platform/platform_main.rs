@@ -88,13 +88,14 @@ module! {
     ],
 }
 
-// `softdep=post: xenbus` in `.modinfo` (MODULE_SOFTDEP; the 6.12 `module!` has no field for it):
-// loading us by modalias also loads xenbus, whose bus devices (`xen:vbd`, `xen:vif`) in turn
-// load the frontends by modalias. xenbus needs our symbols, so it cannot be a `pre:` of ours.
+// `softdep=post: xenbus xen_balloon` in `.modinfo` (MODULE_SOFTDEP; the 6.12 `module!` has no
+// field for it): loading us by modalias also loads xenbus, whose bus devices (`xen:vbd`,
+// `xen:vif`) in turn load the frontends by modalias, and the balloon (no device of its own), early
+// enough for a populate-on-demand boot. Both need our symbols, so they cannot be `pre:` of ours.
 #[cfg(MODULE)]
 #[link_section = ".modinfo"]
 #[used]
-static SOFTDEP: [u8; 21] = *b"softdep=post: xenbus\0";
+static SOFTDEP: [u8; 33] = *b"softdep=post: xenbus xen_balloon\0";
 
 /// Xen platform PCI device ids (`drivers/xen/platform-pci.c`: `PCI_VENDOR_ID_XEN`, 0x0001, and
 /// `PCI_DEVICE_ID_XEN_PLATFORM_XS61`, 0x0002, the id XenServer 6.1+ may give it).
@@ -295,6 +296,36 @@ pub extern "C" fn xpv_evtchn_spread(port: u32, index: u32) -> i32 {
     }
 }
 const _: abi::EvtchnSpreadFn = xpv_evtchn_spread;
+
+/// Exported: see `abi::xpv_memory_reservation`.
+///
+/// # Safety
+/// `gfns` must point to `count` `u64`s, readable and writable, not used elsewhere during the
+/// call.
+#[no_mangle]
+pub unsafe extern "C" fn xpv_memory_reservation(cmd: u32, gfns: *mut u64, count: u32) -> i32 {
+    if let Err(e) = need_xen() {
+        return e;
+    }
+    let ok_cmd = matches!(
+        cmd,
+        hvm::XENMEM_DECREASE_RESERVATION | hvm::XENMEM_POPULATE_PHYSMAP
+    );
+    if !ok_cmd || gfns.is_null() || count as usize > hvm::RESERVATION_BATCH {
+        return -abi::EINVAL;
+    }
+    // SAFETY: the caller passes `count` exclusive u64s at `gfns` (checked non-null above).
+    let gfns = unsafe { core::slice::from_raw_parts_mut(gfns, count as usize) };
+    if gfns.is_empty() {
+        return 0;
+    }
+    match hypercall::memory_reservation(cmd, gfns) {
+        // At most `count` (<= 512).
+        Ok(n) => n.min(u64::from(count)) as i32,
+        Err(e) => e,
+    }
+}
+const _: abi::MemoryReservationFn = xpv_memory_reservation;
 
 /// Exported: see `abi::xpv_gnttab_grant_access`.
 ///

@@ -101,6 +101,8 @@ pub type EvtchnPortFn = unsafe extern "C" fn(port: u32) -> i32;
 pub type EvtchnEoiFn = unsafe extern "C" fn(port: u32, spurious: u32) -> i32;
 /// Signature of `xpv_evtchn_spread`.
 pub type EvtchnSpreadFn = unsafe extern "C" fn(port: u32, index: u32) -> i32;
+/// Signature of `xpv_memory_reservation`.
+pub type MemoryReservationFn = unsafe extern "C" fn(cmd: u32, gfns: *mut u64, count: u32) -> i32;
 /// Signature of `xpv_gnttab_grant_access`.
 pub type GnttabGrantAccessFn =
     unsafe extern "C" fn(domid: u16, gfn: u64, readonly: u32, gref: *mut u32) -> i32;
@@ -168,6 +170,14 @@ extern "C" {
     /// (which serves vCPU 0 only: the port stays there), `-EINVAL`, `-EAGAIN`, or Xen's errno.
     /// Process context.
     pub fn xpv_evtchn_spread(port: u32, index: u32) -> i32;
+
+    /// `XENMEM_decrease_reservation` (`cmd` 1: the frames go back to Xen; the caller owns their
+    /// pages and keeps them out of use) or `XENMEM_populate_physmap` (`cmd` 6: Xen backs them
+    /// again) of the `count` guest frame numbers at `gfns` (order 0, this domain; at most
+    /// `RESERVATION_BATCH` = 512, `xen_proto/src/hvm.rs`). Returns how many frames Xen processed,
+    /// in order from the first (fewer than `count` when it refused the rest: no memory left, or
+    /// a frame not ours), or `-EINVAL` (other `cmd`, bad count), `-ENODEV`. Process context.
+    pub fn xpv_memory_reservation(cmd: u32, gfns: *mut u64, count: u32) -> i32;
 
     /// Grants `domid` access to our guest frame `gfn` (read-only if `readonly` is non-zero); the
     /// reference is written to `*gref`. Any context. Returns 0, `-ENOSPC` when no reference is

@@ -8,8 +8,8 @@
 use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
     xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
-    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_platform_get_info, EvtchnHandler, PlatformInfo,
-    XPV_ABI_VERSION,
+    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation, xpv_platform_get_info,
+    EvtchnHandler, PlatformInfo, XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
@@ -35,6 +35,18 @@ pub fn hvm_get_param(index: u32) -> Result<u64, i32> {
     match unsafe { xpv_hvm_get_param(index, &mut v) } {
         0 => Ok(v),
         e => Err(e),
+    }
+}
+
+/// `XENMEM_decrease_reservation` or `XENMEM_populate_physmap` (`cmd`, `hvm::XENMEM_*`) of the
+/// guest frames `gfns` (at most `hvm::RESERVATION_BATCH`): how many Xen processed, in order from
+/// the first, or a negative errno (see `xpv_memory_reservation`). Process context.
+pub fn memory_reservation(cmd: u32, gfns: &mut [u64]) -> Result<usize, i32> {
+    let n = u32::try_from(gfns.len()).map_err(|_| -super::abi::EINVAL)?;
+    // SAFETY: `gfns` is `n` exclusive u64s for the duration of the call.
+    match unsafe { xpv_memory_reservation(cmd, gfns.as_mut_ptr(), n) } {
+        e if e < 0 => Err(e),
+        done => Ok((done as usize).min(gfns.len())),
     }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Hypercall numbers, argument layouts and HVM callback encoding used by `xen_platform`, from
 //! Xen's public headers as found in the guest kernel tree, `include/xen/interface/`:
-//! `xen.h` (`__HYPERVISOR_*`), `memory.h` (`XENMEM_add_to_physmap`, `XENMAPSPACE_*`),
+//! `xen.h` (`__HYPERVISOR_*`), `memory.h` (`XENMEM_add_to_physmap`, `XENMAPSPACE_*`,
+//! `XENMEM_decrease_reservation`, `XENMEM_populate_physmap`),
 //! `hvm/hvm_op.h` (`HVMOP_*`), `hvm/params.h` (`HVM_PARAM_*`) and `version.h`.
 //!
 //! The hypercall instruction is chosen from the CPU vendor, as Linux does (`vmcall` on Intel and
@@ -34,6 +35,32 @@ pub const XENMEM_ADD_TO_PHYSMAP: u32 = 7;
 pub const XENMAPSPACE_SHARED_INFO: u32 = 0;
 /// `XENMAPSPACE_grant_table`: grant table frame `idx` (v1 shared frames).
 pub const XENMAPSPACE_GRANT_TABLE: u32 = 1;
+
+/// `XENMEM_decrease_reservation` (`memory.h`): give the listed guest frames back to Xen.
+pub const XENMEM_DECREASE_RESERVATION: u32 = 1;
+/// `XENMEM_populate_physmap` (`memory.h`): back the listed guest frames with memory again.
+pub const XENMEM_POPULATE_PHYSMAP: u32 = 6;
+/// Extents per `XENMEM_*_reservation` call that our callers use (Linux's balloon: one page of
+/// `xen_pfn_t`, `ARRAY_SIZE(frame_list)` in `drivers/xen/balloon.c`).
+pub const RESERVATION_BATCH: usize = 512;
+
+/// `struct xen_memory_reservation` (`memory.h`, x86_64: 32 bytes). For an auto-translated (HVM)
+/// guest, `extent_start` lists guest frame numbers (4 KiB page numbers of guest-physical
+/// addresses); the hypercall returns how many extents it processed, in order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XenMemoryReservation {
+    /// Guest address of the `xen_pfn_t` array (`XEN_GUEST_HANDLE(xen_pfn_t)`).
+    pub extent_start: u64,
+    /// Number of entries in that array.
+    pub nr_extents: u64,
+    /// Each extent is `2^extent_order` pages; 0 here.
+    pub extent_order: u32,
+    /// `XENMEMF_*` flags; 0 (any node, any address width).
+    pub mem_flags: u32,
+    /// [`DOMID_SELF`].
+    pub domid: u16,
+}
 
 /// "This domain" (`DOMID_SELF`, `xen.h`).
 pub const DOMID_SELF: u16 = 0x7ff0;
@@ -292,6 +319,11 @@ mod tests {
         assert_eq!(offset_of!(XenAddToPhysmap, space), 4);
         assert_eq!(offset_of!(XenAddToPhysmap, idx), 8);
         assert_eq!(offset_of!(XenAddToPhysmap, gpfn), 16);
+        assert_eq!(size_of::<XenMemoryReservation>(), 32);
+        assert_eq!(offset_of!(XenMemoryReservation, nr_extents), 8);
+        assert_eq!(offset_of!(XenMemoryReservation, extent_order), 16);
+        assert_eq!(offset_of!(XenMemoryReservation, mem_flags), 20);
+        assert_eq!(offset_of!(XenMemoryReservation, domid), 24);
         assert_eq!(size_of::<XenHvmParam>(), 16);
         assert_eq!(offset_of!(XenHvmParam, index), 4);
         assert_eq!(offset_of!(XenHvmParam, value), 8);
