@@ -353,7 +353,24 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_read(
         Ok(p) => p,
         Err(e) => return errno(e),
     };
-    let r = match xs.read(0, &path) {
+    // SAFETY: caller's contract.
+    unsafe { read_out(xs, &path, buf, buf_len, out_len) }
+}
+const _: crate::abi_xenbus::DevReadFn = xpv_xenbus_dev_read;
+
+/// Reads `path` into the caller's `buf` (`*out_len` = the value's length): 0, `-E2BIG`, or the
+/// read's errno.
+///
+/// # Safety
+/// `buf` valid for writes of `buf_len` bytes (or `buf_len` 0), `out_len` writable.
+unsafe fn read_out(
+    xs: &xs::Xs,
+    path: &[u8],
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> i32 {
+    let r = match xs.read(0, path) {
         Ok(r) => r,
         Err(e) => return errno(e),
     };
@@ -367,7 +384,82 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_read(
     unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), buf, v.len()) };
     0
 }
-const _: crate::abi_xenbus::DevReadFn = xpv_xenbus_dev_read;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_read`.
+///
+/// # Safety
+/// `path` valid for `path_len` bytes, `buf` for `buf_len`, `out_len` writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_read(
+    path: *const u8,
+    path_len: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> i32 {
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    if path.is_null() || path_len == 0 || (buf.is_null() && buf_len != 0) || out_len.is_null() {
+        return -abi::EINVAL;
+    }
+    // SAFETY: caller's contract.
+    let path = unsafe { core::slice::from_raw_parts(path, path_len) };
+    // SAFETY: caller's contract.
+    unsafe { read_out(xs, path, buf, buf_len, out_len) }
+}
+const _: crate::abi_xenbus::ReadFn = xpv_xenbus_read;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_watch`.
+///
+/// # Safety
+/// `path` valid for `path_len` bytes, `token` writable; `cb`/`data` as documented there.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_watch(
+    path: *const u8,
+    path_len: usize,
+    cb: Option<crate::abi_xenbus::WatchFn>,
+    data: *mut c_void,
+    token: *mut u64,
+) -> i32 {
+    let Some(xs) = xs::get() else {
+        return -abi::ENODEV;
+    };
+    let Some(cb) = cb else {
+        return -abi::EINVAL;
+    };
+    if path.is_null() || path_len == 0 || token.is_null() {
+        return -abi::EINVAL;
+    }
+    // SAFETY: caller's contract.
+    let path = unsafe { core::slice::from_raw_parts(path, path_len) };
+    // SAFETY: the caller keeps `data` valid for `cb` until `xpv_xenbus_unwatch` returns.
+    match unsafe { xs.watch(path, cb, data) } {
+        Ok(t) => {
+            // SAFETY: caller's contract.
+            unsafe { *token = t };
+            0
+        }
+        Err(e) => errno(e),
+    }
+}
+const _: crate::abi_xenbus::WatchRegisterFn = xpv_xenbus_watch;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_unwatch`.
+///
+/// # Safety
+/// `path` valid for `path_len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_unwatch(path: *const u8, path_len: usize, token: u64) {
+    let Some(xs) = xs::get() else { return };
+    if path.is_null() {
+        return;
+    }
+    // SAFETY: caller's contract.
+    let path = unsafe { core::slice::from_raw_parts(path, path_len) };
+    xs.unwatch(path, token);
+}
+const _: crate::abi_xenbus::UnwatchFn = xpv_xenbus_unwatch;
 
 /// Exported: see `abi_xenbus::xpv_xenbus_dev_write`.
 ///

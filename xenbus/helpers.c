@@ -377,6 +377,10 @@ int xpv_xenbus_switch_state(void *dev, u32 state);
 int xpv_xenbus_wait_otherend(void *dev, u32 mask, u32 timeout_ms, u32 *state);
 int xpv_xenbus_transaction_start(u32 *tx);
 int xpv_xenbus_transaction_end(u32 tx, u32 commit);
+int xpv_xenbus_read(const u8 *path, size_t path_len, u8 *buf, size_t buf_len, size_t *out_len);
+int xpv_xenbus_watch(const u8 *path, size_t path_len, void (*cb)(const u8 *, size_t, void *),
+		     void *data, u64 *token);
+void xpv_xenbus_unwatch(const u8 *path, size_t path_len, u64 token);
 EXPORT_SYMBOL_GPL(xpv_xenbus_register_frontend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_unregister_frontend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_info);
@@ -387,3 +391,6 @@ EXPORT_SYMBOL_GPL(xpv_xenbus_switch_state);
 EXPORT_SYMBOL_GPL(xpv_xenbus_wait_otherend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_start);
 EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_end);
+EXPORT_SYMBOL_GPL(xpv_xenbus_read);
+EXPORT_SYMBOL_GPL(xpv_xenbus_watch);
+EXPORT_SYMBOL_GPL(xpv_xenbus_unwatch);

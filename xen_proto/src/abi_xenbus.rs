@@ -155,6 +155,28 @@ pub type WaitOtherendFn = unsafe extern "C" fn(
     timeout_ms: u32,
     state: *mut u32,
 ) -> i32;
+/// Signature of `xpv_xenbus_read`.
+pub type ReadFn = unsafe extern "C" fn(
+    path: *const u8,
+    path_len: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> i32;
+/// A xenstore watch callback: `cb(path, path_len, data)` with the path that fired (not
+/// NUL-terminated), from the xenbus watch workqueue (process context, one at a time); may issue
+/// xenstore requests, must not unregister its own watch.
+pub type WatchFn = unsafe extern "C" fn(path: *const u8, path_len: usize, data: *mut c_void);
+/// Signature of `xpv_xenbus_watch`.
+pub type WatchRegisterFn = unsafe extern "C" fn(
+    path: *const u8,
+    path_len: usize,
+    cb: Option<WatchFn>,
+    data: *mut c_void,
+    token: *mut u64,
+) -> i32;
+/// Signature of `xpv_xenbus_unwatch`.
+pub type UnwatchFn = unsafe extern "C" fn(path: *const u8, path_len: usize, token: u64);
 /// Signature of `xpv_xenbus_transaction_start`.
 pub type TransactionStartFn = unsafe extern "C" fn(tx: *mut u32) -> i32;
 /// Signature of `xpv_xenbus_transaction_end`.
@@ -221,6 +243,35 @@ extern "C" {
 
     /// `XS_TRANSACTION_START`: the new id in `*tx`. Returns 0 or a negative errno.
     pub fn xpv_xenbus_transaction_start(tx: *mut u32) -> i32;
+
+    /// Reads xenstore node `path`, absolute or relative to this domain's home
+    /// (`/local/domain/<domid>/`, e.g. `memory/target`), into `buf`; `*out_len` gets the value's
+    /// length. Returns 0, `-E2BIG` if it does not fit (`*out_len` = length needed), xenstore's
+    /// errno (`-ENOENT` for a missing node), `-EIO`, `-ETIMEDOUT`, `-ENODEV`. Process context.
+    pub fn xpv_xenbus_read(
+        path: *const u8,
+        path_len: usize,
+        buf: *mut u8,
+        buf_len: usize,
+        out_len: *mut usize,
+    ) -> i32;
+
+    /// Watches `path` (absolute or relative, as [`xpv_xenbus_read`]) and its subtree: `cb` is
+    /// called once soon after registration, then at every change. `*token` identifies the watch
+    /// for [`xpv_xenbus_unwatch`]. `data` must stay valid until that returns. Returns 0,
+    /// `-ENOSPC` when xenbus's watch table is full, `-EINVAL`, `-ENODEV` or xenstore's errno.
+    /// Process context.
+    pub fn xpv_xenbus_watch(
+        path: *const u8,
+        path_len: usize,
+        cb: Option<WatchFn>,
+        data: *mut c_void,
+        token: *mut u64,
+    ) -> i32;
+
+    /// Removes a watch of [`xpv_xenbus_watch`] (same `path`): when this returns, its callback is
+    /// not running and will not run again. Not from that callback. Process context.
+    pub fn xpv_xenbus_unwatch(path: *const u8, path_len: usize, token: u64);
 
     /// `XS_TRANSACTION_END`: commit (`commit != 0`) or abort. `-EAGAIN`: redo the transaction.
     pub fn xpv_xenbus_transaction_end(tx: u32, commit: u32) -> i32;

@@ -6,11 +6,13 @@
 use super::abi_client::Port;
 use super::abi_xenbus::{
     state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_info, xpv_xenbus_dev_read,
-    xpv_xenbus_dev_write, xpv_xenbus_register_frontend, xpv_xenbus_switch_state,
+    xpv_xenbus_dev_write, xpv_xenbus_read, xpv_xenbus_register_frontend, xpv_xenbus_switch_state,
     xpv_xenbus_transaction_end, xpv_xenbus_transaction_start, xpv_xenbus_unregister_frontend,
-    xpv_xenbus_wait_otherend, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
+    xpv_xenbus_unwatch, xpv_xenbus_wait_otherend, xpv_xenbus_watch, WatchFn, XenbusDevHandle,
+    XenbusDevInfo, XenbusFrontendDriver,
 };
 use super::xenbus_state::XenbusState;
+use core::ffi::c_void;
 
 /// A registered frontend driver; dropping it removes its devices and unregisters it.
 #[derive(Debug)]
@@ -224,4 +226,54 @@ pub fn with_transaction(mut body: impl FnMut(u32) -> Result<(), i32>) -> Result<
         }
     }
     Err(-super::abi::EAGAIN)
+}
+
+/// Reads xenstore node `path` (absolute, or relative to this domain's home) into `buf`; returns
+/// the value's length (errors: see `xpv_xenbus_read`, `-E2BIG` when `buf` is too small).
+pub fn read(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+    let mut len = 0usize;
+    // SAFETY: `path` and `buf` are valid for their lengths, `len` writable.
+    match unsafe {
+        xpv_xenbus_read(
+            path.as_ptr(),
+            path.len(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+        )
+    } {
+        0 => Ok(len.min(buf.len())),
+        e => Err(e),
+    }
+}
+
+/// A registered xenstore watch; dropping it unregisters it and waits for a running callback.
+#[derive(Debug)]
+pub struct Watch {
+    path: &'static [u8],
+    token: u64,
+}
+
+impl Watch {
+    /// Watches `path` (see `xpv_xenbus_watch`): `cb(path, len, data)` runs soon after, then at
+    /// every change, until the returned value is dropped.
+    ///
+    /// # Safety
+    /// `data` must stay valid for `cb` until the `Watch` is dropped, and the `Watch` must not be
+    /// dropped from `cb`.
+    pub unsafe fn new(path: &'static [u8], cb: WatchFn, data: *mut c_void) -> Result<Self, i32> {
+        let mut token = 0u64;
+        // SAFETY: `path` is 'static; the caller guarantees `data`; `token` writable.
+        match unsafe { xpv_xenbus_watch(path.as_ptr(), path.len(), Some(cb), data, &mut token) } {
+            0 => Ok(Self { path, token }),
+            e => Err(e),
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` with this path and token, removed once.
+        unsafe { xpv_xenbus_unwatch(self.path.as_ptr(), self.path.len(), self.token) };
+    }
 }
