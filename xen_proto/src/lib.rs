@@ -16,6 +16,7 @@ pub mod abi;
 pub mod abi_client;
 pub mod abi_xenbus;
 pub mod abi_xenbus_client;
+pub mod balloon;
 pub mod blkif;
 pub mod cpuid;
 pub mod evtchn;
