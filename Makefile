@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # xen-pvhvm-rs: Xen PV-on-HVM frontend drivers as out-of-tree Rust kernel modules.
 #
-#   make [KDIR=...]   build xen_platform, xenbus, xen_blkfront, xen_netfront (in that order) against
+#   make [KDIR=...]   build xen_platform, xenbus, xen_balloon, xen_blkfront, xen_netfront (in that order) against
 #                     KDIR, default: the running kernel's build tree
 #   make demo         everything a new user runs first (see README.md)
 #   make check        all tests; ends with "N passed, N failed"
@@ -20,10 +20,11 @@ ENV := source $(CURDIR)/scripts/env.sh &&
 KMAKE = $(ENV) $(MAKE) -C $(KDIR) LLVM=1
 
 # Dependency order: each module links against the exports of those before it.
-MODULES := xen_platform xenbus xen_blkfront xen_netfront
+MODULES := xen_platform xenbus xen_balloon xen_blkfront xen_netfront
 # Providers whose Module.symvers each module needs.
 SYMS_xen_platform :=
 SYMS_xenbus := xen_platform
+SYMS_xen_balloon := xen_platform xenbus
 SYMS_xen_blkfront := xen_platform xenbus
 SYMS_xen_netfront := xen_platform xenbus
 
@@ -35,7 +36,7 @@ all: modules
 modules: $(MODULES)
 
 xenbus: xen_platform
-xen_blkfront xen_netfront: xen_platform xenbus
+xen_balloon xen_blkfront xen_netfront: xen_platform xenbus
 
 xen_platform: toolchain-check
 

@@ -4,7 +4,7 @@
 #      (each #[test] counts as one result)
 #   1b. fuzz: the xenstore codec and blkif/netif response fuzzers (scripts/fuzz.sh, FUZZ_SECONDS
 #       per target, default 30)
-#   2. the guest kernel (cached) and our four modules built against it (through clippy: no
+#   2. the guest kernel (cached) and our five modules built against it (through clippy: no
 #      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies
 #   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
 #      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
@@ -65,7 +65,7 @@ step "host: fmt, clippy, tests"
 out=$(cargo fmt --all -- --check 2>&1); rc=$?
 result host-fmt $rc "$( ((rc)) && echo "$out" | head -n 5 | tr '\n' ' ')"
 # The modules' own sources (built by Kbuild, not cargo) under the same rustfmt rules.
-mods_rs=$(git ls-files 'xen_platform/*.rs' 'xenbus/*.rs' 'xen_blkfront/*.rs' 'xen_netfront/*.rs')
+mods_rs=$(git ls-files 'xen_platform/*.rs' 'xenbus/*.rs' 'xen_balloon/*.rs' 'xen_blkfront/*.rs' 'xen_netfront/*.rs')
 # shellcheck disable=SC2086  # file names, one word each
 out=$(rustfmt --edition 2021 --check $mods_rs 2>&1); rc=$?
 result modules-fmt $rc "$( ((rc)) && echo "$out" | grep -m 3 '^Diff in' | tr '\n' ' ')"
@@ -99,24 +99,24 @@ if want modules || want smoke || want dkms || want deb || want testbed || want s
 step "modules"
 # No .ko of an earlier build may stand in for one this build failed to make, and every object is
 # compiled again, so that the lints below see all of the code.
-for m in xen_platform xenbus xen_blkfront xen_netfront; do rm -f "$m/$m.ko" "$m"/*.o; done
+for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do rm -f "$m/$m.ko" "$m"/*.o; done
 # CLIPPY=1: Kbuild compiles through clippy-driver, so the one build also lints the modules.
 make -s KDIR="$kdir" CLIPPY=1 modules > "$results" 2>&1; rc=$?
 result build-modules "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
 ((rc == 0)) || modules_ok=0
 n=$(grep -cE '^(warning|error)(\[|:)' "$results" || true)
 result modules-clippy "$((n > 0))" "$( ((n)) && grep -m 3 -E '^(warning|error)' "$results" | tr '\n' ' ')"
-deps=() expect_deps=("xen_platform:" "xenbus:xen_platform" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
-for m in xen_platform xenbus xen_blkfront xen_netfront; do
+deps=() expect_deps=("xen_platform:" "xenbus:xen_platform" "xen_balloon:xen_platform,xenbus" "xen_blkfront:xen_platform,xenbus" "xen_netfront:xen_platform,xenbus")
+for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do
   d=$(/sbin/modinfo -F depends "$m/$m.ko" 2>/dev/null | tr ',' '\n' | sort | paste -sd, -)
   deps+=("$m:$d")
 done
 [ "${deps[*]}" = "${expect_deps[*]}" ]; result modinfo-depends $? "${deps[*]}"
 # What udev loads us by (issue 23): the platform device's PCI ids, the xen bus devices' types,
-# and xenbus through xen_platform's softdep.
+# and xenbus and xen_balloon through xen_platform's softdep.
 al=$( { /sbin/modinfo -F alias xen_platform/xen_platform.ko; /sbin/modinfo -F softdep xen_platform/xen_platform.ko
   /sbin/modinfo -F alias xen_blkfront/xen_blkfront.ko; /sbin/modinfo -F alias xen_netfront/xen_netfront.ko; } 2>/dev/null | tr '\n' ' ')
-[ "$al" = "pci:v00005853d00000001sv*sd*bc*sc*i* pci:v00005853d00000002sv*sd*bc*sc*i* post: xenbus xen:vbd xen:vif " ]
+[ "$al" = "pci:v00005853d00000001sv*sd*bc*sc*i* pci:v00005853d00000002sv*sd*bc*sc*i* post: xenbus xen_balloon xen:vbd xen:vif " ]
 result modinfo-aliases $? "$al"
 
 fi

@@ -6,7 +6,7 @@
 # chroot (scripts/deb-chroot.sh, cached) in which the guest kernel of KDIR is installed (its
 # modules_install, /boot/config and vmlinuz, an initramfs made by update-initramfs, and
 # /lib/modules/<kver>/build pointing at KDIR): the package's postinst (dh_dkms) must compile the
-# four modules with DKMS for that kernel, the update-initramfs trigger must put them into its
+# five modules with DKMS for that kernel, the update-initramfs trigger must put them into its
 # initramfs; then `apt-get remove` and `purge` must take everything away again.
 # The toolchain the build needs comes from the host, bind-mounted where dkms-make.sh looks when
 # PATH has only the system directories (as under apt): /usr/lib/llvm-N, /root/.cargo/bin and
@@ -73,7 +73,7 @@ if [ "${1:-}" = --in-ns ]; then
   dep=$(inch dpkg-query -W -f="\${Status}" dkms 2>/dev/null)
   [ "$dep" = "install ok installed" ]; res depends-dkms $? "dkms pulled in by apt: ${dep:-not installed}"
   kos=$(find "$r/lib/modules/$kver/updates/dkms" -name '*.ko*' -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ')
-  [ "$kos" = "xen_blkfront.ko xen_netfront.ko xen_platform.ko xenbus.ko " ]
+  [ "$kos" = "xen_balloon.ko xen_blkfront.ko xen_netfront.ko xen_platform.ko xenbus.ko " ]
   res modules $? "updates/dkms: ${kos:-none}"
   # modprobe --show-depends in the chroot: the insmod lines, softdeps expanded (a module can be
   # named more than once; its first line is where it loads), all from updates/dkms.
@@ -86,10 +86,10 @@ if [ "${1:-}" = --in-ns ]; then
   [[ $o == xen_platform*e1000* ]]; res modprobe-softdeps $? "e1000: $o"
   list=$(inch lsinitramfs "/boot/initrd.img-$kver" 2>/dev/null)
   miss=''
-  for f in xen_platform.ko xenbus.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf scripts/init-top/xen-pvhvm-rs; do
+  for f in xen_platform.ko xenbus.ko xen_balloon.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf scripts/init-top/xen-pvhvm-rs; do
     grep -q "$f" <<<"$list" || miss+=" $f"
   done
-  [ -z "$miss" ]; res initramfs $? "${miss:+missing:$miss}$([ -z "$miss" ] && echo "update-initramfs trigger: our 4 modules, softdeps, init-top script in initrd.img-$kver")"
+  [ -z "$miss" ]; res initramfs $? "${miss:+missing:$miss}$([ -z "$miss" ] && echo "update-initramfs trigger: our 5 modules, softdeps, init-top script in initrd.img-$kver")"
   # For the test bed: the installed system is kept (the image is made outside the namespace).
   if [ -n "${DEB_TEST_KEEP:-}" ]; then
     mkdir -p "$DEB_TEST_KEEP"; cp "$r/boot/initrd.img-$kver" "$DEB_TEST_KEEP/initrd.img"
@@ -139,7 +139,7 @@ files=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#')
 src=/usr/src/xen-pvhvm-rs-$ver
 miss=''
 for f in "$src/dkms.conf" "$src/Kbuild" "$src/scripts/dkms-make.sh" "$src/scripts/check-toolchain.sh" "$src/xen_proto/src/lib.rs" \
-    "$src/xen_platform/Kbuild" "$src/xenbus/Kbuild" "$src/xen_blkfront/Kbuild" "$src/xen_netfront/Kbuild" \
+    "$src/xen_platform/Kbuild" "$src/xenbus/Kbuild" "$src/xen_balloon/Kbuild" "$src/xen_blkfront/Kbuild" "$src/xen_netfront/Kbuild" \
     /etc/modprobe.d/xen-pvhvm-rs.conf /usr/share/initramfs-tools/hooks/xen-pvhvm-rs \
     /usr/share/initramfs-tools/scripts/init-top/xen-pvhvm-rs /usr/lib/dracut/modules.d/90xen-pvhvm-rs/module-setup.sh; do
   grep -qxF "$f" <<<"$files" || miss+=" $f"

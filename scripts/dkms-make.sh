@@ -3,7 +3,7 @@
 # Puts the usual places of clang/LLVM, cargo-installed bindgen and rustup on PATH (DKMS may run
 # with a minimal environment, e.g. from a kernel postinst hook), checks the toolchain against the
 # kernel (scripts/check-toolchain.sh: a mismatch stops here with a clear message instead of
-# rustc's E0514), then builds the four modules in one Kbuild pass (top-level Kbuild).
+# rustc's E0514), then builds the five modules in one Kbuild pass (top-level Kbuild).
 set -euo pipefail
 clean=no
 [ "${1:-}" != --clean ] || { clean=yes; shift; }

@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:?usage: dkms-source.sh DEST}
 paths=(dkms.conf Kbuild Makefile scripts/env.sh scripts/dkms-make.sh scripts/check-toolchain.sh
-       scripts/Kbuild.bindgen xen_proto/src xen_platform xenbus xen_blkfront xen_netfront)
+       scripts/Kbuild.bindgen xen_proto/src xen_platform xenbus xen_balloon xen_blkfront xen_netfront)
 rm -rf "$dest"; mkdir -p "$dest"
 cd "$root"
 find "${paths[@]}" -type f ! -name '*.o' ! -name '*.ko' ! -name '*.mod' ! -name '*.mod.c' \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dkms-stage.sh KDIR ROOT: `dkms add`, `dkms build` and `dkms install` of this tree's dkms.conf for
 # the kernel in KDIR, contained in a temporary DKMS tree (--sourcetree, --dkmstree; --installtree
-# ROOT/lib/modules, --no-depmod): nothing outside ROOT changes. The four modules end up in
+# ROOT/lib/modules, --no-depmod): nothing outside ROOT changes. The five modules end up in
 # ROOT/lib/modules/<kver>/updates/dkms/. Prints one line per step, `dkms-add|build|install: PASS`
 # or `...: FAIL <reason>`; exits non-zero when a step failed. Used by scripts/dkms-test.sh and by
 # the test bed's hook-made initramfs (scripts/testbed.d/build-hook-initramfs.sh).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # DKMS packaging test, contained in a temporary tree (DKMS's --sourcetree, --dkmstree and
 # --installtree): `dkms add`, `dkms build` and `dkms install` of dkms.conf against the project's
-# cached guest kernel tree must produce the four modules; a build with another rustc first on PATH
+# cached guest kernel tree must produce the five modules; a build with another rustc first on PATH
 # must stop with our toolchain-mismatch message. Also `make install` (the non-DKMS path) into a
 # staging tree, checked with modprobe --show-depends. Prints dkms-<check>: PASS|FAIL lines.
 set -uo pipefail
@@ -22,12 +22,12 @@ fails=$(grep -c ': FAIL' <<<"$o")
 unset RUSTUP_TOOLCHAIN
 trees=(--sourcetree "$w/src" --dkmstree "$w/dkms" --installtree "$w/root/lib/modules" --no-depmod)
 log=$w/dkms/xen-pvhvm-rs/$ver/build/make.log
-# depmod over the installed tree must see the dependency chain of the four modules.
+# depmod over the installed tree must see the dependency chain of the five modules.
 depmod -b "$w/root" "$kver" 2>/dev/null
-dep=$(grep -E '^updates/dkms/(xenbus|xen_blkfront|xen_netfront)\.ko' "$w/root/lib/modules/$kver/modules.dep" 2>/dev/null | sed 's#updates/dkms/##g; s#\.ko##g' | sort | tr '\n' ';')
-[ "$dep" = "xen_blkfront: xenbus xen_platform;xen_netfront: xenbus xen_platform;xenbus: xen_platform;" ]
+dep=$(grep -E '^updates/dkms/(xenbus|xen_balloon|xen_blkfront|xen_netfront)\.ko' "$w/root/lib/modules/$kver/modules.dep" 2>/dev/null | sed 's#updates/dkms/##g; s#\.ko##g' | sort | tr '\n' ';')
+[ "$dep" = "xen_balloon: xenbus xen_platform;xen_blkfront: xenbus xen_platform;xen_netfront: xenbus xen_platform;xenbus: xen_platform;" ]
 res depmod $? "${dep:-no modules.dep}"
-for m in xen_platform xenbus xen_blkfront xen_netfront; do
+for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do
   ko=$(find "$w/root/lib/modules/$kver" -name "$m.ko*" | head -n 1)
   v=$( [ -n "$ko" ] && /sbin/modinfo -F vermagic "$ko" | cut -d' ' -f1)
   [ "$v" = "$kver" ]; res "module-$m" $? "vermagic ${v:-none}"
@@ -42,7 +42,7 @@ if make -s -C "$XPV_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$inst" DESTDIR=
    && depmod -b "$inst" "$kver" >> "$w/install.log" 2>&1; then
   miss=''
   for f in lib/modules/$kver/updates/xen_platform.ko lib/modules/$kver/updates/xenbus.ko \
-      lib/modules/$kver/updates/xen_blkfront.ko lib/modules/$kver/updates/xen_netfront.ko \
+      lib/modules/$kver/updates/xen_balloon.ko lib/modules/$kver/updates/xen_blkfront.ko lib/modules/$kver/updates/xen_netfront.ko \
       etc/modprobe.d/xen-pvhvm-rs.conf etc/initramfs-tools/hooks/xen-pvhvm-rs \
       etc/initramfs-tools/scripts/init-top/xen-pvhvm-rs usr/lib/dracut/modules.d/90xen-pvhvm-rs/module-setup.sh; do
     [ -e "$inst/$f" ] || miss+=" $f"
@@ -56,7 +56,7 @@ if make -s -C "$XPV_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$inst" DESTDIR=
   before() { awk -v a="$1" -v b="$2" '{ for (i = 1; i <= NF; i++) { if ($i == a && !pa) pa = i; if ($i == b && !pb) pb = i } }
     END { exit !(pa && pb && pa < pb) }' <<<"$3"; }
   o=$(order xen_blkfront)
-  before xen_platform xenbus "$o" && before xenbus xen_blkfront "$o"; res modprobe-chain $? "xen_blkfront: $o"
+  before xen_platform xenbus "$o" && before xenbus xen_balloon "$o" && before xen_balloon xen_blkfront "$o"; res modprobe-chain $? "xen_blkfront: $o"
   bad='' ok=''
   for m in ata_piix e1000 8139cp 8139too; do
     o=$(order "$m")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke boot without Xen: our guest kernel under plain QEMU (TCG, no Xen platform device) with a
-# busybox initramfs that loads the four modules in dependency order, shows that each one noticed
+# busybox initramfs that loads the five modules in dependency order, shows that each one noticed
 # there is no Xen and bound nothing, and unloads them again in reverse order.
 #
 #   scripts/smoke.sh [KDIR]     KDIR: the guest kernel tree (default: scripts/build-kernel.sh's)
@@ -11,7 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-MODULES=(xen_platform xenbus xen_blkfront xen_netfront)
+MODULES=(xen_platform xenbus xen_balloon xen_blkfront xen_netfront)
 kdir=${1:-$("$XPV_ROOT/scripts/build-kernel.sh" | tail -n 1)}
 out=$XPV_CACHE/smoke
 rm -rf "$out"; mkdir -p "$out/root"/{bin,dev,proc,sys,lib/modules}

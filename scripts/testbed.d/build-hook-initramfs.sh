@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-hook-initramfs.sh [--dracut|--udev] OUT KDIR|REFDIR TB_INITRD [MODULE...]
-# A guest initramfs made the way a user's system makes it: our four modules installed by DKMS
+# A guest initramfs made the way a user's system makes it: our five modules installed by DKMS
 # (scripts/dkms-stage.sh, contained) next to the guest kernel's own modules (modules_install of
 # KDIR), then initramfs-tools' mkinitramfs with OUR packaging/ hook, init-top script and modprobe.d
 # softdeps, run against that module tree. MODULE... (e.g. ata_piix e1000: drivers of the emulated
@@ -54,7 +54,7 @@ else
   o=$("$XPV_ROOT/scripts/dkms-stage.sh" "$kdir" "$root") || xpv_die "DKMS staging failed: $(grep FAIL <<<"$o" | tr '\n' ' ')"
   ( cd "$kdir" && make LLVM=1 INSTALL_MOD_PATH="$root" modules_install >/dev/null )
   depmod -b "$root" "$kver"
-  for m in xen_platform xenbus xen_blkfront xen_netfront; do
+  for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do
     [ -n "$(find "$root/lib/modules/$kver/updates/dkms" -name "$m.ko*")" ] || xpv_die "DKMS did not install $m"
   done
 fi
@@ -128,8 +128,8 @@ mv "$out.tmp" "$out"
 list=$(lsinitramfs "$out" 2>/dev/null)
 list=${list:-$(lsinitrd "$out" 2>/dev/null)}
 case $tool in
-  initramfs-tools) need="xen_platform.ko xenbus.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf scripts/init-top/xen-pvhvm-rs" ;;
-  dracut) need="xen_platform.ko xenbus.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf xen-pvhvm-rs-load.sh" ;;
+  initramfs-tools) need="xen_platform.ko xenbus.ko xen_balloon.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf scripts/init-top/xen-pvhvm-rs" ;;
+  dracut) need="xen_platform.ko xenbus.ko xen_balloon.ko xen_blkfront.ko xen_netfront.ko etc/modprobe.d/xen-pvhvm-rs.conf xen-pvhvm-rs-load.sh" ;;
   udev) need="systemd-udevd modules.alias"
     for f in xen-pvhvm-rs etc/modprobe.d/.; do
       ! grep -q "$f" <<<"$list" || xpv_die "the --udev image has $f: $(grep "$f" <<<"$list" | head -n 3 | tr '\n' ' ')"

@@ -4,7 +4,7 @@
 check() { return 0; }
 depends() { return 0; }
 installkernel() {
-    hostonly='' instmods xen_platform xenbus xen_blkfront xen_netfront
+    hostonly='' instmods xen_platform xenbus xen_balloon xen_blkfront xen_netfront
 }
 install() {
     [ ! -f /etc/modprobe.d/xen-pvhvm-rs.conf ] || inst_simple /etc/modprobe.d/xen-pvhvm-rs.conf

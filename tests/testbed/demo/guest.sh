@@ -217,3 +217,5 @@ else
   tb_fail xs-killed-tx "$(echo "$out" | tail -n 3 | tr '\n' '|')"
 fi
 tb_event dom0_xs_check
+bl=/sys/devices/system/xen_memory/xen_memory0
+tb_info "balloon: target $(cat $bl/target_kb 2>/dev/null) KiB, current $(cat $bl/info/current_kb 2>/dev/null) KiB, MemTotal $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) KiB"

@@ -14,7 +14,7 @@ else
 fi
 m=$(awk '{ print $1 }' /tb/initramfs-modules 2>/dev/null | sort | tr '\n' ' ')
 miss=
-for x in xen_platform xenbus xen_blkfront; do
+for x in xen_platform xenbus xen_balloon xen_blkfront; do
   case " $m " in *" $x "*) ;; *) miss="$miss $x" ;; esac
 done
 if [ -z "$miss" ]; then

@@ -3,7 +3,7 @@
 # (init=/tb/run.sh) after dracut's udev loaded the drivers by modalias and mounted /dev/xvda1.
 case $(uname -r) in
   *-cloud-*) want="xen_blkfront xen_netfront" ;;                 # Linux's C drivers
-  *) want="xen_platform xenbus xen_blkfront xen_netfront" ;;      # ours
+  *) want="xen_platform xenbus xen_balloon xen_blkfront xen_netfront" ;;  # ours
 esac
 rootdev=$(cat /tb/rootdev 2>/dev/null)
 mnt=$(awk '$2 == "/" { d = $1 } END { print d }' /proc/mounts)

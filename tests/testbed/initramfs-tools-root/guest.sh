@@ -20,7 +20,7 @@ fi
 # Loaded by the initramfs (recorded by the test bed's init-bottom script before run-init).
 m=$(awk '{ print $1 }' /tb/initramfs-modules 2>/dev/null | sort | tr '\n' ' ')
 miss=
-for x in xen_platform xenbus xen_blkfront; do
+for x in xen_platform xenbus xen_balloon xen_blkfront; do
   case " $m " in *" $x "*) ;; *) miss="$miss $x" ;; esac
 done
 if [ -z "$miss" ]; then
