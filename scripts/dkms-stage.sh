@@ -27,6 +27,6 @@ log=$w/dkms/xen-pvhvm-rs/$ver/build/make.log
 res build $rc "$( ((rc)) && { tail -n 3 <<<"$o"; grep -m 3 -E 'error|xen-pvhvm-rs:' "$log" 2>/dev/null; } | tr '\n' ' ')"
 o=$(dkms install -m xen-pvhvm-rs -v "$ver" -k "$kver" --kernelsourcedir "$kdir" "${trees[@]}" 2>&1); rc=$?
 found=$(cd "$root/lib/modules/$kver" 2>/dev/null && find . -name '*.ko*' -path '*updates/dkms*' | sort | tr '\n' ' ')
-n=$(wc -w <<<"$found")
-[ $rc = 0 ] && [ "$n" = 4 ]; res install $? "${found:-$(tail -n 2 <<<"$o" | tr '\n' ' ')}"
+n=$(wc -w <<<"$found") want=$(grep -c '^BUILT_MODULE_NAME\[' "$XPV_ROOT/dkms.conf")
+[ $rc = 0 ] && [ "$n" = "$want" ]; res install $? "${found:-$(tail -n 2 <<<"$o" | tr '\n' ' ')}"
 ((fails == 0))
