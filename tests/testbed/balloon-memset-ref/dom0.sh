@@ -1,0 +1,1 @@
+../balloon-memset/dom0.sh

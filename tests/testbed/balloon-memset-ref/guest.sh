@@ -1,0 +1,1 @@
+../balloon-memset/guest.sh
