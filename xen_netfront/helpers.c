@@ -299,6 +299,13 @@ u32 xpv_nf_active_features(struct net_device *dev)
 
 void xpv_nf_carrier(struct net_device *dev, int on)
 {
+	/*
+	 * Once unregister_netdev has run, a carrier change would queue a link-watch event holding
+	 * the device, and free_netdev does not wait for it: the event then runs on freed memory
+	 * (seen in lifecycle-reload: remove's disconnect after unregister, with the link up).
+	 */
+	if (dev->reg_state >= NETREG_UNREGISTERING)
+		return;
 	if (on)
 		netif_carrier_on(dev);
 	else

@@ -162,7 +162,8 @@ impl NetDev {
         unsafe { b::xpv_nf_active_features(self.0.as_ptr()) }
     }
 
-    /// Carrier on or off.
+    /// Carrier on or off; nothing once [`Self::unregister`] has run (a link-watch event queued
+    /// then would outlive the device: `free_netdev` does not wait for it).
     pub(crate) fn carrier(&self, on: bool) {
         // SAFETY: live device.
         unsafe { b::xpv_nf_carrier(self.0.as_ptr(), i32::from(on)) }
