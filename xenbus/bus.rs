@@ -12,7 +12,9 @@
 //! (hotplug: `xl block-attach` adds nodes, `xl block-detach` removes them). Each device watches
 //! its backend's `state` (`include/xen/interface/io/xenbus.h`); while no frontend driver drives
 //! it, a backend that starts closing is answered with our state `Closed`, so that the toolstack's
-//! detach completes at once instead of after its timeout.
+//! detach completes at once instead of after its timeout. A device found at load that an earlier
+//! xenbus left Connected or Closed (modules unloaded and loaded again) is first walked back to
+//! the start of the handshake, as Linux's `xenbus_reset_state`, so that its frontend can connect.
 //!
 //! All names and values come from xenstore, i.e. from other domains: type and id must be short
 //! `[A-Za-z0-9_-]` names, the backend path a printable path shorter than 128 bytes, the backend
@@ -183,17 +185,18 @@ unsafe extern "C" fn device_cb(_path: *const u8, _len: usize, data: *mut c_void)
     // SAFETY: `data` is the pinned `Inner` of the `Bus`, which unwatches before it is freed.
     let inner = unsafe { &*(data as *const Inner) };
     if let Some(xs) = xs::get() {
-        inner.scan(xs);
+        inner.scan(xs, false);
     }
 }
 
 impl Inner {
-    /// Brings the device list in line with `device/*/*`.
-    fn scan(&self, xs: &Xs) {
+    /// Brings the device list in line with `device/*/*`. `initial`: the scan at load, whose
+    /// devices may have been left behind by an earlier xenbus (see [`reset_device`]).
+    fn scan(&self, xs: &Xs, initial: bool) {
         let mut present: KVec<(KVec<u8>, KVec<u8>)> = KVec::new();
         let types = match xs.directory(0, b"device") {
             Ok(r) => r,
-            Err(e) if e == ENOENT => return self.sync(xs, &present),
+            Err(e) if e == ENOENT => return self.sync(xs, &present, initial),
             Err(e) => {
                 pr_err!("cannot list device/: errno {}\n", -e.to_errno());
                 return;
@@ -236,10 +239,10 @@ impl Inner {
                 }
             }
         }
-        self.sync(xs, &present);
+        self.sync(xs, &present, initial);
     }
 
-    fn sync(&self, xs: &Xs, present: &[(KVec<u8>, KVec<u8>)]) {
+    fn sync(&self, xs: &Xs, present: &[(KVec<u8>, KVec<u8>)], initial: bool) {
         let mut devs = self.devs.lock();
         // Removals.
         for slot in devs.iter_mut() {
@@ -283,7 +286,7 @@ impl Inner {
                     continue;
                 }
             };
-            devs[idx] = add(xs, t, i);
+            devs[idx] = add(xs, t, i, initial);
         }
         // Our own state may have changed (it is under device/ too).
         for d in devs.iter().flatten() {
@@ -296,7 +299,75 @@ impl Inner {
     }
 }
 
-fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<Pin<KBox<Dev>>> {
+/// How long [`reset_device`] waits for each backend step (Linux: 5 s), in ms.
+const RESET_WAIT_MS: u32 = 5000;
+
+/// A device found at load whose frontend state is Connected, Closing or Closed was used by an
+/// earlier xenbus and its frontends (the modules unloaded and loaded again, kexec): its backend
+/// has closed, or is still connected, and waits for nothing. As Linux's `xenbus_reset_state`,
+/// walk the backend back to InitWait (`xenbus_state::reset_steps`), so that a frontend driver can
+/// connect as to a new device; only while the backend's `online` is 1 (0: the toolstack is
+/// removing the device). Each step waits up to [`RESET_WAIT_MS`] for the backend.
+fn reset_device(xs: &Xs, node: &[u8], backend: &[u8]) {
+    let (Ok(fe_path), Ok(be_path), Ok(online_path)) = (
+        join(node, b"state"),
+        join(backend, b"state"),
+        join(backend, b"online"),
+    ) else {
+        return;
+    };
+    let fe = read_state(xs, &fe_path);
+    let be = read_state(xs, &be_path);
+    let steps = crate::xenbus_state::reset_steps(fe, be);
+    if steps.is_empty() {
+        return;
+    }
+    let online = xs
+        .read(0, &online_path)
+        .is_ok_and(|r| trim(r.payload()) == b"1");
+    if !online {
+        pr_info!(
+            "{}: left {} by an earlier driver, backend {} and not online: not reset\n",
+            s(node),
+            fe.name(),
+            be.name()
+        );
+        return;
+    }
+    pr_info!(
+        "{}: left {} by an earlier driver (backend {}): resetting for a new connection\n",
+        s(node),
+        fe.name(),
+        be.name()
+    );
+    for &(write, wait) in steps {
+        if let Err(e) = xs.write(0, &fe_path, write.as_xenstore_str().as_bytes()) {
+            pr_err!(
+                "{}: reset: cannot write state {}: errno {}\n",
+                s(node),
+                write.name(),
+                -e.to_errno()
+            );
+            return;
+        }
+        let mut waited = 0;
+        while read_state(xs, &be_path) != wait {
+            if waited >= RESET_WAIT_MS {
+                pr_info!(
+                    "{}: reset: backend not {} after {} ms, going on\n",
+                    s(node),
+                    wait.name(),
+                    RESET_WAIT_MS
+                );
+                break;
+            }
+            crate::sys::msleep(20);
+            waited += 20;
+        }
+    }
+}
+
+fn add(xs: &Xs, t: &[u8], id: &[u8], initial: bool) -> Option<Pin<KBox<Dev>>> {
     let node = join(b"device", t).and_then(|d| join(&d, id)).ok()?;
     let backend = match join(&node, b"backend").and_then(|p| xs.read(0, &p)) {
         Ok(r) => r,
@@ -342,6 +413,9 @@ fn add(xs: &Xs, t: &[u8], id: &[u8]) -> Option<Pin<KBox<Dev>>> {
             return None;
         }
     };
+    if initial {
+        reset_device(xs, &node, backend);
+    }
     let state_path = join(&node, b"state").ok()?;
     let st = read_state(xs, &state_path) as u32;
     dev.set_state(st);
@@ -421,7 +495,7 @@ impl Bus {
         };
         let mut bus = Bus { inner, watch: None };
         BUS.store((&*bus.inner as *const Inner).cast_mut(), Ordering::Release);
-        bus.inner.scan(xs);
+        bus.inner.scan(xs, true);
         let data = (&*bus.inner as *const Inner).cast_mut().cast::<c_void>();
         // SAFETY: `data` is the pinned `Inner`, unwatched in `Bus::shutdown` before it is freed.
         match unsafe { xs.watch(b"device", device_cb, data) } {

@@ -280,6 +280,32 @@ pub const fn state_after(ours: XenbusState, action: FrontendAction) -> XenbusSta
     }
 }
 
+/// Walks a device left behind by an earlier frontend (modules unloaded and loaded again, kexec)
+/// back to a fresh start, as Linux's `xenbus_reset_frontend` (`xenbus_probe_frontend.c`): for our
+/// state `fe` and the backend's `be`, the steps `(state we write, backend state we then wait
+/// for)`. Empty when there is nothing to reset: our state is not Connected, Closing or Closed (a
+/// new device is Initialising), or the backend is in a state the walk does not start from. The
+/// caller only resets a device whose backend `online` node is 1 (else the toolstack is removing
+/// it).
+pub fn reset_steps(fe: XenbusState, be: XenbusState) -> &'static [(XenbusState, XenbusState)] {
+    use XenbusState as S;
+    const WALK: [(S, S); 3] = [
+        (S::Closing, S::Closing),
+        (S::Closed, S::Closed),
+        (S::Initialising, S::InitWait),
+    ];
+    if !matches!(fe, S::Connected | S::Closing | S::Closed) {
+        return &[];
+    }
+    match be {
+        S::Connected => &WALK,
+        S::Closing => &WALK[1..],
+        // Closed: blkback then says "prepare for reconnect"; InitWait: it already waits.
+        S::Closed | S::InitWait => &WALK[2..],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,5 +475,33 @@ mod tests {
             assert_eq!(a, A::Reconnect);
             assert_eq!(state_after(ours, a), S::Initialising);
         }
+    }
+
+    #[test]
+    fn reset_walks_the_backend_back_to_initwait() {
+        assert_eq!(
+            reset_steps(S::Closed, S::Closed),
+            &[(S::Initialising, S::InitWait)]
+        );
+        assert_eq!(
+            reset_steps(S::Closed, S::InitWait),
+            &[(S::Initialising, S::InitWait)]
+        );
+        assert_eq!(
+            reset_steps(S::Connected, S::Connected),
+            &[
+                (S::Closing, S::Closing),
+                (S::Closed, S::Closed),
+                (S::Initialising, S::InitWait)
+            ]
+        );
+        assert_eq!(reset_steps(S::Closing, S::Closing).len(), 2);
+        // A new device, or a backend not set up: nothing to do.
+        for be in ALL_STATES {
+            assert!(reset_steps(S::Initialising, be).is_empty());
+            assert!(reset_steps(S::Unknown, be).is_empty());
+        }
+        assert!(reset_steps(S::Closed, S::Unknown).is_empty());
+        assert!(reset_steps(S::Closed, S::Initialised).is_empty());
     }
 }
