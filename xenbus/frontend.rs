@@ -542,6 +542,55 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_switch_state(
 }
 const _: crate::abi_xenbus::SwitchStateFn = xpv_xenbus_switch_state;
 
+/// Longest message [`xpv_xenbus_dev_fatal`] writes, in bytes.
+const FATAL_MSG_MAX: usize = 256;
+
+/// Exported: see `abi_xenbus::xpv_xenbus_dev_fatal`.
+///
+/// # Safety
+/// `dev` a live handle; `msg` valid for `msg_len` bytes (or null).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn xpv_xenbus_dev_fatal(
+    dev: *mut XenbusDevHandle,
+    err: i32,
+    msg: *const u8,
+    msg_len: usize,
+) {
+    // SAFETY: caller's contract.
+    let Some(d) = (unsafe { dev_of(dev) }) else {
+        return;
+    };
+    let msg: &[u8] = if msg.is_null() {
+        &[]
+    } else {
+        // SAFETY: caller's contract; we read at most `msg_len` bytes.
+        unsafe { core::slice::from_raw_parts(msg, msg_len.min(FATAL_MSG_MAX)) }
+    };
+    let msg = BStr::from_bytes(msg);
+    let node = d.nodename.to_str().unwrap_or("?");
+    pr_err!("{}: {} (errno {})\n", node, msg, -err);
+    if let Some(xs) = xs::get() {
+        // As Linux's `xenbus_va_dev_error`: "<errno> <message>" in error/<nodename>/error.
+        let r = join(b"error", d.nodename.as_bytes())
+            .and_then(|p| join(&p, b"error"))
+            .and_then(|p| {
+                let v = CString::try_from_fmt(fmt!("{} {}", -err, msg))?;
+                xs.write(0, &p, v.as_bytes())
+            });
+        if let Err(e) = r {
+            pr_err!(
+                "{}: cannot write error/{}/error: errno {}\n",
+                node,
+                node,
+                -e.to_errno()
+            );
+        }
+    }
+    // SAFETY: `dev` is live (caller's contract).
+    let _ = unsafe { xpv_xenbus_switch_state(dev, XenbusState::Closing as u32) };
+}
+const _: crate::abi_xenbus::DevFatalFn = xpv_xenbus_dev_fatal;
+
 /// Exported: see `abi_xenbus::xpv_xenbus_wait_otherend`.
 ///
 /// # Safety

@@ -374,6 +374,7 @@ int xpv_xenbus_dev_read(void *dev, u32 otherend, const u8 *node, size_t node_len
 int xpv_xenbus_dev_write(void *dev, u32 tx, const u8 *node, size_t node_len, const u8 *value,
 			 size_t value_len);
 int xpv_xenbus_switch_state(void *dev, u32 state);
+void xpv_xenbus_dev_fatal(void *dev, int err, const u8 *msg, size_t msg_len);
 int xpv_xenbus_wait_otherend(void *dev, u32 mask, u32 timeout_ms, u32 *state);
 int xpv_xenbus_transaction_start(u32 *tx);
 int xpv_xenbus_transaction_end(u32 tx, u32 commit);
@@ -388,6 +389,7 @@ EXPORT_SYMBOL_GPL(xpv_xenbus_dev_device);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_read);
 EXPORT_SYMBOL_GPL(xpv_xenbus_dev_write);
 EXPORT_SYMBOL_GPL(xpv_xenbus_switch_state);
+EXPORT_SYMBOL_GPL(xpv_xenbus_dev_fatal);
 EXPORT_SYMBOL_GPL(xpv_xenbus_wait_otherend);
 EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_start);
 EXPORT_SYMBOL_GPL(xpv_xenbus_transaction_end);

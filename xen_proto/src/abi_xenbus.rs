@@ -148,6 +148,9 @@ pub type DevWriteFn = unsafe extern "C" fn(
 ) -> i32;
 /// Signature of `xpv_xenbus_switch_state`.
 pub type SwitchStateFn = unsafe extern "C" fn(dev: *mut XenbusDevHandle, state: u32) -> i32;
+/// Signature of `xpv_xenbus_dev_fatal`.
+pub type DevFatalFn =
+    unsafe extern "C" fn(dev: *mut XenbusDevHandle, err: i32, msg: *const u8, msg_len: usize);
 /// Signature of `xpv_xenbus_wait_otherend`.
 pub type WaitOtherendFn = unsafe extern "C" fn(
     dev: *mut XenbusDevHandle,
@@ -229,6 +232,19 @@ extern "C" {
     /// has that value) and updates the sysfs attribute. Returns 0, `-EINVAL` for a value > 8, or
     /// the write's errno. Process context.
     pub fn xpv_xenbus_switch_state(dev: *mut XenbusDevHandle, state: u32) -> i32;
+
+    /// Reports a fatal error of the device to the toolstack, as Linux's `xenbus_dev_fatal`
+    /// (`drivers/xen/xenbus/xenbus_client.c`): logs `<nodename>: <msg> (errno <-err>)` with
+    /// `pr_err`, writes `"<-err> <msg>"` to `error/<nodename>/error` of our domain (the node
+    /// libxl and xenstore tools read), and switches our state to `Closing`. `err` is a negative
+    /// errno; `msg` (at most 256 bytes are used) is valid for `msg_len` bytes. Failures to write
+    /// are logged, not returned. Process context.
+    pub fn xpv_xenbus_dev_fatal(
+        dev: *mut XenbusDevHandle,
+        err: i32,
+        msg: *const u8,
+        msg_len: usize,
+    );
 
     /// Waits until the backend's state is one whose [`state_bit`] is in `mask`, at most
     /// `timeout_ms` ms; the state is written to `*state`. Returns 0, `-ETIMEDOUT` (with the last

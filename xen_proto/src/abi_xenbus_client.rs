@@ -5,11 +5,11 @@
 
 use super::abi_client::Port;
 use super::abi_xenbus::{
-    state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_info, xpv_xenbus_dev_read,
-    xpv_xenbus_dev_write, xpv_xenbus_read, xpv_xenbus_register_frontend, xpv_xenbus_switch_state,
-    xpv_xenbus_transaction_end, xpv_xenbus_transaction_start, xpv_xenbus_unregister_frontend,
-    xpv_xenbus_unwatch, xpv_xenbus_wait_otherend, xpv_xenbus_watch, WatchFn, XenbusDevHandle,
-    XenbusDevInfo, XenbusFrontendDriver,
+    state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_fatal, xpv_xenbus_dev_info,
+    xpv_xenbus_dev_read, xpv_xenbus_dev_write, xpv_xenbus_read, xpv_xenbus_register_frontend,
+    xpv_xenbus_switch_state, xpv_xenbus_transaction_end, xpv_xenbus_transaction_start,
+    xpv_xenbus_unregister_frontend, xpv_xenbus_unwatch, xpv_xenbus_wait_otherend, xpv_xenbus_watch,
+    WatchFn, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
 };
 use super::xenbus_state::XenbusState;
 use core::ffi::c_void;
@@ -153,6 +153,13 @@ impl XenbusDevice {
             0 => Ok(()),
             e => Err(e),
         }
+    }
+
+    /// Reports a fatal error to the toolstack and goes `Closing` (Linux's `xenbus_dev_fatal`):
+    /// `err` a negative errno, `msg` what went wrong (see `xpv_xenbus_dev_fatal`).
+    pub fn fatal(&self, err: i32, msg: &str) {
+        // SAFETY: valid handle; `msg` valid for its length.
+        unsafe { xpv_xenbus_dev_fatal(self.0, err, msg.as_ptr(), msg.len()) }
     }
 
     /// Waits up to `timeout_ms` for the backend to be in one of `states`; returns the state.
