@@ -855,10 +855,30 @@ fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect
     Ok(())
 }
 
+/// Why [`connect`] failed: the errno and what went wrong, for the toolstack's
+/// `error/<nodename>/error` node (see [`XenbusDevice::fatal`]).
+struct ConnectError(Error, &'static str);
+
+impl From<Error> for ConnectError {
+    fn from(e: Error) -> Self {
+        ConnectError(e, "creating the disk")
+    }
+}
+
 /// `blkfront_connect`: the backend is `Connected`: read the disk, create it, `Connected`.
-fn connect(info: &Blkfront) -> Result {
+///
+/// # Errors
+/// [`ConnectError`] with `EINVAL` for unusable backend keys (each logged with its value), or the
+/// error of an allocation or of the block layer.
+fn connect(info: &Blkfront) -> Result<(), ConnectError> {
     let dev = &info.dev;
-    let sectors = read_u64(dev, b"sectors").ok_or(EINVAL)?;
+    let Some(sectors) = read_u64(dev, b"sectors") else {
+        pr_err!(
+            "{}: backend's sectors missing or not a number\n",
+            info.name()
+        );
+        return Err(ConnectError(EINVAL, "reading sectors from the backend"));
+    };
     let info_bits = read_u32(dev, b"info").unwrap_or(0);
     let ss = read_u32(dev, b"sector-size").unwrap_or(512);
     let params = blkif::DiskParams::new(
@@ -875,7 +895,7 @@ fn connect(info: &Blkfront) -> Result {
             ss,
             e
         );
-        EINVAL
+        ConnectError(EINVAL, "unusable disk parameters from the backend")
     })?;
     let flush = blkif::FlushMode::negotiate(
         dev.otherend_feature(b"feature-barrier"),
@@ -993,7 +1013,7 @@ fn connect(info: &Blkfront) -> Result {
     inner.disk = Some(disk);
     if let Err(e) = r {
         pr_err!("{}: add_disk failed: {:?}\n", name, e);
-        return Err(e);
+        return Err(ConnectError(e, "adding the disk"));
     }
     Ok(())
 }
@@ -1034,10 +1054,24 @@ fn check_resize(info: &Blkfront) {
 /// The backend is going (`Closing`/`Closed`) or we are removed: stop I/O, remove the disk,
 /// `Closed`. Rings stay until [`free_rings`] (the backend may still map their pages).
 fn teardown(info: &Blkfront) {
+    if stop(info) {
+        let _ = info.dev.switch_state(XenbusState::Closed);
+    }
+}
+
+/// Connecting failed: stop as [`teardown`], then report the error to the toolstack and go
+/// `Closing` (Linux's `xenbus_dev_fatal`); `Closed` follows when the backend closes.
+fn fail(info: &Blkfront, err: Error, what: &str) {
+    stop(info);
+    info.dev.fatal(err.to_errno(), what);
+}
+
+/// [`teardown`] without the state switch; `false` if it was already stopped.
+fn stop(info: &Blkfront) -> bool {
     let prev = info.state.swap(st::CLOSING, Ordering::AcqRel);
     if prev == st::CLOSED || prev == st::CLOSING {
         info.state.store(prev, Ordering::Release);
-        return;
+        return false;
     }
     // Any submitter that saw CONNECTED holds a ring lock: wait for it by taking each lock.
     for r in info.inner().rings.iter() {
@@ -1072,7 +1106,7 @@ fn teardown(info: &Blkfront) {
         r.binding = None;
     }
     info.state.store(st::CLOSED, Ordering::Release);
-    let _ = info.dev.switch_state(XenbusState::Closed);
+    true
 }
 
 /// `probe`: decode the vdev, decline what Linux declines, remember the device.
@@ -1236,15 +1270,15 @@ unsafe extern "C" fn otherend_changed(
                     // SAFETY: xenbus callback of this device, no disk.
                     free_rings(info, unsafe { info.inner_mut() });
                     info.state.store(st::CLOSED, Ordering::Release);
-                    let _ = info.dev.switch_state(XenbusState::Closed);
+                    info.dev.fatal(e.to_errno(), "setting up the rings");
                 }
             }
         }
         XenbusState::Connected => match state {
             st::RINGS => {
-                if let Err(e) = connect(info) {
+                if let Err(ConnectError(e, what)) = connect(info) {
                     pr_err!("{}: cannot connect: {:?}\n", info.name(), e);
-                    teardown(info);
+                    fail(info, e, what);
                 }
             }
             st::CONNECTED => check_resize(info),
@@ -1253,6 +1287,9 @@ unsafe extern "C" fn otherend_changed(
         XenbusState::Closing | XenbusState::Closed => {
             if state != st::CLOSED {
                 teardown(info);
+            } else {
+                // After a fatal error we wait in `Closing` for the backend (no-op when Closed).
+                let _ = info.dev.switch_state(XenbusState::Closed);
             }
         }
         _ => {}

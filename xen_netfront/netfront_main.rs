@@ -949,7 +949,13 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
     let mut buf = [0u8; 32];
     let n = xdev.read_own(b"mac", &mut buf).map_err(Error::from_errno)?;
     let Some(mac) = netif::parse_mac(&buf[..n]) else {
-        pr_err!("vif: bad mac node\n");
+        // As Linux's `xennet_probe`: "parsing <nodename>/mac", fatal for the device.
+        pr_err!(
+            "vif {}: bad mac {:?}\n",
+            abi_xenbus::field_str(&info.nodename).unwrap_or("?"),
+            kernel::str::BStr::from_bytes(&buf[..n])
+        );
+        xdev.fatal(EINVAL.to_errno(), "parsing mac");
         return Err(EINVAL);
     };
     let slot = DEVS
@@ -1042,7 +1048,10 @@ unsafe extern "C" fn otherend_changed(
             if let Err(e) = connect(dev) {
                 pr_err!("vif: connecting failed: {:?}\n", e);
                 disconnect(dev);
-                set_state(dev, XenbusState::Closed);
+                // Reported to the toolstack, `Closing`; `Closed` follows the backend's close.
+                dev.xdev.fatal(e.to_errno(), "connecting to the backend");
+                let rtnl = Rtnl::lock();
+                dev.ctl(&rtnl).state = XenbusState::Closing as u32;
             }
         }
         // Link up only once our keys are all written and we announced Connected (`ours`).

@@ -371,6 +371,10 @@ pub enum ParamsError {
         /// The logical sector size it was checked with, in bytes.
         sector_size: u32,
     },
+    /// `sectors` is 0 on a disk that is neither removable nor a CD-ROM (`info` has neither
+    /// `VDISK_REMOVABLE` nor `VDISK_CDROM`): there is no medium to change, so the disk could
+    /// never hold data. Linux connects such a disk; we refuse it as a backend error.
+    ZeroCapacity,
 }
 
 /// Largest `physical-sector-size` we take from a backend, in bytes (64 KiB, the block layer's
@@ -402,7 +406,8 @@ impl DiskParams {
     ///
     /// # Errors
     /// [`ParamsError::BadSectorSize`] for a sector size we cannot work with,
-    /// [`ParamsError::CapacityTooLarge`] as [`check_capacity`].
+    /// [`ParamsError::CapacityTooLarge`] as [`check_capacity`], [`ParamsError::ZeroCapacity`]
+    /// for an empty fixed disk.
     pub fn new(
         sectors: u64,
         sector_size: u32,
@@ -419,6 +424,9 @@ impl DiskParams {
             _ => sector_size,
         };
         check_capacity(sectors, sector_size)?;
+        if sectors == 0 && info & (VDISK_REMOVABLE | VDISK_CDROM) == 0 {
+            return Err(ParamsError::ZeroCapacity);
+        }
         Ok(Self {
             sectors,
             sector_size,
@@ -673,6 +681,17 @@ mod tests {
             DiskParams::new(1, 8192, None, 0),
             Err(ParamsError::BadSectorSize(8192))
         );
+        assert_eq!(
+            DiskParams::new(1, 3, None, 0),
+            Err(ParamsError::BadSectorSize(3))
+        );
+        // No capacity: refused on a fixed disk, an empty drive otherwise.
+        assert_eq!(
+            DiskParams::new(0, 512, None, 0),
+            Err(ParamsError::ZeroCapacity)
+        );
+        assert!(DiskParams::new(0, 512, None, VDISK_REMOVABLE).is_ok());
+        assert!(DiskParams::new(0, 512, None, VDISK_CDROM).is_ok());
         // physical-sector-size: bounded above, else the logical size.
         assert_eq!(
             DiskParams::new(1, 512, Some(MAX_PHYSICAL_SECTOR_SIZE), 0)
