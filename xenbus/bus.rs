@@ -104,6 +104,30 @@ pub(crate) fn read_state(xs: &Xs, path: &[u8]) -> XenbusState {
     }
 }
 
+/// Polls state node `path` every 20 ms until `want` accepts it, at most `timeout_ms` ms.
+///
+/// # Errors
+/// `Err(last)` with the last state read when the time ran out.
+pub(crate) fn wait_state(
+    xs: &Xs,
+    path: &[u8],
+    timeout_ms: u32,
+    want: impl Fn(XenbusState) -> bool,
+) -> Result<XenbusState, XenbusState> {
+    let mut waited = 0u32;
+    loop {
+        let st = read_state(xs, path);
+        if want(st) {
+            return Ok(st);
+        }
+        if waited >= timeout_ms {
+            return Err(st);
+        }
+        crate::sys::msleep(20);
+        waited = waited.saturating_add(20);
+    }
+}
+
 pub(crate) fn join(a: &[u8], b: &[u8]) -> Result<KVec<u8>> {
     let mut v = KVec::with_capacity(a.len() + 1 + b.len(), GFP_KERNEL)?;
     v.extend_from_slice(a, GFP_KERNEL)?;
@@ -350,19 +374,13 @@ fn reset_device(xs: &Xs, node: &[u8], backend: &[u8]) {
             );
             return;
         }
-        let mut waited = 0;
-        while read_state(xs, &be_path) != wait {
-            if waited >= RESET_WAIT_MS {
-                pr_info!(
-                    "{}: reset: backend not {} after {} ms, going on\n",
-                    s(node),
-                    wait.name(),
-                    RESET_WAIT_MS
-                );
-                break;
-            }
-            crate::sys::msleep(20);
-            waited += 20;
+        if wait_state(xs, &be_path, RESET_WAIT_MS, |st| st == wait).is_err() {
+            pr_info!(
+                "{}: reset: backend not {} after {} ms, going on\n",
+                s(node),
+                wait.name(),
+                RESET_WAIT_MS
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::abi_xenbus::{
     fill_field, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver, E2BIG, ETIMEDOUT,
     XPV_XENBUS_ABI_VERSION,
 };
-use crate::bus::{join, read_state, Dev, BUS};
+use crate::bus::{join, read_state, wait_state, Dev, BUS};
 use crate::sys::BusDriver;
 use crate::xenbus_state::XenbusState;
 use crate::xs;
@@ -612,24 +612,23 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_wait_otherend(
     let Ok(path) = join(d.otherend.as_bytes(), b"state") else {
         return -12;
     };
-    let mut waited = 0u32;
-    loop {
-        let s = read_state(xs, &path) as u32;
-        *out = s;
-        if crate::abi_xenbus::state_bit(s) & mask != 0 {
-            return 0;
+    match wait_state(xs, &path, timeout_ms, |s| {
+        crate::abi_xenbus::state_bit(s as u32) & mask != 0
+    }) {
+        Ok(s) => {
+            *out = s as u32;
+            0
         }
-        if waited >= timeout_ms {
+        Err(s) => {
+            *out = s as u32;
             pr_err!(
                 "{}: backend still {} after {} ms\n",
                 d.nodename.to_str().unwrap_or("?"),
-                XenbusState::from_u32(s).map_or("?", |s| s.name()),
+                s.name(),
                 timeout_ms
             );
-            return -ETIMEDOUT;
+            -ETIMEDOUT
         }
-        crate::sys::msleep(20);
-        waited = waited.saturating_add(20);
     }
 }
 const _: crate::abi_xenbus::WaitOtherendFn = xpv_xenbus_wait_otherend;
