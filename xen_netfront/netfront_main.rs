@@ -1139,6 +1139,9 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
             .wait_otherend(&[XenbusState::Closed, XenbusState::Unknown], 5000);
     }
     if let Some(n) = dev.net() {
+        // As Linux's `xennet_remove`: the carrier goes off while the device is still registered
+        // (unregistering then waits for the link-watch event that this queues).
+        n.carrier(false);
         n.unregister();
     }
     disconnect(&dev);
