@@ -6,7 +6,7 @@
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::sync::atomic::Ordering;
-use xen_proto::ring::{RingIdx, SharedRing, SringHeader, RING_HEADER_BYTES, XEN_PAGE_SIZE};
+use xen_proto::ring::{AnyBitPattern, RingIdx, SharedRing, SringHeader, RING_HEADER_BYTES, XEN_PAGE_SIZE};
 
 /// The fuzz input as a stream of little-endian values; zeros once exhausted.
 pub struct Input<'a>(pub &'a [u8]);
@@ -72,13 +72,13 @@ impl Input<'_> {
 
 /// A shared ring on page-aligned heap memory of `pages` pages, initialised by
 /// `SharedRing::init` as the drivers do.
-pub struct MemRing<Req: Copy, Rsp: Copy> {
+pub struct MemRing<Req: Copy, Rsp: AnyBitPattern> {
     base: *mut u8,
     layout: Layout,
     pub ring: SharedRing<Req, Rsp>,
 }
 
-impl<Req: Copy, Rsp: Copy> MemRing<Req, Rsp> {
+impl<Req: Copy, Rsp: AnyBitPattern> MemRing<Req, Rsp> {
     pub fn new(pages: usize) -> Self {
         let layout = Layout::from_size_align(pages * XEN_PAGE_SIZE, XEN_PAGE_SIZE).unwrap();
         // SAFETY: non-zero size.
@@ -138,7 +138,7 @@ impl<Req: Copy, Rsp: Copy> MemRing<Req, Rsp> {
     }
 }
 
-impl<Req: Copy, Rsp: Copy> Drop for MemRing<Req, Rsp> {
+impl<Req: Copy, Rsp: AnyBitPattern> Drop for MemRing<Req, Rsp> {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout; the ring (a raw pointer) is gone with us.
         unsafe { dealloc(self.base, self.layout) };

@@ -191,6 +191,9 @@ pub struct Response {
     pub _pad2: u32,
 }
 
+// SAFETY: `repr(C)` integers only: any bit pattern is a `Response`.
+unsafe impl crate::ring::AnyBitPattern for Response {}
+
 /// The outcome a valid response reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RspStatus {

@@ -113,6 +113,9 @@ pub struct TxResponse {
     pub status: i16,
 }
 
+// SAFETY: `repr(C)` integers only: any bit pattern is a `TxResponse`.
+unsafe impl crate::ring::AnyBitPattern for TxResponse {}
+
 /// `struct xen_netif_rx_request` (8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,6 +141,9 @@ pub struct RxResponse {
     /// Bytes of data (> 0) or `XEN_NETIF_RSP_*` (<= 0).
     pub status: i16,
 }
+
+// SAFETY: `repr(C)` integers only: any bit pattern is an `RxResponse`.
+unsafe impl crate::ring::AnyBitPattern for RxResponse {}
 
 /// `struct xen_netif_extra_info` with its GSO member (8 bytes): `type`, `flags`, then
 /// `gso.size`, `gso.type`, `gso.pad`, `gso.features`.

@@ -212,19 +212,28 @@ pub struct SringHeader {
     pub rsp_event: AtomicU32,
 }
 
+/// Types that may be copied out of memory a backend writes: every bit pattern of their size is a
+/// valid value (as the kernel's `FromBytes`): `#[repr(C)]` aggregates of integers, no `bool`,
+/// `enum`, `char`, reference or pointer. [`SharedRing::take_response`] copies responses with one
+/// volatile read of whatever the backend left there, so its response type must be one.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`.
+pub unsafe trait AnyBitPattern: Copy {}
+
 /// A view of a shared ring in memory: header plus `size` slots of `entry_bytes` bytes each, holding
 /// requests of type `Req` and responses of type `Rsp` (the `union` of `DEFINE_RING_TYPES`).
 ///
 /// Borrowing the memory is the caller's business (the kernel glue keeps the page alive for as long
 /// as the ring exists and revokes the grant before freeing it).
-pub struct SharedRing<Req: Copy, Rsp: Copy> {
+pub struct SharedRing<Req: Copy, Rsp: AnyBitPattern> {
     base: *mut u8,
     ring: FrontRing,
     entry_bytes: usize,
     _types: core::marker::PhantomData<(Req, Rsp)>,
 }
 
-impl<Req: Copy, Rsp: Copy> SharedRing<Req, Rsp> {
+impl<Req: Copy, Rsp: AnyBitPattern> SharedRing<Req, Rsp> {
     /// Entry size of this ring type: the size of the request/response union, in bytes.
     pub const ENTRY_BYTES: usize = {
         let (a, b) = (core::mem::size_of::<Req>(), core::mem::size_of::<Rsp>());
@@ -457,6 +466,8 @@ mod tests {
         id: u64,
         status: i16,
     }
+    // SAFETY: integers only.
+    unsafe impl AnyBitPattern for Rsp {}
 
     /// A minimal backend over the same memory, as `ring.h`'s back-ring macros do it.
     struct Backend {
