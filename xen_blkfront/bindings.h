@@ -45,6 +45,10 @@ struct xpv_disk_limits {
 /* Implemented in Rust (blkfront_main.rs): the queue_rq of hw queue `hwq` of the disk whose
  * queuedata is `data`; the request was started. Returns an enum xpv_status. */
 int xpv_blkfront_queue_rq(void *data, unsigned int hwq, struct request *rq);
+/* Implemented in Rust: a request of the disk whose queuedata is `data` timed out (blk-mq's
+ * timeout work, process context). Returns 1 if it failed the device's in-flight requests (this
+ * one included: BLK_EH_DONE), 0 to wait on (BLK_EH_RESET_TIMER). */
+int xpv_blkfront_rq_timeout(void *data);
 
 struct blk_mq_tag_set *xpv_shim_tag_set_new(unsigned int nr_hw_queues, unsigned int depth,
 					    int *err);
@@ -85,6 +89,14 @@ unsigned long xpv_shim_lock(void *lock);
 void xpv_shim_unlock(void *lock, unsigned long flags);
 
 void xpv_shim_msleep(unsigned int ms);
+/* A work item on the system workqueue that calls fn(data) (6.12's kernel::workqueue cannot
+ * cancel a queued item, which a device's teardown needs). new: NULL without memory; queue: any
+ * context; free: cancel_work_sync, then kfree (process context). */
+struct xpv_work;
+struct xpv_work *xpv_shim_work_new(void (*fn)(void *data), void *data);
+void xpv_shim_work_queue(struct xpv_work *w);
+void xpv_shim_work_cancel(struct xpv_work *w);
+void xpv_shim_work_free(struct xpv_work *w);
 
 /* Exported by xen_platform: reads /proc/cmdline into buf; returns the length or -errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);

@@ -218,6 +218,9 @@ struct Blkfront {
     state: AtomicU32,
     /// A protocol violation was seen: all I/O fails, the ring ports stay masked.
     error: AtomicBool,
+    /// Reports a violation seen in interrupt context to the toolstack ([`report_violation`]);
+    /// set at probe, cancelled by `remove` before the device is freed.
+    report: Option<sys::Work>,
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
     leaks: grant::LeakCount,
@@ -273,7 +276,24 @@ impl Blkfront {
                 self.name(),
                 why
             );
+            if let Some(w) = &self.report {
+                w.queue();
+            }
         }
+    }
+}
+
+/// Work item of a device in its error state: reports the violation to the toolstack as Linux's
+/// `xenbus_dev_fatal` (error node, `Closing`), which the interrupt handler that found it cannot
+/// do (xenstore writes sleep). The backend's `Closing` then tears the device down.
+///
+/// # Safety
+/// `data` is the device, which cancels this work before it is freed.
+unsafe extern "C" fn report_violation(data: *mut c_void) {
+    // SAFETY: per the contract.
+    let info = unsafe { &*(data as *const Blkfront) };
+    if info.error.load(Ordering::Acquire) && info.state.load(Ordering::Acquire) == st::CONNECTED {
+        info.dev.fatal(EIO.to_errno(), "backend protocol violation");
     }
 }
 
@@ -624,6 +644,42 @@ unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
     } else {
         abi::evtchn_ret::SPURIOUS
     }
+}
+
+/// blk-mq timeout of a request (default 30 s; kblockd work, process context). While the
+/// backend is `Connected` we wait on, as Linux's blkfront (a slow backend is not a broken one).
+/// A backend that is no longer `Connected` will not answer: the device goes to its error state
+/// and every request in flight fails, so that nothing waits for ever on it (add_disk's
+/// partition read in particular, which holds the xenbus watch thread that would deliver the
+/// backend's `Closing`).
+///
+/// # Safety
+/// `data` is the queuedata of one of our disks (a live [`Blkfront`]).
+#[no_mangle]
+pub unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
+    // SAFETY: the disk's queuedata is its device, which outlives the disk.
+    let info = unsafe { &*(data as *const Blkfront) };
+    if !info.error.load(Ordering::Acquire) {
+        let mut buf = [0u8; 16];
+        let bs = info
+            .dev
+            .read_otherend(b"state", &mut buf)
+            .ok()
+            .and_then(|n| XenbusState::parse(buf[..n].strip_suffix(&[0]).unwrap_or(&buf[..n])).ok())
+            .unwrap_or(XenbusState::Unknown);
+        if bs == XenbusState::Connected {
+            return 0;
+        }
+        info.set_error(format_args!(
+            "backend {} with {} request(s) unanswered",
+            bs.name(),
+            inflight(info)
+        ));
+    }
+    for r in info.inner().rings.iter() {
+        process_ring(info, r);
+    }
+    1
 }
 
 fn inflight(info: &Blkfront) -> usize {
@@ -1015,6 +1071,11 @@ fn connect(info: &Blkfront) -> Result<(), ConnectError> {
         pr_err!("{}: add_disk failed: {:?}\n", name, e);
         return Err(ConnectError(e, "adding the disk"));
     }
+    // add_disk read the partition table: a violation in those answers (the I/O failed, the
+    // port is left masked) is reported from here, where xenstore can be written.
+    if info.error.load(Ordering::Acquire) {
+        return Err(ConnectError(EIO, "backend protocol violation"));
+    }
     Ok(())
 }
 
@@ -1193,7 +1254,7 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         .ok()
         .and_then(|i| u16::try_from(i.otherend_id).ok())
         .ok_or(ENODEV)?;
-    let b = KBox::new(
+    let mut b = KBox::new(
         Blkfront {
             dev,
             vdev,
@@ -1201,6 +1262,7 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             otherend,
             state: AtomicU32::new(st::INIT),
             error: AtomicBool::new(false),
+            report: None,
             leaks: grant::LeakCount::new(),
             inner: core::cell::UnsafeCell::new(Inner {
                 rings: KVec::new(),
@@ -1214,6 +1276,10 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         },
         GFP_KERNEL,
     )?;
+    let data = (&*b as *const Blkfront).cast_mut().cast::<c_void>();
+    // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
+    // (`remove`, or the drop below).
+    b.report = Some(unsafe { sys::Work::new(report_violation, data) }?);
     let p = KBox::into_raw(b);
     for i in 0..MAX_DEVICES {
         if DEVICES[i]
@@ -1316,6 +1382,10 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
     }
     // SAFETY: xenbus callback of this device; the disk is gone.
     free_rings(info, unsafe { info.inner_mut() });
+    // No interrupt handler or request is left to queue the report: wait for a running one.
+    if let Some(w) = &info.report {
+        w.cancel();
+    }
     let p = DEVICES[i].swap(core::ptr::null_mut(), Ordering::AcqRel);
     HANDLES[i].store(core::ptr::null_mut(), Ordering::Release);
     // SAFETY: from `KBox::into_raw` in probe; unpublished now, no callback can run.

@@ -117,9 +117,15 @@ static void xpv_complete_rq(struct request *rq)
 	blk_mq_end_request(rq, pdu->status);
 }
 
+static enum blk_eh_timer_return xpv_timeout_rq(struct request *rq)
+{
+	return xpv_blkfront_rq_timeout(rq->q->queuedata) ? BLK_EH_DONE : BLK_EH_RESET_TIMER;
+}
+
 static const struct blk_mq_ops xpv_mq_ops = {
 	.queue_rq = xpv_queue_rq,
 	.complete = xpv_complete_rq,
+	.timeout = xpv_timeout_rq,
 };
 
 static const struct block_device_operations xpv_fops = {
@@ -362,6 +368,47 @@ unsigned long xpv_shim_lock(void *lock)
 void xpv_shim_unlock(void *lock, unsigned long flags)
 {
 	spin_unlock_irqrestore((spinlock_t *)lock, flags);
+}
+
+struct xpv_work {
+	struct work_struct work;
+	void (*fn)(void *data);
+	void *data;
+};
+
+static void xpv_work_fn(struct work_struct *work)
+{
+	struct xpv_work *w = container_of(work, struct xpv_work, work);
+
+	w->fn(w->data);
+}
+
+struct xpv_work *xpv_shim_work_new(void (*fn)(void *data), void *data)
+{
+	struct xpv_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_WORK(&w->work, xpv_work_fn);
+	w->fn = fn;
+	w->data = data;
+	return w;
+}
+
+void xpv_shim_work_queue(struct xpv_work *w)
+{
+	schedule_work(&w->work);
+}
+
+void xpv_shim_work_cancel(struct xpv_work *w)
+{
+	cancel_work_sync(&w->work);
+}
+
+void xpv_shim_work_free(struct xpv_work *w)
+{
+	cancel_work_sync(&w->work);
+	kfree(w);
 }
 
 void xpv_shim_msleep(unsigned int ms)
