@@ -89,14 +89,6 @@ unsigned long xpv_shim_lock(void *lock);
 void xpv_shim_unlock(void *lock, unsigned long flags);
 
 void xpv_shim_msleep(unsigned int ms);
-/* A work item on the system workqueue that calls fn(data) (6.12's kernel::workqueue cannot
- * cancel a queued item, which a device's teardown needs). new: NULL without memory; queue: any
- * context; free: cancel_work_sync, then kfree (process context). */
-struct xpv_work;
-struct xpv_work *xpv_shim_work_new(void (*fn)(void *data), void *data);
-void xpv_shim_work_queue(struct xpv_work *w);
-void xpv_shim_work_cancel(struct xpv_work *w);
-void xpv_shim_work_free(struct xpv_work *w);
 
 /* Exported by xen_platform: reads /proc/cmdline into buf; returns the length or -errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);

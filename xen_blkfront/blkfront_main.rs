@@ -220,7 +220,7 @@ struct Blkfront {
     error: AtomicBool,
     /// Reports a violation seen in interrupt context to the toolstack ([`report_violation`]);
     /// set at probe, cancelled by `remove` before the device is freed.
-    report: Option<sys::Work>,
+    report: Option<abi_client::Work>,
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
     leaks: grant::LeakCount,
@@ -1279,7 +1279,7 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
     let data = (&*b as *const Blkfront).cast_mut().cast::<c_void>();
     // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
     // (`remove`, or the drop below).
-    b.report = Some(unsafe { sys::Work::new(report_violation, data) }?);
+    b.report = Some(unsafe { abi_client::Work::new(report_violation, data) }.map_err(kerr)?);
     let p = KBox::into_raw(b);
     for i in 0..MAX_DEVICES {
         if DEVICES[i]

@@ -370,47 +370,6 @@ void xpv_shim_unlock(void *lock, unsigned long flags)
 	spin_unlock_irqrestore((spinlock_t *)lock, flags);
 }
 
-struct xpv_work {
-	struct work_struct work;
-	void (*fn)(void *data);
-	void *data;
-};
-
-static void xpv_work_fn(struct work_struct *work)
-{
-	struct xpv_work *w = container_of(work, struct xpv_work, work);
-
-	w->fn(w->data);
-}
-
-struct xpv_work *xpv_shim_work_new(void (*fn)(void *data), void *data)
-{
-	struct xpv_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
-
-	if (!w)
-		return NULL;
-	INIT_WORK(&w->work, xpv_work_fn);
-	w->fn = fn;
-	w->data = data;
-	return w;
-}
-
-void xpv_shim_work_queue(struct xpv_work *w)
-{
-	schedule_work(&w->work);
-}
-
-void xpv_shim_work_cancel(struct xpv_work *w)
-{
-	cancel_work_sync(&w->work);
-}
-
-void xpv_shim_work_free(struct xpv_work *w)
-{
-	cancel_work_sync(&w->work);
-	kfree(w);
-}
-
 void xpv_shim_msleep(unsigned int ms)
 {
 	msleep(ms);

@@ -165,53 +165,6 @@ impl<T> Drop for IrqGuard<'_, T> {
     }
 }
 
-/// A work item on the system workqueue calling `fn(data)` (`INIT_WORK`, `schedule_work`); drop
-/// cancels it and waits for a running call (`cancel_work_sync`) before freeing it.
-pub(crate) struct Work(*mut b::xpv_work);
-
-// SAFETY: a kernel work item, queued from any context.
-unsafe impl Send for Work {}
-// SAFETY: as Send; `queue` and `cancel` are safe to call concurrently.
-unsafe impl Sync for Work {}
-
-impl Work {
-    /// A work item that calls `f(data)` in process context.
-    ///
-    /// # Safety
-    /// `data` must stay valid for `f` until the item is dropped or [`Work::cancel`]ed for the last
-    /// time.
-    pub(crate) unsafe fn new(
-        f: unsafe extern "C" fn(*mut c_void),
-        data: *mut c_void,
-    ) -> Result<Self> {
-        // SAFETY: plain allocation; `f` and `data` are the caller's contract.
-        let p = unsafe { b::xpv_shim_work_new(Some(f), data) };
-        if p.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(Self(p))
-    }
-
-    /// Queues it (no-op if already queued). Any context.
-    pub(crate) fn queue(&self) {
-        // SAFETY: allocated by `new`, freed only by drop.
-        unsafe { b::xpv_shim_work_queue(self.0) };
-    }
-
-    /// Cancels it if queued and waits for a running call. Process context.
-    pub(crate) fn cancel(&self) {
-        // SAFETY: as `queue`.
-        unsafe { b::xpv_shim_work_cancel(self.0) };
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `new`; cancelled and waited for before it is freed.
-        unsafe { b::xpv_shim_work_free(self.0) };
-    }
-}
-
 /// A blk-mq tag set (`blk_mq_alloc_tag_set`) whose ops call `xpv_blkfront_queue_rq`.
 pub(crate) struct TagSet(*mut b::blk_mq_tag_set);
 

@@ -393,6 +393,61 @@ void xpv_pages_free(void *va, u32 order)
 }
 EXPORT_SYMBOL_GPL(xpv_pages_free);
 
+/*
+ * A work item on the system workqueue that calls fn(data), for the frontends (xen_proto/src/
+ * abi.rs xpv_work_*, owned by abi_client::Work): 6.12's kernel::workqueue cannot cancel a queued
+ * item, which a device's teardown needs before it frees what the work uses.
+ */
+struct xpv_work {
+	struct work_struct work;
+	void (*fn)(void *data);
+	void *data;
+};
+
+static void xpv_work_fn(struct work_struct *work)
+{
+	struct xpv_work *w = container_of(work, struct xpv_work, work);
+
+	w->fn(w->data);
+}
+
+struct xpv_work *xpv_work_new(void (*fn)(void *data), void *data);
+void xpv_work_queue(struct xpv_work *w);
+void xpv_work_cancel(struct xpv_work *w);
+void xpv_work_free(struct xpv_work *w);
+
+struct xpv_work *xpv_work_new(void (*fn)(void *data), void *data)
+{
+	struct xpv_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_WORK(&w->work, xpv_work_fn);
+	w->fn = fn;
+	w->data = data;
+	return w;
+}
+EXPORT_SYMBOL_GPL(xpv_work_new);
+
+void xpv_work_queue(struct xpv_work *w)
+{
+	schedule_work(&w->work);
+}
+EXPORT_SYMBOL_GPL(xpv_work_queue);
+
+void xpv_work_cancel(struct xpv_work *w)
+{
+	cancel_work_sync(&w->work);
+}
+EXPORT_SYMBOL_GPL(xpv_work_cancel);
+
+void xpv_work_free(struct xpv_work *w)
+{
+	cancel_work_sync(&w->work);
+	kfree(w);
+}
+EXPORT_SYMBOL_GPL(xpv_work_free);
+
 /* Implemented in Rust; see xen_proto/src/abi.rs for the ABI. */
 int xpv_platform_get_info(void *info);
 EXPORT_SYMBOL_GPL(xpv_platform_get_info);

@@ -201,6 +201,28 @@ extern "C" {
     /// been revoked (`xpv_gnttab_end_access` returned 0): a page another domain may still map is
     /// never freed (XSA-396). May be called from any context.
     pub fn xpv_pages_free(va: *mut core::ffi::c_void, order: u32);
+
+    /// A work item on the system workqueue that will call `f(data)` in process context
+    /// (`INIT_WORK`); NULL without memory. May sleep. Provided by `xen_platform` (helpers.c).
+    pub fn xpv_work_new(
+        f: Option<unsafe extern "C" fn(data: *mut core::ffi::c_void)>,
+        data: *mut core::ffi::c_void,
+    ) -> *mut XpvWork;
+
+    /// Queues `w` (`schedule_work`: a no-op if already queued). Any context.
+    pub fn xpv_work_queue(w: *mut XpvWork);
+
+    /// Cancels `w` if queued and waits for a running call (`cancel_work_sync`). May sleep.
+    pub fn xpv_work_cancel(w: *mut XpvWork);
+
+    /// Cancels `w` as [`xpv_work_cancel`], then frees it. May sleep.
+    pub fn xpv_work_free(w: *mut XpvWork);
+}
+
+/// Opaque work item of [`xpv_work_new`] (`struct xpv_work` in `xen_platform/helpers.c`).
+#[repr(C)]
+pub struct XpvWork {
+    _private: [u8; 0],
 }
 
 /// Copies `s` into a NUL-padded name field. Returns `None` if it does not fit with a terminating

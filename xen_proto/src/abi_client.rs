@@ -9,7 +9,8 @@ use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
     xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
     xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation, xpv_platform_get_info,
-    EvtchnHandler, PlatformInfo, XPV_ABI_VERSION,
+    xpv_work_cancel, xpv_work_free, xpv_work_new, xpv_work_queue, EvtchnHandler, PlatformInfo,
+    XpvWork, XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
@@ -181,5 +182,54 @@ impl Grant {
             0 => Ok(()),
             e => Err((self, e)),
         }
+    }
+}
+
+/// A work item on the system workqueue calling `f(data)` in process context, for work that an
+/// interrupt handler finds and cannot do itself (xenstore writes sleep). Dropping it cancels it
+/// and waits for a running call (`cancel_work_sync`) before freeing it.
+#[derive(Debug)]
+pub struct Work(*mut XpvWork);
+
+// SAFETY: a kernel work item, queued and cancelled from any thread.
+unsafe impl Send for Work {}
+// SAFETY: as Send; `queue` and `cancel` may run concurrently.
+unsafe impl Sync for Work {}
+
+impl Work {
+    /// A work item that calls `f(data)`; `Err(-ENOMEM)` without memory. May sleep.
+    ///
+    /// # Safety
+    /// `data` must stay valid for `f` until the item is dropped (or [`Work::cancel`]ed after its
+    /// last [`Work::queue`]).
+    pub unsafe fn new(
+        f: unsafe extern "C" fn(*mut c_void),
+        data: *mut c_void,
+    ) -> Result<Self, i32> {
+        // SAFETY: plain allocation; `f` and `data` per the caller's contract.
+        let p = unsafe { xpv_work_new(Some(f), data) };
+        if p.is_null() {
+            return Err(-super::abi::ENOMEM);
+        }
+        Ok(Self(p))
+    }
+
+    /// Queues it (a no-op if already queued). Any context.
+    pub fn queue(&self) {
+        // SAFETY: from `xpv_work_new`, freed only by drop.
+        unsafe { xpv_work_queue(self.0) };
+    }
+
+    /// Cancels it if queued and waits for a running call. May sleep.
+    pub fn cancel(&self) {
+        // SAFETY: as `queue`.
+        unsafe { xpv_work_cancel(self.0) };
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        // SAFETY: from `xpv_work_new`; cancelled and waited for, then freed once.
+        unsafe { xpv_work_free(self.0) };
     }
 }
