@@ -221,6 +221,9 @@ struct Device {
     connected: AtomicBool,
     /// A protocol violation stopped the device.
     broken: AtomicBool,
+    /// Reports a violation to the toolstack ([`report_violation`]); set at probe, cancelled by
+    /// `remove` before the device is freed.
+    report: Option<abi_client::Work>,
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at connect.
     leaks: grant::LeakCount,
@@ -260,8 +263,14 @@ impl Device {
     /// A protocol violation: stop the data path, keep the port masked.
     fn fail(&self, q: u32, what: netif::NetifError) {
         if !self.broken.swap(true, Ordering::AcqRel) {
+            let net = self.net();
+            let name = net
+                .as_ref()
+                .and_then(|n| n.name().to_str().ok())
+                .unwrap_or("vif");
             pr_err!(
-                "vif queue {}: protocol violation by the backend: {:?}; device stopped\n",
+                "{} queue {}: protocol violation by the backend: {:?}; device stopped\n",
+                name,
                 q,
                 what
             );
@@ -269,7 +278,30 @@ impl Device {
             if let Some(n) = self.net() {
                 n.carrier(false);
             }
+            if let Some(w) = &self.report {
+                w.queue();
+            }
         }
+    }
+}
+
+/// Work item of a stopped device: reports the violation to the toolstack as Linux's
+/// `xenbus_dev_fatal` (error node, `Closing`), which the NAPI poll or transmit path that found
+/// it cannot do (xenstore writes sleep). The backend's `Closing` then closes the device.
+///
+/// # Safety
+/// `data` is the device, which cancels this work before it is freed.
+unsafe extern "C" fn report_violation(data: *mut c_void) {
+    // SAFETY: per the contract.
+    let dev = unsafe { &*(data as *const Device) };
+    if !dev.broken.load(Ordering::Acquire) {
+        return;
+    }
+    let rtnl = Rtnl::lock();
+    let ctl = dev.ctl(&rtnl);
+    if ctl.state == XenbusState::Connected as u32 {
+        dev.xdev.fatal(EIO.to_errno(), "backend protocol violation");
+        ctl.state = XenbusState::Closing as u32;
     }
 }
 
@@ -979,6 +1011,7 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
                 ctl: UnsafeCell::new(Ctl::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
+                report: None,
                 leaks: grant::LeakCount::new(),
                 nq: AtomicU32::new(1),
                 stats: Default::default(),
@@ -986,6 +1019,11 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             GFP_KERNEL,
         )?;
         let rs = &mut *dev as *mut Device as *mut c_void;
+        // SAFETY: the boxed device (stable address) cancels and drops the work before it is
+        // freed (`remove`, or the box's drop on an error below).
+        dev.report = Some(
+            unsafe { abi_client::Work::new(report_violation, rs) }.map_err(Error::from_errno)?,
+        );
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);
@@ -1145,6 +1183,10 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
         n.unregister();
     }
     disconnect(&dev);
+    // Nothing can find a violation any more: wait for a report still running.
+    if let Some(w) = &dev.report {
+        w.cancel();
+    }
     if let Some(n) = dev.net() {
         pr_info!("vif device removed\n");
         // SAFETY: unregistered, queues and handlers gone: no callback can run any more.
