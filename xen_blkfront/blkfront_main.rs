@@ -860,7 +860,7 @@ fn free_rings(info: &Blkfront, inner: &mut Inner) {
     let leaked = info.leaks.get().saturating_sub(before);
     if leaked > 0 {
         pr_warn!(
-            "{}: backend still maps {} of our pages: leaked, not reused ({} leaked by this device)\n",
+            "{}: backend still maps {} of our pages: not reused, freed once it unmaps them ({} by this device)\n",
             info.name(),
             leaked,
             info.leaks.get()

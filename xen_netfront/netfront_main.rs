@@ -939,7 +939,7 @@ fn disconnect(dev: &Device) {
     if leaked != 0 {
         if let Some(n) = dev.net() {
             pr_warn!(
-                "{}: {} pages still mapped by the backend were leaked ({} by this device)\n",
+                "{}: {} pages still mapped by the backend: not reused, freed once it unmaps them ({} by this device)\n",
                 n.name(),
                 leaked,
                 dev.leaks.get()

@@ -84,3 +84,5 @@ const char *xpv_shim_param_emul_unplug(void);
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
 /* IS_ENABLED(CONFIG_XEN): the kernel has its own Xen support. */
 int xpv_shim_kernel_has_xen(void);
+/* Deferred reclaim (helpers.c): a last try, then leaks what is still mapped. */
+void xpv_shim_pages_deferred_shutdown(void);

@@ -448,6 +448,116 @@ void xpv_work_free(struct xpv_work *w)
 }
 EXPORT_SYMBOL_GPL(xpv_work_free);
 
+/*
+ * Deferred reclaim of granted pages that a backend still mapped when their owner let go of them
+ * (xen_proto/src/abi.rs xpv_pages_defer; as Linux's deferred list in drivers/xen/grant-table.c,
+ * gnttab_add_deferred): each entry keeps the pages and the references not yet revoked; a delayed
+ * work retries every second and frees the pages once every reference is revoked. Until then the
+ * pages are used by nothing else (XSA-396). Entries still pending when the platform device goes
+ * are leaked for good.
+ */
+#define XPV_DEFER_MAX_GREFS 16
+#define XPV_DEFER_DONE 0xffffffffU
+
+struct xpv_deferred {
+	struct list_head list;
+	void *va;
+	u32 order;
+	u32 n;
+	u32 grefs[XPV_DEFER_MAX_GREFS];
+};
+
+int xpv_gnttab_end_access(u32 gref);
+int xpv_pages_defer(void *va, u32 order, const u32 *grefs, u32 n);
+void xpv_shim_pages_deferred_shutdown(void);
+static void xpv_deferred_fn(struct work_struct *work);
+
+static LIST_HEAD(xpv_deferred_list);
+static DEFINE_SPINLOCK(xpv_deferred_lock);
+static DECLARE_DELAYED_WORK(xpv_deferred_work, xpv_deferred_fn);
+static bool xpv_deferred_stopped;
+
+/* Tries to revoke what is pending; frees what is fully revoked. Returns whether any is left. */
+static bool xpv_deferred_try(void)
+{
+	struct xpv_deferred *d, *tmp;
+	unsigned long flags;
+	LIST_HEAD(done);
+	bool left;
+	u32 i, pending;
+
+	spin_lock_irqsave(&xpv_deferred_lock, flags);
+	list_for_each_entry_safe(d, tmp, &xpv_deferred_list, list) {
+		pending = 0;
+		for (i = 0; i < d->n; i++) {
+			if (d->grefs[i] == XPV_DEFER_DONE)
+				continue;
+			if (xpv_gnttab_end_access(d->grefs[i]) == 0)
+				d->grefs[i] = XPV_DEFER_DONE;
+			else
+				pending++;
+		}
+		if (!pending)
+			list_move(&d->list, &done);
+	}
+	left = !list_empty(&xpv_deferred_list);
+	spin_unlock_irqrestore(&xpv_deferred_lock, flags);
+	list_for_each_entry_safe(d, tmp, &done, list) {
+		pr_info("xen_platform: %u deferred page(s) revoked and freed\n", 1U << d->order);
+		free_pages((unsigned long)d->va, d->order);
+		kfree(d);
+	}
+	return left;
+}
+
+static void xpv_deferred_fn(struct work_struct *work)
+{
+	if (xpv_deferred_try() && !READ_ONCE(xpv_deferred_stopped))
+		schedule_delayed_work(&xpv_deferred_work, HZ);
+}
+
+int xpv_pages_defer(void *va, u32 order, const u32 *grefs, u32 n)
+{
+	struct xpv_deferred *d;
+	unsigned long flags;
+
+	if (n > XPV_DEFER_MAX_GREFS || READ_ONCE(xpv_deferred_stopped))
+		return -EINVAL;
+	d = kzalloc(sizeof(*d), GFP_ATOMIC);
+	if (!d)
+		return -ENOMEM;
+	d->va = va;
+	d->order = order;
+	d->n = n;
+	memcpy(d->grefs, grefs, n * sizeof(u32));
+	spin_lock_irqsave(&xpv_deferred_lock, flags);
+	list_add_tail(&d->list, &xpv_deferred_list);
+	spin_unlock_irqrestore(&xpv_deferred_lock, flags);
+	schedule_delayed_work(&xpv_deferred_work, HZ);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(xpv_pages_defer);
+
+/* Called before the grant table goes: a last try, then what is still mapped is leaked. */
+void xpv_shim_pages_deferred_shutdown(void)
+{
+	struct xpv_deferred *d, *tmp;
+	unsigned long flags, pages = 0;
+
+	WRITE_ONCE(xpv_deferred_stopped, true);
+	cancel_delayed_work_sync(&xpv_deferred_work);
+	xpv_deferred_try();
+	spin_lock_irqsave(&xpv_deferred_lock, flags);
+	list_for_each_entry_safe(d, tmp, &xpv_deferred_list, list) {
+		pages += 1UL << d->order;
+		list_del(&d->list);
+		kfree(d);
+	}
+	spin_unlock_irqrestore(&xpv_deferred_lock, flags);
+	if (pages)
+		pr_warn("xen_platform: %lu page(s) still mapped by a backend: leaked\n", pages);
+}
+
 /* Implemented in Rust; see xen_proto/src/abi.rs for the ABI. */
 int xpv_platform_get_info(void *info);
 EXPORT_SYMBOL_GPL(xpv_platform_get_info);

@@ -649,6 +649,9 @@ impl PciDriverOps for PlatformPci {
     fn remove(dev: &PciDev) {
         // SAFETY: probe/remove are serialised; nothing else touches the cell.
         if let Some(b) = unsafe { (*BOUND_STATE.0.get()).take() } {
+            // Pages waiting for their grants to be revoked: a last try while the grant table is
+            // still mapped (the frontends, which hand them over, are gone by now).
+            sys::pages_deferred_shutdown();
             teardown(b);
         }
         dev.release_region(0);

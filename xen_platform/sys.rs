@@ -624,3 +624,11 @@ pub(crate) fn kernel_has_xen() -> bool {
     // SAFETY: returns a constant.
     unsafe { b::xpv_shim_kernel_has_xen() != 0 }
 }
+
+/// Deferred reclaim before the grant table goes (`xpv_shim_pages_deferred_shutdown`, helpers.c): a
+/// last try to revoke and free the pages a backend still mapped; those still mapped are leaked.
+/// Process context.
+pub(crate) fn pages_deferred_shutdown() {
+    // SAFETY: no arguments; may sleep (we are in process context).
+    unsafe { b::xpv_shim_pages_deferred_shutdown() };
+}

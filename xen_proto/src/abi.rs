@@ -202,6 +202,18 @@ extern "C" {
     /// never freed (XSA-396). May be called from any context.
     pub fn xpv_pages_free(va: *mut core::ffi::c_void, order: u32);
 
+    /// Hands pages that a backend still maps to deferred reclaim (Linux's deferred grant
+    /// list): `va`/`order` from [`xpv_pages_alloc`], `grefs` (`n` at most 16) the references of
+    /// them not yet revoked. `xen_platform` retries revoking them every second and frees the pages
+    /// once all are revoked; until then nothing else uses them (XSA-396). Returns 0, or
+    /// `-ENOMEM`/`-EINVAL` (then the caller keeps the pages: leaked). Any context.
+    pub fn xpv_pages_defer(
+        va: *mut core::ffi::c_void,
+        order: u32,
+        grefs: *const u32,
+        n: u32,
+    ) -> i32;
+
     /// A work item on the system workqueue that will call `f(data)` in process context
     /// (`INIT_WORK`); NULL without memory. May sleep. Provided by `xen_platform` (helpers.c).
     pub fn xpv_work_new(

@@ -6,14 +6,15 @@
 //! counts them in the device's [`LeakCount`].
 //!
 //! Linux's counterpart is `gnttab_end_foreign_access(ref, page)` in `drivers/xen/grant-table.c`,
-//! which puts a page still mapped on a deferred list and retries from a timer. We do not retry
-//! yet: a page still mapped at drop is leaked for good (the per-device bound
-//! `grant::MAX_LEAKED_PAGES_PER_DEVICE` keeps that finite).
+//! which puts a page still mapped on a deferred list and retries from a timer. So do we: pages
+//! still mapped at drop go to `xen_platform`'s deferred list (`xpv_pages_defer`), which frees
+//! them once the backend has unmapped them; they still count in the device's [`LeakCount`], so
+//! the per-device bound `grant::MAX_LEAKED_PAGES_PER_DEVICE` still stops reconnect loops.
 //!
 //! Includers must also include `abi.rs`, `abi_client.rs` and `grant.rs` as siblings. The pages come
 //! from `xen_platform` (`xpv_pages_alloc`/`xpv_pages_free`, see `abi.rs`).
 
-use super::abi::{xpv_pages_alloc, xpv_pages_free, ENOMEM, PAGES_MAX_ORDER};
+use super::abi::{xpv_pages_alloc, xpv_pages_defer, xpv_pages_free, ENOMEM, PAGES_MAX_ORDER};
 use super::abi_client::Grant;
 use super::grant::LeakCount;
 use core::ptr::NonNull;
@@ -124,17 +125,31 @@ impl<const N: usize> GrantedPages<N> {
 
 impl<const N: usize> Drop for GrantedPages<N> {
     fn drop(&mut self) {
-        let mut mapped = false;
+        let mut still = [0u32; N];
+        let mut n = 0;
         for g in self.grants.iter_mut() {
             if let Some(g) = g.take() {
-                // A grant that cannot be revoked stays granted: its reference is kept (a `Grant`
-                // dropped unended is leaked) and so must the page be.
-                mapped |= g.end().is_err();
+                // A grant that cannot be revoked stays granted, and so must the page be.
+                if let Err((g, _)) = g.end() {
+                    still[n] = g.gref();
+                    n += 1;
+                }
             }
         }
-        if mapped {
+        if n > 0 {
             // SAFETY: the constructor's contract keeps the counter alive as long as we are.
             unsafe { self.leaks.as_ref() }.add(self.pages() as u32);
+            // SAFETY: our allocation of this order; `still` holds `n` references of it that
+            // remain granted; `xen_platform` frees the pages only after revoking them all. On
+            // error the pages stay ours and are leaked.
+            let _ = unsafe {
+                xpv_pages_defer(
+                    self.va.as_ptr().cast(),
+                    self.order,
+                    still.as_ptr(),
+                    n as u32,
+                )
+            };
             return;
         }
         // SAFETY: allocated by `xpv_pages_alloc` with this order, no grant of it left, freed once.
