@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Dom0 side of hostile-xenstore (see scenario.conf): a backend made of xenstore writes alone.
+# Dom0 side of hostile-backend (see scenario.conf): a backend made of xenstore writes alone.
 # Each dom0_event_hx_NAME creates one fresh device, plays the case, records check xs-NAME from
 # the frontend's nodes and removes the device again (frontend directory, backend directory,
 # error node), so that the guest can check it went.
@@ -208,3 +208,176 @@ dom0_event_hx_net_queues_100000() {
     tb_dom0_fail xs-net-queues-100000 "state $st (want 4), queues '$nq' (want 1-2), missing:${miss:- none}, after close $fin (want 6)"
   fi
 }
+
+# --- Ring cases: hostile-blkback (hostile-blkback.c, built by scripts/testbed against Debian's
+# Xen libraries) maps the ring and answers as the case says; xenstore is played from here.
+
+# hx_ring NAME ID CASE WANT [KEY=VALUE...]: a vbd that connects (sectors 131072 and the KEYs)
+# with hostile-blkback CASE on
+# its ring. WANT=fatal: the frontend, which reads the partition table while connecting, must
+# find the violation and report it (error node "5 ...", state Closing), then go Closed after
+# the backend. WANT=connected: the frontend must stay Connected, without an error node.
+# hx_blk_connect ID CASE LOG SECONDS [KEY=VALUE...]: a new vbd; once its frontend is
+# Initialised, hostile-blkback CASE (for SECONDS, output in LOG) takes its ring, and the backend
+# announces Connected with sectors 131072 and the KEYs. Sets HX_PID (the program) and HX_ST (the
+# frontend's state after InitWait: 3 expected).
+hx_blk_connect() {
+  local id=$1 cs=$2 log=$3 secs=$4 fe be a
+  shift 4
+  fe=$(hx_fe vbd "$id") be=$(hx_be vbd "$id") HX_PID=''
+  hx_create vbd "$id"
+  xenstore-write "$be/state" 2
+  HX_ST=$(hx_wait "$fe/state" 3 30) || return 1
+  "$SCEN/hostile-blkback" "$DOMID" "$(xr "$fe/ring-ref")" "$(xr "$fe/event-channel")" "$cs" "$secs" \
+    > "$log" 2>&1 &
+  HX_PID=$!
+  sleep 1
+  local kv=("$be/sectors" 131072 "$be/sector-size" 512 "$be/info" 0)
+  for a in "$@"; do kv+=("$be/${a%%=*}" "${a#*=}"); done
+  xenstore-write "${kv[@]}" "$be/state" 4
+}
+
+hx_ring() {
+  local name=$1 id=$2 cs=$3 want=$4 fe st pid err fin log ok=''
+  fe=$(hx_fe vbd "$id") log=$OUT/hostile-blkback-$name.log
+  if ! hx_blk_connect "$id" "$cs" "$log" 90 "${@:5}"; then
+    tb_dom0_fail "ring-$name" "frontend never Initialised (state $HX_ST)"
+    hx_remove vbd "$id"
+    return
+  fi
+  pid=$HX_PID
+  if [ "$want" = fatal ]; then
+    st=$(hx_wait "$fe/state" 5 60)
+  else
+    st=$(hx_wait "$fe/state" 4 60)
+    # Connected a while: the guest reads from the disk meanwhile.
+    sleep 8
+    st=$(xr "$fe/state")
+  fi
+  err=$(xr "$(hx_err vbd "$id")")
+  kill "$pid" 2> /dev/null
+  wait "$pid"
+  fin=$(hx_close vbd "$id")
+  hx_remove vbd "$id"
+  local seen acts
+  seen=$(grep -c '^req ' "$log") acts=$(grep '^act ' "$log" | head -n 2 | tr '\n' ' ')
+  if ! grep -q '^mapped ring-ref' "$log"; then
+    tb_dom0_fail "ring-$name" "hostile-blkback did not map the ring: $(tail -n 2 "$log" | tr '\n' ' ')"
+    return
+  fi
+  if [ "$want" = fatal ]; then
+    [ "$st" = 5 ] && [[ $err == "5 "* ]] && [ "$fin" = 6 ] && ok=1
+  else
+    [ "$st" = 4 ] && [ -z "$err" ] && [ "$fin" = 6 ] && ok=1
+  fi
+  if [ -n "$ok" ]; then
+    tb_dom0_pass "ring-$name" "$cs: $seen request(s) seen, ${acts:-no action}; frontend state $st, error node '${err:-none}', Closed after the backend"
+  else
+    tb_dom0_fail "ring-$name" "$cs ($want): $seen request(s), ${acts:-no action}; frontend state $st, error node '${err:-none}', after close $fin"
+  fi
+}
+
+dom0_event_hr_id_range() { hx_ring id-range 51840 id-range fatal; }
+dom0_event_hr_id_twice() { hx_ring id-twice 51856 id-twice fatal; }
+dom0_event_hr_id_never() { hx_ring id-never 51872 id-never fatal; }
+dom0_event_hr_wrong_op() { hx_ring wrong-op 51888 wrong-op fatal; }
+dom0_event_hr_bad_status() { hx_ring bad-status 51904 bad-status fatal; }
+dom0_event_hr_prod_ahead() { hx_ring prod-ahead 51920 prod-ahead fatal; }
+dom0_event_hr_prod_back() { hx_ring prod-back 51936 prod-back fatal; }
+# Also feature-max-indirect-segments=4294967295: the frontend must bound it (32, its default).
+dom0_event_hr_storm() { hx_ring storm 51952 storm connected feature-max-indirect-segments=4294967295; }
+
+# No answer at all, then the backend detaches (hostile-blkback gone, online 0, Closing, Closed):
+# the frontend's add_disk waits on its partition read until blk-mq's timeout (30 s) finds the
+# backend no longer Connected and fails it; then the frontend must go Closed.
+dom0_event_hr_silent() {
+  local id=51728 fe be st fin log seen
+  fe=$(hx_fe vbd $id) be=$(hx_be vbd $id) log=$OUT/hostile-blkback-silent.log
+  hx_blk_connect $id silent "$log" 90
+  st=$(hx_wait "$fe/state" 4 30)
+  sleep 3
+  if [ -n "$HX_PID" ]; then
+    kill "$HX_PID" 2> /dev/null
+    wait "$HX_PID"
+  fi
+  seen=$(grep -c '^req ' "$log")
+  xenstore-write "$be/online" 0 "$be/state" 5
+  sleep 0.5
+  xenstore-write "$be/state" 6
+  fin=$(hx_wait "$fe/state" 6 60)
+  hx_remove vbd $id
+  if [ "$st" = 4 ] && ((seen > 0)) && [ "$fin" = 6 ]; then
+    tb_dom0_pass ring-silent "$seen request(s) never answered, backend detached: frontend Closed"
+  else
+    tb_dom0_fail ring-silent "frontend state $st (want 4), $seen request(s) seen (want > 0), $fin 60 s after the detach (want 6)"
+  fi
+}
+
+# The backend keeps the ring page mapped after the frontend closed and was removed: the frontend
+# cannot revoke that grant and must leak the page (never free it for other use). hostile-blkback
+# snapshots the page before the close and compares it every 100 ms until hr_keep_check, which
+# the guest sends after churning its memory.
+HX_KEEP_PID=''
+dom0_event_hr_keep() {
+  local id=51744 fe st
+  fe=$(hx_fe vbd $id)
+  hx_blk_connect $id keep "$OUT/hostile-blkback-keep.log" 400
+  HX_KEEP_PID=$HX_PID
+  st=$(hx_wait "$fe/state" 4 30)
+  sleep 3
+  [ -z "$HX_KEEP_PID" ] || kill -USR1 "$HX_KEEP_PID"
+  sleep 0.5
+  HX_KEEP_CLOSE=$(hx_close vbd $id)
+  hx_remove vbd $id
+  HX_KEEP_ST=$st
+}
+dom0_event_hr_keep_check() {
+  local log=$OUT/hostile-blkback-keep.log res
+  [ -n "$HX_KEEP_PID" ] && kill "$HX_KEEP_PID" 2> /dev/null && wait "$HX_KEEP_PID"
+  res=$(grep '^keep: ' "$log")
+  if [ "${HX_KEEP_ST:-}" = 4 ] && [ "${HX_KEEP_CLOSE:-}" = 6 ] && [[ $res == "keep: unchanged over "* ]] &&
+    (($(echo "$res" | awk '{ print $4 }') >= 50)); then
+    tb_dom0_pass ring-keep "ring page kept mapped after the frontend closed and went: ${res#keep: }"
+  else
+    tb_dom0_fail ring-keep "frontend state ${HX_KEEP_ST:-?} (want 4), after close ${HX_KEEP_CLOSE:-?} (want 6), ${res:-no verdict: $(tail -n 2 "$log" | tr '\n' ' ')}"
+  fi
+}
+
+# --- netif ring cases: hostile-netback (hostile-netback.c) maps a one-queue vif's rings once the
+# frontend is Connected and the backend says Connected too (the guest brings the interface up),
+# and sends one bad response. The frontend must stop the device, report "5 backend protocol
+# violation" (error node, Closing) and go Closed after the backend.
+hx_net_ring() {
+  local name=$1 id=$2 cs=$3 fe be st tx rx port pid err fin log ok=''
+  fe=$(hx_fe vif "$id") be=$(hx_be vif "$id") log=$OUT/hostile-netback-$name.log
+  hx_create vif "$id" feature-rx-copy=1
+  xenstore-write "$be/state" 2
+  if ! st=$(hx_wait "$fe/state" 4 30); then
+    tb_dom0_fail "ring-$name" "frontend never Connected (state $st)"
+    hx_remove vif "$id"
+    return
+  fi
+  tx=$(xr "$fe/tx-ring-ref") rx=$(xr "$fe/rx-ring-ref") port=$(xr "$fe/event-channel")
+  xenstore-write "$be/state" 4
+  sleep 3
+  "$SCEN/hostile-netback" "$DOMID" "$tx" "$rx" "$port" "$cs" 90 > "$log" 2>&1 &
+  pid=$!
+  st=$(hx_wait "$fe/state" 5 60)
+  err=$(xr "$(hx_err vif "$id")")
+  kill "$pid" 2> /dev/null
+  wait "$pid"
+  fin=$(hx_close vif "$id")
+  hx_remove vif "$id"
+  local acts
+  acts=$(grep '^act ' "$log" | head -n 1)
+  [ "$st" = 5 ] && [[ $err == "5 "* ]] && [ "$fin" = 6 ] && [ -n "$acts" ] && ok=1
+  if [ -n "$ok" ]; then
+    tb_dom0_pass "ring-$name" "$cs: ${acts#act }; frontend Closing with error node '$err', Closed after the backend"
+  else
+    tb_dom0_fail "ring-$name" "$cs: ${acts:-no action: $(tail -n 2 "$log" | tr '\n' ' ')}; frontend state $st (want 5), error node '${err:-none}', after close $fin (want 6)"
+  fi
+}
+dom0_event_hn_rx_size() { hx_net_ring rx-size 3 rx-size; }
+dom0_event_hn_rx_offset() { hx_net_ring rx-offset 4 rx-offset; }
+dom0_event_hn_rx_extras() { hx_net_ring rx-extras 5 rx-extras; }
+dom0_event_hn_tx_never() { hx_net_ring tx-never 6 tx-never; }
