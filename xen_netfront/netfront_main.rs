@@ -789,10 +789,9 @@ fn connect(dev: &Device) -> Result {
             for port in ports.into_iter().flatten() {
                 // Queue i's events (tx and rx) on CPU i mod n, with per-vCPU upcall vectors.
                 port.spread(i as u32);
-                // SAFETY: the queue is boxed (stable address) and kept (in `queues`, then in
-                // `ctl.queues`) until after the binding is dropped (`bindings` is emptied first
-                // below on error and in `disconnect`); the handler only schedules NAPI, fine in
-                // hard IRQ context.
+                // The handler only schedules NAPI, fine in hard IRQ context.
+                // SAFETY: the queue is boxed (stable address) and outlives the binding: `bindings`
+                // is emptied before the queues, below on error and in `disconnect`.
                 let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
                     .map_err(Error::from_errno)?;
                 ctl.bindings.push(b, GFP_KERNEL)?;
