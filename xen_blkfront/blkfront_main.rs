@@ -660,16 +660,10 @@ pub unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
     // SAFETY: the disk's queuedata is its device, which outlives the disk.
     let info = unsafe { &*(data as *const Blkfront) };
     if !info.error.load(Ordering::Acquire) {
-        let mut buf = [0u8; 16];
-        let bs = info
-            .dev
-            .read_otherend(b"state", &mut buf)
-            .ok()
-            .and_then(|n| XenbusState::parse(buf[..n].strip_suffix(&[0]).unwrap_or(&buf[..n])).ok())
-            .unwrap_or(XenbusState::Unknown);
-        if bs == XenbusState::Connected {
-            return 0;
-        }
+        let bs = match backend_state(&info.dev) {
+            Some(XenbusState::Connected) | None => return 0,
+            Some(bs) => bs,
+        };
         info.set_error(format_args!(
             "backend {} with {} request(s) unanswered",
             bs.name(),
@@ -680,6 +674,19 @@ pub unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
         process_ring(info, r);
     }
     1
+}
+
+/// The backend's `state` as far as it can be known: `Some(Unknown)` if the node is gone
+/// (`-ENOENT`: the toolstack removed the backend) or holds no state (garbage, too long), `None`
+/// if xenstore could not be read at all (`-ENOMEM`, `-EIO`, ...), which says nothing about the
+/// backend: the caller keeps waiting rather than failing I/O on a transient error.
+fn backend_state(dev: &XenbusDevice) -> Option<XenbusState> {
+    let mut buf = [0u8; 16];
+    match dev.read_otherend(b"state", &mut buf) {
+        Ok(n) => Some(XenbusState::parse(&buf[..n]).unwrap_or(XenbusState::Unknown)),
+        Err(e) if e == ENOENT.to_errno() || e == E2BIG.to_errno() => Some(XenbusState::Unknown),
+        Err(_) => None,
+    }
 }
 
 fn inflight(info: &Blkfront) -> usize {
