@@ -65,7 +65,8 @@ step "host: fmt, clippy, tests"
 out=$(cargo fmt --all -- --check 2>&1); rc=$?
 result host-fmt $rc "$( ((rc)) && echo "$out" | head -n 5 | tr '\n' ' ')"
 # The modules' own sources (built by Kbuild, not cargo) under the same rustfmt rules.
-mods_rs=$(git ls-files 'xen_platform/*.rs' 'xenbus/*.rs' 'xen_balloon/*.rs' 'xen_blkfront/*.rs' 'xen_netfront/*.rs')
+mods_rs=$(git ls-files 'xen_platform/*.rs' 'xenbus/*.rs' 'xen_balloon/*.rs' 'xen_blkfront/*.rs' 'xen_netfront/*.rs' \
+  'xen_proto/src/kernel_*.rs')
 # shellcheck disable=SC2086  # file names, one word each
 out=$(rustfmt --edition 2021 --check $mods_rs 2>&1); rc=$?
 result modules-fmt $rc "$( ((rc)) && echo "$out" | grep -m 3 '^Diff in' | tr '\n' ' ')"

@@ -29,18 +29,10 @@ use kernel::prelude::*;
 use kernel::str::BStr;
 use kernel::sync::{new_mutex, Mutex};
 
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi.rs"]
-mod abi;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_client.rs"]
-mod abi_client;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus.rs"]
-mod abi_xenbus;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus_client.rs"]
-mod abi_xenbus_client;
+#[macro_use]
+#[path = "../xen_proto/src/kernel_common.rs"]
+mod kernel_common;
+abi_modules!(client);
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/balloon.rs"]
 mod balloon;

@@ -4,22 +4,7 @@
 
 use kernel::prelude::*;
 
-#[allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    dead_code,
-    improper_ctypes,
-    unreachable_pub,
-    unsafe_op_in_unsafe_fn,
-    missing_docs,
-    clippy::all,
-    clippy::undocumented_unsafe_blocks
-)]
-mod b {
-    use kernel::ffi;
-    include!("bindings_gen.rs");
-}
+bindgen_module!();
 
 pub(crate) use b::{
     XPV_BL_CURRENT_KB, XPV_BL_HIGH_KB, XPV_BL_LOW_KB, XPV_BL_MAX_SCHEDULE_DELAY,

@@ -33,44 +33,17 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 
-mod sys;
-
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi.rs"]
-mod abi;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_client.rs"]
-mod abi_client;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus.rs"]
-mod abi_xenbus;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus_client.rs"]
-mod abi_xenbus_client;
+#[macro_use]
+#[path = "../xen_proto/src/kernel_common.rs"]
+mod kernel_common;
+frontend_modules!();
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/blkif.rs"]
 mod blkif;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/grant.rs"]
-mod grant;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/granted_pages.rs"]
-mod granted_pages;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/ring.rs"]
-mod ring;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/unplug.rs"]
-mod unplug;
+mod sys;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/vdev.rs"]
 mod vdev;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/xenbus_state.rs"]
-mod xenbus_state;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/xs_wire.rs"]
-mod xs_wire;
 
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
@@ -1399,42 +1372,15 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
     drop(unsafe { KBox::from_raw(p) });
 }
 
-/// Applies `xen_blkfront.<param>=<value>` options of the kernel command line, as modprobe
-/// would (busybox `insmod` in an initramfs does not).
-fn params_from_cmdline() {
-    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
-        return;
-    };
-    let Ok(n) = sys::read_cmdline(&mut buf) else {
-        return;
-    };
-    let names: [&[u8]; 5] = [
-        b"xen_blkfront.max_queues",
-        b"xen_blkfront.max_ring_page_order",
-        b"xen_blkfront.max_indirect_segments",
-        b"xen_blkfront.feature_persistent",
-        b"xen_blkfront.trusted",
-    ];
-    for (which, name) in names.iter().enumerate() {
-        let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
-            continue;
-        };
-        match unplug::module_param_value(v) {
-            Some(x) => {
-                sys::params::set(which as u32, x);
-                pr_info!(
-                    "{}={} (kernel command line)\n",
-                    core::str::from_utf8(name).unwrap_or("?"),
-                    x
-                );
-            }
-            None => pr_warn!(
-                "ignoring {} with a bad value\n",
-                core::str::from_utf8(name).unwrap_or("?")
-            ),
-        }
-    }
-}
+/// Module parameters the kernel command line may set (`xen_blkfront.<param>=<value>`), by the
+/// index [`sys::params::set`] takes.
+const CMDLINE_PARAMS: [&[u8]; 5] = [
+    b"xen_blkfront.max_queues",
+    b"xen_blkfront.max_ring_page_order",
+    b"xen_blkfront.max_indirect_segments",
+    b"xen_blkfront.feature_persistent",
+    b"xen_blkfront.trusted",
+];
 
 static DRIVER: abi_xenbus::XenbusFrontendDriver =
     abi_xenbus::frontend_driver("vbd", "vbd", probe, Some(remove), Some(otherend_changed));
@@ -1457,7 +1403,9 @@ impl kernel::Module for XenBlkfront {
             }
             return Err(Error::from_errno(e));
         }
-        params_from_cmdline();
+        kernel_frontend::params_from_cmdline(&CMDLINE_PARAMS, sys::read_cmdline, |i, v| {
+            sys::params::set(i as u32, v)
+        });
         let major = sys::BlkdevMajor::register(XENVBD_MAJOR, c"xvd")?;
         let driver = match abi_xenbus_client::FrontendRegistration::new(&DRIVER) {
             Ok(d) => d,

@@ -9,25 +9,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
 
-#[allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    dead_code,
-    improper_ctypes,
-    unreachable_pub,
-    unsafe_op_in_unsafe_fn,
-    missing_docs,
-    clippy::all,
-    clippy::undocumented_unsafe_blocks
-)]
-pub(crate) mod b {
-    use kernel::ffi;
-    type __kernel_size_t = usize;
-    type __kernel_ssize_t = isize;
-    type __kernel_ptrdiff_t = isize;
-    include!("bindings_gen.rs");
-}
+bindgen_module!(pub(crate));
 
 pub(crate) use b::request as RawRequest;
 pub(crate) use b::xpv_disk_limits as DiskLimits;

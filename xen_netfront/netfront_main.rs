@@ -42,40 +42,14 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi.rs"]
-mod abi;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_client.rs"]
-mod abi_client;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus.rs"]
-mod abi_xenbus;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus_client.rs"]
-mod abi_xenbus_client;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/grant.rs"]
-mod grant;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/granted_pages.rs"]
-mod granted_pages;
+#[macro_use]
+#[path = "../xen_proto/src/kernel_common.rs"]
+mod kernel_common;
+frontend_modules!();
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/netif.rs"]
 mod netif;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/ring.rs"]
-mod ring;
 mod sys;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/unplug.rs"]
-mod unplug;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/xenbus_state.rs"]
-mod xenbus_state;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/xs_wire.rs"]
-mod xs_wire;
 
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
@@ -859,31 +833,6 @@ fn connect(dev: &Device) -> Result {
     Ok(())
 }
 
-/// Applies `xen_netfront.<param>=<value>` options of the kernel command line (`max_queues`,
-/// `trusted`), as `modprobe` would pass them (busybox `insmod` in an initramfs does not). A bad
-/// value is reported and the parameter left as it is.
-fn params_from_cmdline() {
-    let Ok(mut buf) = KVec::from_elem(0u8, 4096, GFP_KERNEL) else {
-        return;
-    };
-    let Ok(n) = sys::read_cmdline(&mut buf) else {
-        return;
-    };
-    for (which, name) in sys::PARAM_NAMES.iter().enumerate() {
-        let Some(Some(v)) = unplug::cmdline_values(&buf[..n], name).last() else {
-            continue;
-        };
-        let name = core::str::from_utf8(name).unwrap_or("?");
-        match unplug::module_param_value(v) {
-            Some(x) => {
-                sys::param_set(which, x);
-                pr_info!("{}={} (kernel command line)\n", name, x);
-            }
-            None => pr_err!("ignoring {}: bad value on the kernel command line\n", name),
-        }
-    }
-}
-
 /// The `max_queues` parameter (as Linux's: 0 = min(8, online CPUs)).
 fn max_queues() -> u32 {
     let mut v = sys::param_max_queues();
@@ -1606,7 +1555,11 @@ impl kernel::Module for XenNetfront {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         match abi_client::platform_info() {
             Ok(_) => {
-                params_from_cmdline();
+                kernel_frontend::params_from_cmdline(
+                    &sys::PARAM_NAMES,
+                    sys::read_cmdline,
+                    sys::param_set,
+                );
                 match abi_xenbus_client::FrontendRegistration::new(&DRIVER) {
                     Ok(driver) => {
                         pr_info!("registered the vif driver\n");

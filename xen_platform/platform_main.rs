@@ -51,6 +51,9 @@ mod events;
 mod gnttab;
 mod hypercall;
 mod selftest;
+#[macro_use]
+#[path = "../xen_proto/src/kernel_common.rs"]
+mod kernel_common;
 mod sys;
 
 #[allow(unreachable_pub, dead_code)]

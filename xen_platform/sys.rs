@@ -6,25 +6,7 @@ use core::ffi::{c_void, CStr};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-#[allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    dead_code,
-    improper_ctypes,
-    unreachable_pub,
-    unsafe_op_in_unsafe_fn,
-    missing_docs,
-    clippy::all,
-    clippy::undocumented_unsafe_blocks
-)]
-mod b {
-    use kernel::ffi;
-    type __kernel_size_t = usize;
-    type __kernel_ssize_t = isize;
-    type __kernel_ptrdiff_t = isize;
-    include!("bindings_gen.rs");
-}
+bindgen_module!();
 
 pub(crate) use b::{pci_dev, pci_device_id};
 

@@ -6,22 +6,7 @@ use core::ffi::c_void;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-#[allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    dead_code,
-    improper_ctypes,
-    unreachable_pub,
-    unsafe_op_in_unsafe_fn,
-    missing_docs,
-    clippy::all,
-    clippy::undocumented_unsafe_blocks
-)]
-mod b {
-    use kernel::ffi;
-    include!("bindings_gen.rs");
-}
+bindgen_module!();
 
 /// Whether the module parameter `selftest` is non-zero.
 pub(crate) fn param_selftest() -> bool {

@@ -13,15 +13,10 @@
 
 use kernel::prelude::*;
 
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi.rs"]
-mod abi;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_client.rs"]
-mod abi_client;
-#[allow(unreachable_pub, dead_code)]
-#[path = "../xen_proto/src/abi_xenbus.rs"]
-mod abi_xenbus;
+#[macro_use]
+#[path = "../xen_proto/src/kernel_common.rs"]
+mod kernel_common;
+abi_modules!();
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/hvm.rs"]
 mod hvm;

@@ -4,7 +4,9 @@
 //! Each file is a self-contained module that the kernel modules include with
 //! `#[path = "../xen_proto/src/<file>.rs"] mod <file>;`. To keep that possible a file refers to
 //! another one only as `super::<file>`, and a kernel module that includes it includes that file too,
-//! as a sibling. Host builds (`cargo test`, fuzzers) use this crate root.
+//! as a sibling. Host builds (`cargo test`, fuzzers) use this crate root. The `kernel_*.rs`
+//! files are the exception: kernel-only code shared by the modules (they name the `kernel`
+//! crate), included the same way but not part of this crate.
 //!
 //! The wire formats follow the Xen headers in the guest kernel tree, `include/xen/interface/`; each
 //! file names the header it implements.
