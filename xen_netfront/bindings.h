@@ -76,10 +76,9 @@ int xpv_nf_napi_complete(struct net_device *dev, u32 q, int work);
 /* What xmit needs to know about an skb. */
 struct xpv_nf_skb_info {
 	u32 len;        /* bytes, whole packet */
+	u32 gso_type;   /* skb_shinfo(skb)->gso_type (SKB_GSO_* bits) if GSO, else 0 */
 	u16 gso_size;   /* MSS if GSO, else 0 */
-	u8 gso_type;    /* 1 TCPv4, 2 TCPv6, 0 none/unsupported */
-	u8 csum_partial; /* ip_summed == CHECKSUM_PARTIAL */
-	u8 gso_other;   /* GSO of a type we cannot offload */
+	u8 ip_summed;   /* skb->ip_summed (CHECKSUM_*) */
 };
 void xpv_nf_skb_info(struct sk_buff *skb, struct xpv_nf_skb_info *info);
 /* skb_copy_bits(skb, off, dst, len): 0 or a negative errno. */
@@ -106,10 +105,12 @@ struct sk_buff *xpv_nf_rx_alloc(struct net_device *dev, u32 q);
 /* Appends len bytes (<= 4096) copied from src: into the linear area while it has room, then into
  * a fresh page fragment. 0, -ENOMEM, -E2BIG (too many fragments). */
 int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len);
-/* Hands a complete packet to the stack (GRO) with its NETRXF_* flags and GSO info; frees it and
- * returns a negative errno if it is malformed (short, bad checksum offsets). */
-int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u16 flags,
-		      u16 gso_size, u8 gso_type);
+/* Hands a complete packet to the stack (GRO): sets skb->ip_summed to `ip_summed` (CHECKSUM_*)
+ * and, if gso_size is not 0, its GSO size and `gso_type` (SKB_GSO_* bits); for CHECKSUM_PARTIAL
+ * finds the checksum offsets (skb_checksum_setup, recomputing the pseudo-header sum if `recalc`).
+ * Frees it and returns a negative errno if it is malformed (short, bad checksum offsets). */
+int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u8 ip_summed, u8 recalc,
+		      u16 gso_size, u32 gso_type);
 
 /* Number of online CPUs. */
 u32 xpv_nf_num_online_cpus(void);

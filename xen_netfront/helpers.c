@@ -369,22 +369,10 @@ int xpv_nf_napi_complete(struct net_device *dev, u32 q, int work)
 
 void xpv_nf_skb_info(struct sk_buff *skb, struct xpv_nf_skb_info *info)
 {
-	struct skb_shared_info *sh = skb_shinfo(skb);
-
 	info->len = skb->len;
-	info->csum_partial = skb->ip_summed == CHECKSUM_PARTIAL;
-	info->gso_size = 0;
-	info->gso_type = 0;
-	info->gso_other = 0;
-	if (skb_is_gso(skb)) {
-		info->gso_size = sh->gso_size;
-		if (sh->gso_type & SKB_GSO_TCPV4)
-			info->gso_type = 1;
-		else if (sh->gso_type & SKB_GSO_TCPV6)
-			info->gso_type = 2;
-		else
-			info->gso_other = 1;
-	}
+	info->ip_summed = skb->ip_summed;
+	info->gso_size = skb_is_gso(skb) ? skb_shinfo(skb)->gso_size : 0;
+	info->gso_type = skb_is_gso(skb) ? skb_shinfo(skb)->gso_type : 0;
 }
 
 int xpv_nf_skb_copy(struct sk_buff *skb, u32 off, void *dst, u32 len)
@@ -491,34 +479,20 @@ int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len)
 	return 0;
 }
 
-int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u16 flags,
-		      u16 gso_size, u8 gso_type)
+int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u8 ip_summed, u8 recalc,
+		      u16 gso_size, u32 gso_type)
 {
-	bool recalc = false;
-
 	if (skb->len < ETH_HLEN || !pskb_may_pull(skb, ETH_HLEN))
 		goto drop;
 	if (gso_size) {
 		skb_shinfo(skb)->gso_size = gso_size;
-		skb_shinfo(skb)->gso_type = (gso_type == 1 ? SKB_GSO_TCPV4 : SKB_GSO_TCPV6) |
-					    SKB_GSO_DODGY;
+		skb_shinfo(skb)->gso_type = gso_type;
 		skb_shinfo(skb)->gso_segs = 0;
 	}
 	skb->protocol = eth_type_trans(skb, dev);
 	skb_reset_network_header(skb);
-	/* NETRXF_csum_blank (2) / NETRXF_data_validated (1), as Linux's xennet_poll. */
-	if (flags & 2)
-		skb->ip_summed = CHECKSUM_PARTIAL;
-	else if (flags & 1)
-		skb->ip_summed = CHECKSUM_UNNECESSARY;
-	else
-		skb->ip_summed = CHECKSUM_NONE;
-	if (skb->ip_summed != CHECKSUM_PARTIAL && skb_is_gso(skb)) {
-		/* A GSO packet needs checksum offsets; compute them (Linux's checksum_setup). */
-		skb->ip_summed = CHECKSUM_PARTIAL;
-		recalc = true;
-	}
-	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_setup(skb, recalc))
+	skb->ip_summed = ip_summed;
+	if (ip_summed == CHECKSUM_PARTIAL && skb_checksum_setup(skb, recalc))
 		goto drop;
 	skb_record_rx_queue(skb, q);
 	napi_gro_receive(&priv_of(dev)->napi[q], skb);

@@ -478,7 +478,8 @@ impl Queue {
                     if p.error {
                         st.add(RX_ERRORS, 1);
                     } else if let (false, Some(skb)) = (rx.cur_bad, skb) {
-                        match self.net.rx_deliver(self.idx, skb, p.flags, p.gso) {
+                        let csum = netif::RxChecksum::from_rx(p.flags, p.gso.is_some());
+                        match self.net.rx_deliver(self.idx, skb, csum, p.gso) {
                             Ok(()) => {
                                 st.add(RX_PACKETS, 1);
                                 st.add(RX_BYTES, u64::from(p.len));

@@ -6,8 +6,10 @@
 //! (`xen_proto/src/granted_pages.rs`, shared with xen_blkfront).
 
 use crate::granted_pages::GrantedPage;
+use crate::netif;
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use kernel::bindings;
 use kernel::prelude::*;
 
 bindgen_module!();
@@ -221,22 +223,51 @@ impl NetDev {
         NonNull::new(unsafe { b::xpv_nf_rx_alloc(self.0.as_ptr(), q) }).map(RxSkb)
     }
 
-    /// Hands a complete packet to the stack (GRO) with its `NETRXF_*` flags and GSO info.
+    /// Hands a complete packet to the stack (GRO) with its checksum state and GSO info
+    /// (segment size in bytes, `netif::GSO_TYPE_*`, marked `SKB_GSO_DODGY`: the backend is not
+    /// trusted to have set it right, so the stack checks the headers before segmenting).
     ///
     /// # Errors
-    /// `EINVAL` if the stack's checks (length, checksum offsets) refused it; it is freed.
+    /// `EINVAL` if the stack's checks (length, checksum offsets) refused it, or the GSO type is
+    /// not one the receive path accepts; it is freed.
     pub(crate) fn rx_deliver(
         &self,
         q: u32,
         skb: RxSkb,
-        flags: u16,
+        csum: netif::RxChecksum,
         gso: Option<(u16, u8)>,
     ) -> Result {
-        let (size, ty) = gso.unwrap_or((0, 0));
+        let (size, ty) = match gso {
+            None => (0, 0),
+            Some((mss, netif::GSO_TYPE_TCPV4)) => {
+                (mss, bindings::SKB_GSO_TCPV4 | bindings::SKB_GSO_DODGY)
+            }
+            Some((mss, netif::GSO_TYPE_TCPV6)) => {
+                (mss, bindings::SKB_GSO_TCPV6 | bindings::SKB_GSO_DODGY)
+            }
+            // `netif::RxAssembler` accepts only the two above; drop anything else.
+            Some(_) => return Err(EINVAL),
+        };
+        let (ip_summed, recalc) = match csum {
+            netif::RxChecksum::None => (bindings::CHECKSUM_NONE, false),
+            netif::RxChecksum::Unnecessary => (bindings::CHECKSUM_UNNECESSARY, false),
+            netif::RxChecksum::Partial { recalc } => (bindings::CHECKSUM_PARTIAL, recalc),
+        };
         let p = skb.0.as_ptr();
         core::mem::forget(skb);
-        // SAFETY: we own the skb (forgotten above, so not freed twice); called from q's poll.
-        match unsafe { b::xpv_nf_rx_deliver(self.0.as_ptr(), q, p, flags, size, ty) } {
+        // SAFETY: we own the skb (forgotten above, so not freed twice); called from q's poll;
+        // the CHECKSUM_* value fits a u8 (0..=3).
+        match unsafe {
+            b::xpv_nf_rx_deliver(
+                self.0.as_ptr(),
+                q,
+                p,
+                ip_summed as u8,
+                u8::from(recalc),
+                size,
+                ty,
+            )
+        } {
             0 => Ok(()),
             e => Err(Error::from_errno(e)),
         }
@@ -317,11 +348,21 @@ impl TxSkb {
         let mut i = b::xpv_nf_skb_info::default();
         // SAFETY: we own the skb; `i` is writable.
         unsafe { b::xpv_nf_skb_info(self.0.as_ptr(), &mut i) };
+        // The kernel's SKB_GSO_* bits to netif.h's XEN_NETIF_GSO_TYPE_* (TCP only, as Linux's
+        // xennet_start_xmit; other GSO types are refused by the caller).
+        let ty = if i.gso_type & bindings::SKB_GSO_TCPV4 != 0 {
+            Some(netif::GSO_TYPE_TCPV4)
+        } else if i.gso_type & bindings::SKB_GSO_TCPV6 != 0 {
+            Some(netif::GSO_TYPE_TCPV6)
+        } else {
+            None
+        };
+        let is_gso = i.gso_size != 0;
         SkbInfo {
             len: i.len as usize,
-            gso: (i.gso_size != 0 && i.gso_type != 0).then_some((i.gso_size, i.gso_type)),
-            gso_other: i.gso_other != 0,
-            csum_partial: i.csum_partial != 0,
+            gso: ty.filter(|_| is_gso).map(|t| (i.gso_size, t)),
+            gso_other: is_gso && ty.is_none(),
+            csum_partial: u32::from(i.ip_summed) == bindings::CHECKSUM_PARTIAL,
         }
     }
 

@@ -299,6 +299,41 @@ pub fn check_tx_response(
     }
 }
 
+/// What the guest's stack is told about a received packet's checksum (Linux's `skb->ip_summed`),
+/// from its first response's `NETRXF_*` flags ([`rxf`]) and whether the backend sent a GSO
+/// extra, as Linux's `xennet_poll` and `checksum_setup` (drivers/net/xen-netfront.c).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RxChecksum {
+    /// `CHECKSUM_NONE`: nothing is known, the stack verifies the checksum.
+    None,
+    /// `CHECKSUM_UNNECESSARY`: the backend validated the data (`NETRXF_data_validated`).
+    Unnecessary,
+    /// `CHECKSUM_PARTIAL`: the checksum field is not filled in (`NETRXF_csum_blank`: the packet
+    /// came from another guest on this host), or the packet is GSO, which the stack may segment
+    /// again and so must have its checksum offsets; the driver finds them with
+    /// `skb_checksum_setup`. `recalc`: the pseudo-header checksum is recomputed as well (a GSO
+    /// packet that was not flagged `csum_blank` carries a full checksum, not a partial one).
+    Partial {
+        /// Recompute the pseudo-header checksum.
+        recalc: bool,
+    },
+}
+
+impl RxChecksum {
+    /// The checksum state of a packet with first-response flags `flags`, GSO if `gso`.
+    pub const fn from_rx(flags: u16, gso: bool) -> Self {
+        if flags & rxf::CSUM_BLANK != 0 {
+            Self::Partial { recalc: false }
+        } else if gso {
+            Self::Partial { recalc: true }
+        } else if flags & rxf::DATA_VALIDATED != 0 {
+            Self::Unnecessary
+        } else {
+            Self::None
+        }
+    }
+}
+
 /// How many data slots a tx packet of `len` bytes needs with one bounce page per slot.
 pub const fn tx_slots_for(len: usize) -> usize {
     len.div_ceil(PAGE_SIZE)
@@ -622,6 +657,30 @@ mod tests {
             Err(NetifError::BadTxStatus(7))
         );
         assert_eq!(tx_slots_for(1), 1);
+        assert_eq!(RxChecksum::from_rx(0, false), RxChecksum::None);
+        assert_eq!(
+            RxChecksum::from_rx(rxf::DATA_VALIDATED, false),
+            RxChecksum::Unnecessary
+        );
+        // csum_blank wins over data_validated (the field is blank whatever else is said).
+        let both = rxf::CSUM_BLANK | rxf::DATA_VALIDATED;
+        assert_eq!(
+            RxChecksum::from_rx(both, false),
+            RxChecksum::Partial { recalc: false }
+        );
+        assert_eq!(
+            RxChecksum::from_rx(rxf::CSUM_BLANK, true),
+            RxChecksum::Partial { recalc: false }
+        );
+        // GSO without csum_blank: offsets found and the pseudo-header sum recomputed.
+        assert_eq!(
+            RxChecksum::from_rx(0, true),
+            RxChecksum::Partial { recalc: true }
+        );
+        assert_eq!(
+            RxChecksum::from_rx(rxf::DATA_VALIDATED, true),
+            RxChecksum::Partial { recalc: true }
+        );
         assert_eq!(tx_slots_for(4096), 1);
         assert_eq!(tx_slots_for(4097), 2);
         assert!(tx_slots_for(MAX_TX_SIZE) < MAX_TX_SLOTS);
