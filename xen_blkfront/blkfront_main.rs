@@ -676,41 +676,6 @@ fn kerr(e: i32) -> Error {
     Error::from_errno(if e < 0 { e } else { -5 })
 }
 
-fn write_node(dev: &XenbusDevice, tx: u32, node: &[u8], v: core::fmt::Arguments<'_>) -> Result {
-    let mut buf = [0u8; 32];
-    let mut w = BufWriter {
-        buf: &mut buf,
-        len: 0,
-    };
-    core::fmt::write(&mut w, v).map_err(|_| EINVAL)?;
-    let len = w.len;
-    dev.write(tx, node, &buf[..len]).map_err(kerr)
-}
-
-struct BufWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl core::fmt::Write for BufWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let b = s.as_bytes();
-        if self.len + b.len() > self.buf.len() {
-            return Err(core::fmt::Error);
-        }
-        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
-        Ok(())
-    }
-}
-
-fn node_name<'a>(buf: &'a mut [u8; 48], v: core::fmt::Arguments<'_>) -> Result<&'a [u8]> {
-    let mut w = BufWriter { buf, len: 0 };
-    core::fmt::write(&mut w, v).map_err(|_| EINVAL)?;
-    let len = w.len;
-    Ok(&buf[..len])
-}
-
 fn read_u64(dev: &XenbusDevice, node: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
     let n = dev.read_otherend(node, &mut buf).ok()?;
@@ -797,39 +762,40 @@ fn write_keys(
     persistent: bool,
 ) -> Result {
     let dev = &info.dev;
-    let mut nb = [0u8; 48];
+    let w = |node: core::fmt::Arguments<'_>, v: core::fmt::Arguments<'_>| {
+        dev.printf(tx, node, v).map_err(kerr)
+    };
     if order > 0 {
-        write_node(dev, tx, b"ring-page-order", format_args!("{}", order))?;
+        w(format_args!("ring-page-order"), format_args!("{}", order))?;
     }
     if nr > 1 {
-        write_node(dev, tx, b"multi-queue-num-queues", format_args!("{}", nr))?;
+        w(
+            format_args!("multi-queue-num-queues"),
+            format_args!("{}", nr),
+        )?;
     }
     for (q, r) in inner.rings.iter().enumerate() {
         for i in 0..r.pages.pages() {
-            let gref = r.pages.gref(i);
-            let node = match (nr > 1, order > 0) {
-                (false, false) => node_name(&mut nb, format_args!("ring-ref"))?,
-                (false, true) => node_name(&mut nb, format_args!("ring-ref{}", i))?,
-                (true, false) => node_name(&mut nb, format_args!("queue-{}/ring-ref", q))?,
-                (true, true) => node_name(&mut nb, format_args!("queue-{}/ring-ref{}", q, i))?,
-            };
-            write_node(dev, tx, node, format_args!("{}", gref))?;
+            let gref = format_args!("{}", r.pages.gref(i));
+            match (nr > 1, order > 0) {
+                (false, false) => w(format_args!("ring-ref"), gref)?,
+                (false, true) => w(format_args!("ring-ref{}", i), gref)?,
+                (true, false) => w(format_args!("queue-{}/ring-ref", q), gref)?,
+                (true, true) => w(format_args!("queue-{}/ring-ref{}", q, i), gref)?,
+            }
         }
-        let node = if nr > 1 {
-            node_name(&mut nb, format_args!("queue-{}/event-channel", q))?
+        let port = format_args!("{}", r.port.0);
+        if nr > 1 {
+            w(format_args!("queue-{}/event-channel", q), port)?;
         } else {
-            node_name(&mut nb, format_args!("event-channel"))?
-        };
-        write_node(dev, tx, node, format_args!("{}", r.port.0))?;
+            w(format_args!("event-channel"), port)?;
+        }
     }
-    write_node(dev, tx, b"protocol", format_args!("x86_64-abi"))?;
-    write_node(
-        dev,
-        tx,
-        b"feature-persistent",
+    w(format_args!("protocol"), format_args!("x86_64-abi"))?;
+    w(
+        format_args!("feature-persistent"),
         format_args!("{}", u32::from(persistent)),
-    )?;
-    Ok(())
+    )
 }
 
 /// Unbinds, revokes and frees every ring with its slots (`RingInfo`'s drop); pages the backend

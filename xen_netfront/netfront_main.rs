@@ -632,73 +632,40 @@ fn new_queue(
     )?)
 }
 
-fn u32_str(v: u32, buf: &mut [u8; 12]) -> &[u8] {
-    let mut n = 0;
-    let mut x = v;
-    let mut tmp = [0u8; 12];
-    loop {
-        tmp[n] = b'0' + (x % 10) as u8;
-        n += 1;
-        x /= 10;
-        if x == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        buf[i] = tmp[n - 1 - i];
-    }
-    &buf[..n]
-}
-
-/// `prefix` + `key` in `buf` (a node name such as `queue-1/tx-ring-ref`).
-fn node<'a>(buf: &'a mut [u8; 48], prefix: &[u8], key: &[u8]) -> &'a [u8] {
-    let n = (prefix.len() + key.len()).min(buf.len());
-    let p = prefix.len().min(n);
-    buf[..p].copy_from_slice(&prefix[..p]);
-    buf[p..n].copy_from_slice(&key[..n - p]);
-    &buf[..n]
-}
-
 /// Writes the keys of our queues (`tx-ring-ref`, `rx-ring-ref`, `event-channel[-tx|-rx]`; under
 /// `queue-N/` with several queues, plus `multi-queue-num-queues`) and the features we offer, in
 /// one transaction (netif.h "Multi-queue", "Split event channels").
 fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), i32> {
     let x = dev.xdev;
     abi_xenbus_client::with_transaction(|tx| {
-        let (mut b, mut k) = ([0u8; 12], [0u8; 48]);
-        if queues.len() > 1 {
-            x.write(
+        let multi = queues.len() > 1;
+        if multi {
+            x.printf(
                 tx,
-                b"multi-queue-num-queues",
-                u32_str(queues.len() as u32, &mut b),
+                format_args!("multi-queue-num-queues"),
+                format_args!("{}", queues.len()),
             )?;
         }
         for q in queues {
-            let mut pb = [0u8; 20];
-            let prefix: &[u8] = if queues.len() > 1 {
-                let mut nb = [0u8; 12];
-                let num = u32_str(q.idx, &mut nb);
-                pb[..6].copy_from_slice(b"queue-");
-                pb[6..6 + num.len()].copy_from_slice(num);
-                pb[6 + num.len()] = b'/';
-                &pb[..7 + num.len()]
-            } else {
-                &[]
-            };
-            let v = u32_str(q.tx_ring_page.gref(0), &mut b);
-            x.write(tx, node(&mut k, prefix, b"tx-ring-ref"), v)?;
-            let v = u32_str(q.rx_ring_page.gref(0), &mut b);
-            x.write(tx, node(&mut k, prefix, b"rx-ring-ref"), v)?;
-            match &q.rx_port {
-                None => {
-                    let v = u32_str(q.port.0 .0, &mut b);
-                    x.write(tx, node(&mut k, prefix, b"event-channel"), v)?;
+            // Under `queue-N/` with several queues (netif.h "Multi-queue").
+            let w = |key: &str, v: u32| {
+                if multi {
+                    x.printf(
+                        tx,
+                        format_args!("queue-{}/{}", q.idx, key),
+                        format_args!("{}", v),
+                    )
+                } else {
+                    x.printf(tx, format_args!("{}", key), format_args!("{}", v))
                 }
+            };
+            w("tx-ring-ref", q.tx_ring_page.gref(0))?;
+            w("rx-ring-ref", q.rx_ring_page.gref(0))?;
+            match &q.rx_port {
+                None => w("event-channel", q.port.0 .0)?,
                 Some(rp) => {
-                    let v = u32_str(q.port.0 .0, &mut b);
-                    x.write(tx, node(&mut k, prefix, b"event-channel-tx"), v)?;
-                    let v = u32_str(rp.0 .0, &mut b);
-                    x.write(tx, node(&mut k, prefix, b"event-channel-rx"), v)?;
+                    w("event-channel-tx", q.port.0 .0)?;
+                    w("event-channel-rx", rp.0 .0)?;
                 }
             }
         }
@@ -1521,11 +1488,10 @@ unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8,
             }
         }
     };
-    let mut nb = [0u8; 12];
-    put(b"queue");
-    put(u32_str(q as u32, &mut nb));
-    put(b"_");
-    put(STAT_NAMES[s].as_bytes());
+    match xs_wire::FmtBuf::<32>::format(format_args!("queue{}_{}", q, STAT_NAMES[s])) {
+        Some(name) => put(name.as_bytes()),
+        None => put(STAT_NAMES[s].as_bytes()),
+    }
 }
 
 /// ethtool -S: value of counter `i`.

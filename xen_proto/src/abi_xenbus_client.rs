@@ -12,6 +12,7 @@ use super::abi_xenbus::{
     WatchFn, XenbusDevHandle, XenbusDevInfo, XenbusFrontendDriver,
 };
 use super::xenbus_state::XenbusState;
+use super::xs_wire::FmtBuf;
 use core::ffi::c_void;
 
 /// A registered frontend driver; dropping it removes its devices and unregisters it.
@@ -126,6 +127,24 @@ impl XenbusDevice {
             }
             Err(_) => default,
         }
+    }
+
+    /// Writes our node named by `node` with the value `value`, both formatted (as Linux's
+    /// `xenbus_printf`): `printf(tx, format_args!("queue-{}/event-channel", q), format_args!("{}",
+    /// port))`. Names up to 64 bytes, values up to 32 (ample for the numbers and keywords a
+    /// frontend writes).
+    ///
+    /// # Errors
+    /// `-EINVAL` if either does not fit, else as [`Self::write`].
+    pub fn printf(
+        &self,
+        tx: u32,
+        node: core::fmt::Arguments<'_>,
+        value: core::fmt::Arguments<'_>,
+    ) -> Result<(), i32> {
+        let n = FmtBuf::<64>::format(node).ok_or(-super::abi::EINVAL)?;
+        let v = FmtBuf::<32>::format(value).ok_or(-super::abi::EINVAL)?;
+        self.write(tx, n.as_bytes(), v.as_bytes())
     }
 
     /// Writes our node `node` (in transaction `tx`, 0 for none).

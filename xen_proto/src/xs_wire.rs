@@ -652,6 +652,42 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// A node name or value formatted on the stack (`format_args!("queue-{}/ring-ref{}", q, i)`),
+/// at most `N` bytes: the frontends' xenstore writes, as Linux's `xenbus_printf`.
+#[derive(Clone, Copy, Debug)]
+pub struct FmtBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FmtBuf<N> {
+    /// `args` formatted; `None` if the text is longer than `N` bytes.
+    pub fn format(args: core::fmt::Arguments<'_>) -> Option<Self> {
+        let mut b = Self {
+            buf: [0; N],
+            len: 0,
+        };
+        core::fmt::write(&mut b, args).ok()?;
+        Some(b)
+    }
+
+    /// The formatted bytes (no NUL).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> core::fmt::Write for FmtBuf<N> {
+    /// Appends `s`; fails, keeping what was written before, if it does not fit.
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).filter(|&e| e <= N);
+        let end = end.ok_or(core::fmt::Error)?;
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// Parses a plain decimal `u32` (digits only, no sign or spaces, no overflow).
 ///
 /// # Errors
@@ -961,6 +997,24 @@ mod tests {
         .to_vec();
         v.extend_from_slice(payload);
         v
+    }
+
+    #[test]
+    fn fmtbuf_formats_and_refuses_overflow() {
+        let b = FmtBuf::<24>::format(format_args!("queue-{}/ring-ref{}", 3, 15)).unwrap();
+        assert_eq!(b.as_bytes(), b"queue-3/ring-ref15");
+        assert_eq!(
+            FmtBuf::<10>::format(format_args!("{}", u32::MAX))
+                .unwrap()
+                .as_bytes(),
+            b"4294967295"
+        );
+        assert!(FmtBuf::<9>::format(format_args!("{}", u32::MAX)).is_none());
+        assert!(FmtBuf::<4>::format(format_args!("ab{}", "cde")).is_none());
+        assert_eq!(
+            FmtBuf::<4>::format(format_args!("")).unwrap().as_bytes(),
+            b""
+        );
     }
 
     #[test]
