@@ -173,16 +173,23 @@ unsafe impl Sync for Queue {}
 // SAFETY: as above; the raw pointers are plain addresses of objects that outlive the queue.
 unsafe impl Send for Queue {}
 
-/// What connect/disconnect/open/stop change; protected by rtnl.
+/// What connect/disconnect/open/stop change; protected by rtnl. The data path never touches it.
 #[derive(Default)]
 struct Ctl {
-    /// Handlers first: dropped (unbound) before the queues they point to.
-    bindings: KVec<EvtchnBinding>,
-    queues: KVec<KBox<Queue>>,
     napi_on: bool,
     feats: Features,
     /// Our xenbus state (what we last switched to).
     state: u32,
+}
+
+/// The queues of a connection with the event channel bindings that point into them. The data
+/// path (xmit, NAPI poll) reads it through [`Device::queue`]; it is replaced only by
+/// [`Device::replace_data_path`], whose callers have stopped the data path first.
+#[derive(Default)]
+struct DataPath {
+    /// Handlers first: dropped (unbound) before the queues they point to. Held for that drop.
+    _bindings: KVec<EvtchnBinding>,
+    queues: KVec<KBox<Queue>>,
 }
 
 /// A bound `vif` device.
@@ -191,6 +198,8 @@ struct Device {
     net: Option<NetDev>,
     backend: u16,
     ctl: UnsafeCell<Ctl>,
+    /// Kept apart from `ctl` so that no `&mut Ctl` aliases the data path's shared reads.
+    dp: UnsafeCell<DataPath>,
     /// The data path may transmit (backend connected, not closing).
     connected: AtomicBool,
     /// A protocol violation stopped the device.
@@ -206,7 +215,8 @@ struct Device {
     stats: [QStats; sys::MAX_QUEUES],
 }
 
-// SAFETY: `ctl` is accessed with rtnl held only (see `Device::ctl`); the rest is atomics and
+// SAFETY: `ctl` is accessed with rtnl held only (see `Device::ctl`), `dp` is read shared and
+// replaced only while nothing reads it (see `Device::replace_data_path`); the rest is atomics and
 // handles usable from any thread.
 unsafe impl Sync for Device {}
 // SAFETY: as above.
@@ -221,17 +231,33 @@ impl Device {
     #[allow(clippy::mut_from_ref)]
     fn ctl(&self, _rtnl: &Rtnl) -> &mut Ctl {
         // SAFETY: the witness proves rtnl is held, which serialises every access to `ctl`; the
-        // data path (xmit, poll) never touches `ctl`, only queues published before it ran.
+        // data path (xmit, poll) never touches `ctl`.
         unsafe { &mut *self.ctl.get() }
     }
 
+    /// The queues of the current connection (empty when disconnected).
+    fn queues(&self) -> &[KBox<Queue>] {
+        // SAFETY: shared reads; `dp` is only written by `replace_data_path`, whose contract
+        // excludes every reader.
+        unsafe { &(*self.dp.get()).queues }
+    }
+
     /// Queue `q`, for the data path: valid while `connected` or NAPI runs (teardown first stops
-    /// both, under rtnl, before freeing queues).
+    /// both, under rtnl, before replacing the queues).
     fn queue(&self, q: u32) -> Option<&Queue> {
-        // SAFETY: read-only access to the queue list, which is only changed under rtnl after the
-        // data path was stopped (tx_disable, napi_disable); see `disconnect`.
-        let ctl = unsafe { &*self.ctl.get() };
-        ctl.queues.get(q as usize).map(|b| &**b)
+        self.queues().get(q as usize).map(|b| &**b)
+    }
+
+    /// Installs `new` as the data path and returns the old one, for the caller to drop (its
+    /// bindings go first, then its queues: revoked and freed).
+    ///
+    /// # Safety
+    /// Nothing reads `dp` meanwhile: rtnl is held (open, stop, ethtool and the other rtnl users
+    /// wait) and the data path is stopped (`connected` false and the tx queues disabled, so no
+    /// xmit; NAPI disabled, so no poll), and no reference from [`Self::queues`] is live.
+    unsafe fn replace_data_path(&self, _rtnl: &Rtnl, new: DataPath) -> DataPath {
+        // SAFETY: per the contract, no other reference to `dp` exists.
+        core::mem::replace(unsafe { &mut *self.dp.get() }, new)
     }
 
     /// A protocol violation: stop the data path, keep the port masked.
@@ -723,6 +749,7 @@ fn connect(dev: &Device) -> Result {
     })?;
     let rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
+    let mut bindings = KVec::new();
     // The bindings point into `queues`: on any error they go before the queues do.
     let bound = (|| -> Result {
         for (i, q) in queues.iter().enumerate() {
@@ -733,19 +760,31 @@ fn connect(dev: &Device) -> Result {
                 port.spread(i as u32);
                 // The handler only schedules NAPI, fine in hard IRQ context.
                 // SAFETY: the queue is boxed (stable address) and outlives the binding: `bindings`
-                // is emptied before the queues, below on error and in `disconnect`.
+                // is emptied before the queues, below on error and by `DataPath`'s field order.
                 let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
                     .map_err(Error::from_errno)?;
-                ctl.bindings.push(b, GFP_KERNEL)?;
+                bindings.push(b, GFP_KERNEL)?;
             }
         }
         Ok(())
     })();
     if let Err(e) = bound {
-        drop(core::mem::take(&mut ctl.bindings));
+        drop(bindings);
         return Err(e);
     }
-    ctl.queues = queues;
+    // SAFETY: rtnl is held; the data path is stopped: a device is connected only from
+    // disconnected (`connect` runs after `disconnect` or at first), which left `connected` false,
+    // the tx queues disabled and NAPI off, and `start_data_path` runs below.
+    let old = unsafe {
+        dev.replace_data_path(
+            &rtnl,
+            DataPath {
+                _bindings: bindings,
+                queues,
+            },
+        )
+    };
+    drop(old);
     ctl.feats = feats;
     net.set_queues(&rtnl, nq)?;
     dev.nq.store(nq, Ordering::Relaxed);
@@ -777,7 +816,7 @@ fn connect(dev: &Device) -> Result {
     if net.running() {
         start_data_path(dev, ctl);
     }
-    for q in ctl.queues.iter() {
+    for q in dev.queues() {
         let _ = q.rxp().notify();
     }
     pr_info!(
@@ -812,12 +851,12 @@ fn max_queues() -> u32 {
 
 fn start_data_path(dev: &Device, ctl: &mut Ctl) {
     let Some(net) = dev.net() else { return };
-    if !ctl.napi_on && !ctl.queues.is_empty() {
-        for q in ctl.queues.iter() {
+    if !ctl.napi_on && !dev.queues().is_empty() {
+        for q in dev.queues() {
             net.napi_enable(q.idx);
         }
         ctl.napi_on = true;
-        for q in ctl.queues.iter() {
+        for q in dev.queues() {
             net.napi_schedule(q.idx);
         }
     }
@@ -830,7 +869,7 @@ fn stop_data_path(dev: &Device, ctl: &mut Ctl) {
     let Some(net) = dev.net() else { return };
     net.tx_disable();
     if ctl.napi_on {
-        for q in ctl.queues.iter() {
+        for q in dev.queues() {
             net.napi_disable(q.idx);
         }
         ctl.napi_on = false;
@@ -848,8 +887,9 @@ fn disconnect(dev: &Device) {
     }
     stop_data_path(dev, ctl);
     let before = dev.leaks.get();
-    drop(core::mem::take(&mut ctl.bindings));
-    drop(core::mem::take(&mut ctl.queues));
+    // SAFETY: rtnl is held and the data path was stopped just above (`connected` false, tx
+    // disabled, NAPI off); no `queues()` reference is live here.
+    drop(unsafe { dev.replace_data_path(&rtnl, DataPath::default()) });
     drop(rtnl);
     let leaked = dev.leaks.get().saturating_sub(before);
     if leaked != 0 {
@@ -925,6 +965,7 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
                 net: None,
                 backend,
                 ctl: UnsafeCell::new(Ctl::default()),
+                dp: UnsafeCell::new(DataPath::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
                 report: None,
@@ -994,8 +1035,9 @@ unsafe extern "C" fn otherend_changed(
         dev.ctl(&rtnl).state
     };
     let has_rings = {
-        let rtnl = Rtnl::lock();
-        !dev.ctl(&rtnl).queues.is_empty()
+        // Under rtnl: not while connect or disconnect replaces the queues.
+        let _rtnl = Rtnl::lock();
+        !dev.queues().is_empty()
     };
     match XenbusState::from_u32(state).ok() {
         Some(XenbusState::InitWait) if !has_rings => {
@@ -1073,8 +1115,9 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
     // SAFETY: from `KBox::into_raw` in probe; the slot no longer hands it out.
     let dev = unsafe { KBox::from_raw(d) };
     let has_rings = {
-        let rtnl = Rtnl::lock();
-        !dev.ctl(&rtnl).queues.is_empty()
+        // Under rtnl: not while connect or disconnect replaces the queues.
+        let _rtnl = Rtnl::lock();
+        !dev.queues().is_empty()
     };
     if has_rings {
         // Ask the backend to close and give it a moment to unmap our pages.
