@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/err.h>
 #include <linux/jiffies.h>
+#include <linux/delay.h>
 #include <linux/timer.h>
 #include <linux/spinlock.h>
 #include <linux/cpumask.h>
@@ -538,15 +539,25 @@ int xpv_pages_defer(void *va, u32 order, const u32 *grefs, u32 n)
 }
 EXPORT_SYMBOL_GPL(xpv_pages_defer);
 
-/* Called before the grant table goes: a last try, then what is still mapped is leaked. */
+/*
+ * Called before the grant table goes (module unload): what a backend still maps is given up to
+ * XPV_DEFER_SHUTDOWN_MS to be unmapped (a backend unmaps as it closes, which may lag behind the
+ * frontends' removal by a second or two), then leaked for good: after this no one can revoke it.
+ */
+#define XPV_DEFER_SHUTDOWN_MS 10000
+
 void xpv_shim_pages_deferred_shutdown(void)
 {
 	struct xpv_deferred *d, *tmp;
 	unsigned long flags, pages = 0;
+	unsigned int waited = 0;
 
 	WRITE_ONCE(xpv_deferred_stopped, true);
 	cancel_delayed_work_sync(&xpv_deferred_work);
-	xpv_deferred_try();
+	while (xpv_deferred_try() && waited < XPV_DEFER_SHUTDOWN_MS) {
+		msleep(100);
+		waited += 100;
+	}
 	spin_lock_irqsave(&xpv_deferred_lock, flags);
 	list_for_each_entry_safe(d, tmp, &xpv_deferred_list, list) {
 		pages += 1UL << d->order;

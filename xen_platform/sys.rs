@@ -607,9 +607,9 @@ pub(crate) fn kernel_has_xen() -> bool {
     unsafe { b::xpv_shim_kernel_has_xen() != 0 }
 }
 
-/// Deferred reclaim before the grant table goes (`xpv_shim_pages_deferred_shutdown`, helpers.c): a
-/// last try to revoke and free the pages a backend still mapped; those still mapped are leaked.
-/// Process context.
+/// Deferred reclaim before the grant table goes (`xpv_shim_pages_deferred_shutdown`, helpers.c):
+/// the pages a backend still maps get up to 10 s to be unmapped (retried every 100 ms) and are
+/// then revoked and freed; those still mapped after that are leaked. Process context, sleeps.
 pub(crate) fn pages_deferred_shutdown() {
     // SAFETY: no arguments; may sleep (we are in process context).
     unsafe { b::xpv_shim_pages_deferred_shutdown() };

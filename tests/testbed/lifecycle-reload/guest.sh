@@ -29,8 +29,9 @@ while [ $r -le 20 ]; do
     bad="round $r: network: $(cat /tmp/net.out /tmp/ping.out | tr '\n' ' ')"; break
   fi
   sync; echo 3 > /proc/sys/vm/drop_caches
-  log="$log r$r:free=$(meminfo MemFree),slab=$(meminfo Slab)"
-  [ $r = 2 ] && { free2=$(meminfo MemFree); slab2=$(meminfo Slab); }
+  free=$(meminfo MemFree) slab=$(meminfo Slab)
+  log="$log r$r:free=$free,slab=$slab,total=$(meminfo MemTotal)"
+  echo "$r $free $slab" >> /tmp/mem.txt
   r=$((r + 1))
 done
 if [ -z "$bad" ]; then
@@ -43,11 +44,29 @@ tb_info "memory per round (KiB):$log"
 # The xenbus reset at work (pr_info, not on the console): devices found left by the earlier load.
 tb_info "xenbus resets: $(dmesg | grep -c 'vbd/51712: left .* resetting') of vbd/51712, $(dmesg | grep -c 'vif/0: left .* resetting') of vif/0"
 if [ -z "$bad" ]; then
-  free20=$(meminfo MemFree) slab20=$(meminfo Slab)
-  if [ $((slab20 - slab2)) -le 1024 ] && [ $((free2 - free20)) -le 4096 ]; then
-    tb_pass memory-flat "round 2 -> 20: Slab $slab2 -> $slab20 KiB, MemFree $free2 -> $free20 KiB"
+  # Medians of rounds 2-6 and 16-20 (round 1 warms caches): a single MemFree reading moves by
+  # up to ~2.7 MiB between rounds with nothing leaking (per-CPU page lists), so a round-to-round
+  # comparison fails at random (CI, 2026-12-03: round 2 was such a high reading). A leak of
+  # 220 KiB (Slab: 37 KiB) or more per round still moves the medians, 14 rounds apart, past
+  # the bounds.
+  med() { awk -v c="$1" -v a="$2" -v b="$3" '$1 >= a && $1 <= b { print $c }' /tmp/mem.txt | sort -n | sed -n 3p; }
+  free_a=$(med 2 2 6) free_b=$(med 2 16 20) slab_a=$(med 3 2 6) slab_b=$(med 3 16 20)
+  what="medians of rounds 2-6 -> 16-20: Slab $slab_a -> $slab_b KiB, MemFree $free_a -> $free_b KiB"
+  if [ $((slab_b - slab_a)) -le 512 ] && [ $((free_a - free_b)) -le 3072 ]; then
+    tb_pass memory-flat "$what"
   else
-    tb_fail memory-flat "round 2 -> 20: Slab $slab2 -> $slab20 KiB (+1024 allowed), MemFree $free2 -> $free20 KiB (-4096 allowed)"
+    tb_fail memory-flat "$what (Slab +512 KiB, MemFree -3072 KiB allowed)"
   fi
+fi
+# Pages a backend still maps when their owner lets go wait on xen_platform's deferred list
+# ("still maps ... freed once it unmaps them", then "deferred page(s) revoked and freed"); what
+# is still mapped when xen_platform goes is leaked for good, with a message ("leaked"): with a
+# backend that closes as it should, nothing may be.
+tb_info "deferred: $(dmesg | grep -c 'still maps') ring teardown(s) with pages still mapped, $(dmesg | grep -c 'deferred page(s) revoked and freed') deferred reclaim(s) done"
+leaks=$(dmesg | grep -E 'leaked' | head -n 3 | tr '\n' '|')
+if [ -z "$leaks" ]; then
+  tb_pass no-leak "no leaked-page message in 20 rounds"
+else
+  tb_fail no-leak "$leaks"
 fi
 tb_event connected
