@@ -30,8 +30,10 @@
 //! disk over all its rings (bounce memory and grant references: 64 x 33 pages with 32 segments).
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::{new_mutex, Mutex};
 
 #[macro_use]
 #[path = "../xen_proto/src/kernel_common.rs"]
@@ -49,6 +51,7 @@ use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use blkif::{Request, Response};
 use granted_pages::{GrantedPage, GrantedPages};
+use kernel_frontend::{Bound, Frontend};
 use xenbus_state::XenbusState;
 
 module! {
@@ -63,8 +66,6 @@ module! {
 
 /// Block major of Xen virtual disks (`XENVBD_MAJOR`, `xvd`).
 const XENVBD_MAJOR: u32 = 202;
-/// Most devices bound at once.
-const MAX_DEVICES: usize = 64;
 /// Most blk-mq tags (= ring slots in use) per disk, over all its rings: each slot holds a
 /// granted bounce page per segment, so this bounds a disk's bounce memory and grant references
 /// (64 slots of 32 segments: 2112 grants, 8.3 MiB).
@@ -141,13 +142,12 @@ struct RingState {
 /// Most pages of a ring (`2^MAX_RING_PAGE_ORDER`).
 const RING_PAGES: usize = 1 << blkif::MAX_RING_PAGE_ORDER;
 
-/// One blkif ring (= one blk-mq hardware queue). Field order is drop order: the handler's binding
-/// goes first (its handler takes the lock and reads the ring), then the lock with the slots and
-/// their pages, and the ring pages (which the ring in `lock` points into) last.
+/// One blkif ring (= one blk-mq hardware queue); its handler's binding is kept apart, in
+/// [`DataPath::bindings`], which drops first. Field order is drop order: the lock with the slots
+/// and their pages, then the ring pages (which the ring in `lock` points into).
 struct RingInfo {
-    binding: Option<EvtchnBinding>,
     lock: sys::IrqSpinLock<RingState>,
-    /// Closed on drop, after the binding is gone.
+    /// Closed on drop (the binding is gone by then).
     port: Port,
     /// The ring's pages and their grants (`ring-ref<i>`).
     pages: GrantedPages<RING_PAGES>,
@@ -156,13 +156,21 @@ struct RingInfo {
 }
 
 impl Drop for RingInfo {
-    /// Unbinds the handler (waiting for a running one), closes the port; the fields then drop in
-    /// order: slot pages and ring pages revoked and freed, or leaked if the backend still maps
-    /// them (counted in the device's `leaks`).
+    /// Closes the port; the fields then drop in order: slot pages and ring pages revoked and
+    /// freed, or leaked if the backend still maps them (counted in the device's `leaks`).
     fn drop(&mut self) {
-        self.binding = None;
         let _ = self.port.close();
     }
+}
+
+/// What the I/O paths read: the rings, the bindings of their handlers and the negotiated
+/// features. Field order is drop order: the bindings first (each handler reads its ring).
+#[derive(Default)]
+struct DataPath {
+    /// One per ring, in ring order, each pointing at its boxed [`RingInfo`]; empty once stopped.
+    bindings: KVec<EvtchnBinding>,
+    rings: KVec<KBox<RingInfo>>,
+    feat: Features,
 }
 
 /// Negotiated with the backend at connect.
@@ -197,15 +205,18 @@ struct Blkfront {
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
     leaks: grant::LeakCount,
-    /// Changed only from the xenbus callbacks (process context, serialised per device) while no
-    /// disk exists (or, for `feat`, before it is created); read by `queue_rq` and the handlers.
-    inner: core::cell::UnsafeCell<Inner>,
+    /// Read by the xenbus callbacks (holding `ctl`) and by `queue_rq` and the request timeout
+    /// (which run only while the disk exists); changed only through [`Locked::dp_mut`], which
+    /// holds `ctl` and refuses while the disk or its tag set exists. The ring handlers read their
+    /// own [`RingInfo`], never this.
+    dp: core::cell::UnsafeCell<DataPath>,
+    /// The xenbus callbacks' state, behind a mutex ([`Blkfront::lock`]).
+    ctl: Pin<KBox<Mutex<Ctl>>>,
 }
 
-struct Inner {
-    rings: KVec<KBox<RingInfo>>,
+/// What only the xenbus callbacks use (process context).
+struct Ctl {
     ring_order: u32,
-    feat: Features,
     sectors: u64,
     /// Logical sector size in bytes (`sector-size`, read at connect).
     sector_size: u32,
@@ -214,26 +225,60 @@ struct Inner {
     tags: Option<sys::TagSet>,
 }
 
-// SAFETY: `inner` follows the discipline documented on it; the rest is atomics and plain data.
+// SAFETY: `dp` follows the discipline documented on it; the rest is atomics, locks and plain data.
 unsafe impl Sync for Blkfront {}
 // SAFETY: as Sync.
 unsafe impl Send for Blkfront {}
 
-impl Blkfront {
-    /// The mutable part. Process context (xenbus callbacks of this device) only.
-    ///
-    /// # Safety
-    /// No other reference from [`Self::inner_mut`] may be live; readers in IRQ/queue_rq only
-    /// touch `rings` (which is not resized while they can run) and `feat`.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn inner_mut(&self) -> &mut Inner {
-        // SAFETY: per the contract.
-        unsafe { &mut *self.inner.get() }
+/// The xenbus callbacks' hold on a device: its `ctl` locked, and through it the data path.
+struct Locked<'a> {
+    info: &'a Blkfront,
+    ctl: Guard<'a, Ctl, MutexBackend>,
+}
+
+impl Locked<'_> {
+    /// The data path, for reading (alongside `queue_rq` and the timeout, which only read it).
+    fn dp(&self) -> &DataPath {
+        // SAFETY: changed only through `dp_mut`, which needs this lock exclusively.
+        unsafe { &*self.info.dp.get() }
     }
 
-    fn inner(&self) -> &Inner {
-        // SAFETY: shared reads; writes happen only when no reader can run (see `inner`).
-        unsafe { &*self.inner.get() }
+    /// The data path, for changing: `EBUSY` while the disk or its tag set exists (`queue_rq`
+    /// and the timeout may then be reading it). Taken with the lock held exclusively, so no
+    /// other callback holds a reference from [`Self::dp`].
+    fn dp_mut(&mut self) -> Result<&mut DataPath> {
+        if self.ctl.disk.is_some() || self.ctl.tags.is_some() {
+            return Err(EBUSY);
+        }
+        // SAFETY: no disk and no tag set, so no `queue_rq` or timeout runs (they end before the
+        // disk and the tag set are gone); the ring handlers never read `dp`; every other
+        // reader holds this lock, which we hold exclusively.
+        Ok(unsafe { &mut *self.info.dp.get() })
+    }
+
+    /// Replaces the data path (refused as [`Self::dp_mut`]); returns the old one.
+    fn replace_dp(&mut self, new: DataPath) -> Result<DataPath> {
+        Ok(core::mem::replace(self.dp_mut()?, new))
+    }
+}
+
+impl Blkfront {
+    /// Locks the xenbus callbacks' state (process context; may sleep).
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            info: self,
+            ctl: self.ctl.lock(),
+        }
+    }
+
+    /// The data path as `queue_rq` and the request timeout read it.
+    ///
+    /// # Safety
+    /// Only from the block layer's callbacks of this device's disk: while one runs, the disk
+    /// and its tag set exist, so the data path is not changed ([`Locked::dp_mut`]).
+    unsafe fn dp_io(&self) -> &DataPath {
+        // SAFETY: per the contract.
+        unsafe { &*self.dp.get() }
     }
 
     fn name(&self) -> vdev::DiskName {
@@ -270,25 +315,8 @@ unsafe extern "C" fn report_violation(data: *mut c_void) {
     }
 }
 
-/// The bound devices, by xenbus handle.
-static DEVICES: [AtomicPtr<Blkfront>; MAX_DEVICES] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICES];
-static HANDLES: [AtomicPtr<abi_xenbus::XenbusDevHandle>; MAX_DEVICES] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_DEVICES];
-
-fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<(usize, &'static Blkfront)> {
-    for i in 0..MAX_DEVICES {
-        if HANDLES[i].load(Ordering::Acquire) == h {
-            let p = DEVICES[i].load(Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: set by probe from a leaked KBox, cleared and freed only by remove
-                // (which xenbus never runs concurrently with this device's other callbacks).
-                return Some((i, unsafe { &*p }));
-            }
-        }
-    }
-    None
-}
+/// The bound devices.
+static DEVICES: kernel_frontend::Devices<Blkfront> = kernel_frontend::Devices::new();
 
 // ---- data path -------------------------------------------------------------------------------
 
@@ -309,11 +337,12 @@ pub unsafe extern "C" fn xpv_blkfront_queue_rq(
     if info.error.load(Ordering::Acquire) || info.state.load(Ordering::Acquire) != st::CONNECTED {
         return sys::sts::IOERR;
     }
-    let inner = info.inner();
-    let Some(r) = inner.rings.get(hwq as usize) else {
+    // SAFETY: the block layer's `queue_rq` of this device's disk.
+    let dp = unsafe { info.dp_io() };
+    let Some(r) = dp.rings.get(hwq as usize) else {
         return sys::sts::IOERR;
     };
-    submit(info, &inner.feat, r, rq)
+    submit(info, &dp.feat, r, rq)
 }
 
 fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
@@ -633,38 +662,27 @@ pub unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
     // SAFETY: the disk's queuedata is its device, which outlives the disk.
     let info = unsafe { &*(data as *const Blkfront) };
     if !info.error.load(Ordering::Acquire) {
-        let bs = match backend_state(&info.dev) {
+        let bs = match info.dev.otherend_state() {
             Some(XenbusState::Connected) | None => return 0,
             Some(bs) => bs,
         };
         info.set_error(format_args!(
             "backend {} with {} request(s) unanswered",
             bs.name(),
-            inflight(info)
+            // SAFETY: the block layer's timeout callback of this device's disk.
+            inflight(unsafe { info.dp_io() })
         ));
     }
-    for r in info.inner().rings.iter() {
+    // SAFETY: as above.
+    for r in unsafe { info.dp_io() }.rings.iter() {
         process_ring(info, r);
     }
     1
 }
 
-/// The backend's `state` as far as it can be known: `Some(Unknown)` if the node is gone
-/// (`-ENOENT`: the toolstack removed the backend) or holds no state (garbage, too long), `None`
-/// if xenstore could not be read at all (`-ENOMEM`, `-EIO`, ...), which says nothing about the
-/// backend: the caller keeps waiting rather than failing I/O on a transient error.
-fn backend_state(dev: &XenbusDevice) -> Option<XenbusState> {
-    let mut buf = [0u8; 16];
-    match dev.read_otherend(b"state", &mut buf) {
-        Ok(n) => Some(XenbusState::parse(&buf[..n]).unwrap_or(XenbusState::Unknown)),
-        Err(e) if e == ENOENT.to_errno() || e == E2BIG.to_errno() => Some(XenbusState::Unknown),
-        Err(_) => None,
-    }
-}
-
-fn inflight(info: &Blkfront) -> usize {
-    info.inner()
-        .rings
+/// Requests in flight over all rings.
+fn inflight(dp: &DataPath) -> usize {
+    dp.rings
         .iter()
         .map(|r| r.lock.lock().slots.iter().filter(|s| s.busy).count())
         .sum()
@@ -686,8 +704,8 @@ fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
     read_u64(dev, node).and_then(|v| u32::try_from(v).ok())
 }
 
-/// Allocates and grants one ring, binds its event channel. On error everything made so far is
-/// undone (the pages revoked and freed by their owner, the port closed by `RingInfo`'s drop).
+/// Allocates and grants one ring with its event channel (not bound yet). On error everything
+/// made so far is undone (the pages revoked and freed by their owner, the port closed by `RingInfo`'s drop).
 fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
     // SAFETY: the device (and so its leak counter) outlives its rings: they are freed by
     // `free_rings` before `remove` frees the device.
@@ -701,29 +719,21 @@ fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInf
     })?;
     let port = info.dev.alloc_evtchn().map_err(kerr)?;
     // From here on the port is closed by `RingInfo`'s drop (also if `KBox::new` fails).
-    let mut r = KBox::new(
+    Ok(KBox::new(
         RingInfo {
-            binding: None,
             lock,
             port,
             pages,
             dev: info as *const Blkfront,
         },
         GFP_KERNEL,
-    )?;
-    let data = (&*r as *const RingInfo).cast_mut().cast::<c_void>();
-    // SAFETY: the RingInfo is boxed (stable address) and the binding is dropped before it is
-    // freed (`free_rings`); `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
-    let b = unsafe { EvtchnBinding::new(port, ring_event, data) }.map_err(kerr)?;
-    r.binding = Some(b);
-    Ok(r)
+    )?)
 }
 
 /// `talk_to_blkback`: rings, event channels, our keys, `Initialised`.
 fn setup_rings(info: &Blkfront) -> Result {
-    // SAFETY: xenbus callback of this device; no disk, so no reader.
-    let inner = unsafe { info.inner_mut() };
-    free_rings(info, inner);
+    let mut l = info.lock();
+    free_rings(&mut l);
     let dev = &info.dev;
     let devinfo = dev.info().map_err(kerr)?;
     let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
@@ -735,19 +745,27 @@ fn setup_rings(info: &Blkfront) -> Result {
         read_u32(dev, b"max-ring-page-order"),
         sys::params::max_ring_page_order(),
     );
+    // Made apart and installed whole; on an error it drops here, bindings first.
+    let mut dp = DataPath::default();
     for i in 0..nr {
         let r = alloc_ring(info, order, otherend)?;
         // Queue i's events on CPU i mod n (with per-vCPU upcall vectors; else all stay on
         // vCPU 0), as blk-mq maps queue i to those CPUs.
         r.port.spread(i);
-        inner.rings.push(r, GFP_KERNEL)?;
+        let (port, data) = (r.port, (&*r as *const RingInfo).cast_mut().cast::<c_void>());
+        dp.rings.push(r, GFP_KERNEL)?;
+        // SAFETY: the RingInfo is boxed (stable address) and `dp.bindings` drops before
+        // `dp.rings`; `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
+        let b = unsafe { EvtchnBinding::new(port, ring_event, data) }.map_err(kerr)?;
+        dp.bindings.push(b, GFP_KERNEL)?;
     }
-    inner.ring_order = order;
     let persistent = sys::params::feature_persistent();
     abi_xenbus_client::with_transaction(|tx| {
-        write_keys(info, inner, tx, nr, order, persistent).map_err(|e| e.to_errno())
+        write_keys(info, &dp, tx, nr, order, persistent).map_err(|e| e.to_errno())
     })
     .map_err(kerr)?;
+    l.ctl.ring_order = order;
+    l.replace_dp(dp)?;
     dev.switch_state(XenbusState::Initialised).map_err(kerr)?;
     info.state.store(st::RINGS, Ordering::Release);
     Ok(())
@@ -755,7 +773,7 @@ fn setup_rings(info: &Blkfront) -> Result {
 
 fn write_keys(
     info: &Blkfront,
-    inner: &Inner,
+    dp: &DataPath,
     tx: u32,
     nr: u32,
     order: u32,
@@ -774,7 +792,7 @@ fn write_keys(
             format_args!("{}", nr),
         )?;
     }
-    for (q, r) in inner.rings.iter().enumerate() {
+    for (q, r) in dp.rings.iter().enumerate() {
         for i in 0..r.pages.pages() {
             let gref = format_args!("{}", r.pages.gref(i));
             match (nr > 1, order > 0) {
@@ -800,9 +818,14 @@ fn write_keys(
 
 /// Unbinds, revokes and frees every ring with its slots (`RingInfo`'s drop); pages the backend
 /// still maps are leaked and counted in the device's `leaks`.
-fn free_rings(info: &Blkfront, inner: &mut Inner) {
+fn free_rings(l: &mut Locked<'_>) {
+    let info = l.info;
     let before = info.leaks.get();
-    drop(core::mem::replace(&mut inner.rings, KVec::new()));
+    match l.replace_dp(DataPath::default()) {
+        Ok(dp) => drop(dp),
+        // Not reached: every caller has stopped the device (no disk) first.
+        Err(_) => pr_err!("{}: rings still used by the disk: not freed\n", info.name()),
+    }
     let leaked = info.leaks.get().saturating_sub(before);
     if leaked > 0 {
         pr_warn!(
@@ -815,10 +838,10 @@ fn free_rings(info: &Blkfront, inner: &mut Inner) {
 }
 
 /// Grants the bounce pages of every slot (persistently, for the device's life).
-fn alloc_slots(info: &Blkfront, inner: &Inner, depth: u32, segs: usize, indirect: bool) -> Result {
+fn alloc_slots(info: &Blkfront, dp: &DataPath, depth: u32, segs: usize, indirect: bool) -> Result {
     let devinfo = info.dev.info().map_err(kerr)?;
     let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
-    for r in inner.rings.iter() {
+    for r in dp.rings.iter() {
         let mut slots = KVec::new();
         for _ in 0..depth {
             let mut s = Slot {
@@ -936,15 +959,16 @@ fn connect(info: &Blkfront) -> Result<(), ConnectError> {
         trusted: sys::params::trusted() && dev.own_flag(b"trusted", true) && !feat.persistent,
         ..feat
     };
-    // SAFETY: xenbus callback of this device; no disk yet, so no reader of `inner`.
-    let inner = unsafe { info.inner_mut() };
-    let nr = inner.rings.len() as u32;
-    let ring_slots = ring::ring_size(4096 << inner.ring_order, BlkRing::ENTRY_BYTES);
+    let mut l = info.lock();
+    let nr = l.dp().rings.len() as u32;
+    let ring_order = l.ctl.ring_order;
+    let ring_slots = ring::ring_size(4096 << ring_order, BlkRing::ENTRY_BYTES);
     let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
-    alloc_slots(info, inner, depth, segs, indirect)?;
-    inner.feat = feat;
-    inner.sectors = sectors;
-    inner.sector_size = params.sector_size;
+    alloc_slots(info, l.dp(), depth, segs, indirect)?;
+    // No disk yet: nothing reads the data path.
+    l.dp_mut()?.feat = feat;
+    l.ctl.sectors = sectors;
+    l.ctl.sector_size = params.sector_size;
     let tags = sys::TagSet::new(nr, depth)?;
     let gran = if feat.granularity.is_power_of_two() && feat.granularity >= params.sector_size {
         feat.granularity
@@ -978,7 +1002,7 @@ fn connect(info: &Blkfront) -> Result<(), ConnectError> {
     );
     disk.set_capacity(sectors, false);
     disk.set_ro(params.read_only());
-    inner.tags = Some(tags);
+    l.ctl.tags = Some(tags);
     info.state.store(st::CONNECTED, Ordering::Release);
     dev.switch_state(XenbusState::Connected).map_err(kerr)?;
     pr_info!(
@@ -989,7 +1013,7 @@ fn connect(info: &Blkfront) -> Result<(), ConnectError> {
         params.sector_size,
         params.physical_sector_size,
         nr,
-        inner.ring_order,
+        ring_order,
         ring_slots,
         depth,
         segs,
@@ -1012,7 +1036,7 @@ fn connect(info: &Blkfront) -> Result<(), ConnectError> {
     );
     // Child of the xen bus device, as Linux's blkfront (`/sys/block/xvda/device` -> vbd-51712).
     let r = disk.add(dev.device_ptr());
-    inner.disk = Some(disk);
+    l.ctl.disk = Some(disk);
     if let Err(e) = r {
         pr_err!("{}: add_disk failed: {:?}\n", name, e);
         return Err(ConnectError(e, "adding the disk"));
@@ -1031,22 +1055,22 @@ fn check_resize(info: &Blkfront) {
     let Some(sectors) = read_u64(&info.dev, b"sectors") else {
         return;
     };
-    // SAFETY: xenbus callback of this device; only `sectors` changes (not read elsewhere).
-    let inner = unsafe { info.inner_mut() };
-    if sectors == inner.sectors {
+    let mut l = info.lock();
+    let ctl = &mut *l.ctl;
+    if sectors == ctl.sectors {
         return;
     }
-    if let Err(e) = blkif::check_capacity(sectors, inner.sector_size) {
+    if let Err(e) = blkif::check_capacity(sectors, ctl.sector_size) {
         pr_err!(
             "{}: resize to {} sectors refused ({:?}): keeping {} sectors\n",
             info.name(),
             sectors,
             e,
-            inner.sectors
+            ctl.sectors
         );
         return;
     }
-    if let Some(d) = inner.disk.as_ref() {
+    if let Some(d) = ctl.disk.as_ref() {
         pr_info!(
             "{}: capacity {} -> {} sectors\n",
             info.name(),
@@ -1055,7 +1079,7 @@ fn check_resize(info: &Blkfront) {
         );
         d.set_capacity(sectors, true);
     }
-    inner.sectors = sectors;
+    ctl.sectors = sectors;
 }
 
 /// The backend is going (`Closing`/`Closed`) or we are removed: stop I/O, remove the disk,
@@ -1080,16 +1104,17 @@ fn stop(info: &Blkfront) -> bool {
         info.state.store(prev, Ordering::Release);
         return false;
     }
+    let mut l = info.lock();
     // Any submitter that saw CONNECTED holds a ring lock: wait for it by taking each lock.
-    for r in info.inner().rings.iter() {
+    for r in l.dp().rings.iter() {
         drop(r.lock.lock());
     }
     let mut waited = 0;
-    while inflight(info) > 0 && waited < DRAIN_MS {
+    while inflight(l.dp()) > 0 && waited < DRAIN_MS {
         sys::msleep(20);
         waited += 20;
     }
-    let left = inflight(info);
+    let left = inflight(l.dp());
     if left > 0 {
         pr_warn!(
             "{}: {} request(s) unanswered after {} ms: failing them\n",
@@ -1098,38 +1123,26 @@ fn stop(info: &Blkfront) -> bool {
             DRAIN_MS
         );
         info.error.store(true, Ordering::Release);
-        for r in info.inner().rings.iter() {
+        for r in l.dp().rings.iter() {
             process_ring(info, r);
         }
     }
-    // SAFETY: xenbus callback of this device; I/O is refused from now on.
-    let inner = unsafe { info.inner_mut() };
-    if let Some(d) = inner.disk.take() {
+    if let Some(d) = l.ctl.disk.take() {
         drop(d);
         pr_info!("{}: removed\n", info.name());
     }
-    inner.tags = None;
-    for r in inner.rings.iter_mut() {
-        r.binding = None;
+    l.ctl.tags = None;
+    // No handler after this (each unbinding waits for a running one); the rings stay until
+    // `free_rings`, the backend may still map their pages.
+    if let Ok(dp) = l.dp_mut() {
+        drop(core::mem::take(&mut dp.bindings));
     }
     info.state.store(st::CLOSED, Ordering::Release);
     true
 }
 
-/// `probe`: decode the vdev, decline what Linux declines, remember the device.
-///
-/// # Safety
-/// Called by xenbus with a live device handle.
-unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
-    // SAFETY: valid until our remove returns; we drop it there.
-    let dev = unsafe { XenbusDevice::from_raw(h) };
-    match probe_dev(dev, h) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
+/// `probe`: decode the vdev, decline what Linux declines; the device's state.
+fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfront>> {
     let mut buf = [0u8; 24];
     let raw = match dev.read_own(b"virtual-device", &mut buf) {
         Ok(n) => blkif::parse_u64(&buf[..n]),
@@ -1174,24 +1187,17 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         }
     }
     // As Linux's xlbd_reserve_minors: a disk whose minors another disk already has (sdb and
-    // xvdb, hdc and xvdc, ...) is refused. Devices are probed one at a time (the xen bus adds
-    // them from its watch work), so the check and the insertion below do not race.
-    if let Some(other) = DEVICES.iter().find_map(|d| {
-        let p = d.load(Ordering::Acquire);
-        // SAFETY: a published device, freed only by `remove`, which does not run concurrently
-        // with a probe (see `lookup`).
-        (!p.is_null())
-            .then(|| unsafe { &*p })
-            .filter(|o| o.vdev.minors_overlap(&vdev))
-    }) {
+    // xvdb, hdc and xvdc, ...) is refused. Devices are probed one at a time (see `Bound`), so
+    // the check and the insertion do not race.
+    if let Some(other) = bound.find_map(|o| o.vdev.minors_overlap(&vdev).then_some(o.vdev)) {
         pr_err!(
             "vbd {}: {} (minors {}..{}) would take the minors of {} (vdev {}): refused\n",
             raw,
             vdev.name(),
             vdev.minor,
             vdev.minor + vdev.nr_minors(),
-            other.vdev.name(),
-            other.vdev.raw
+            other.name(),
+            other.raw
         );
         return Err(EBUSY);
     }
@@ -1210,15 +1216,17 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             error: AtomicBool::new(false),
             report: None,
             leaks: grant::LeakCount::new(),
-            inner: core::cell::UnsafeCell::new(Inner {
-                rings: KVec::new(),
-                ring_order: 0,
-                feat: Features::default(),
-                sectors: 0,
-                sector_size: 512,
-                disk: None,
-                tags: None,
-            }),
+            dp: core::cell::UnsafeCell::new(DataPath::default()),
+            ctl: KBox::pin_init(
+                new_mutex!(Ctl {
+                    ring_order: 0,
+                    sectors: 0,
+                    sector_size: 512,
+                    disk: None,
+                    tags: None,
+                }),
+                GFP_KERNEL,
+            )?,
         },
         GFP_KERNEL,
     )?;
@@ -1226,37 +1234,29 @@ fn probe_dev(dev: XenbusDevice, h: *mut abi_xenbus::XenbusDevHandle) -> Result {
     // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
     // (`remove`, or the drop below).
     b.report = Some(unsafe { abi_client::Work::new(report_violation, data) }.map_err(kerr)?);
-    let p = KBox::into_raw(b);
-    for i in 0..MAX_DEVICES {
-        if DEVICES[i]
-            .compare_exchange(
-                core::ptr::null_mut(),
-                p,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            HANDLES[i].store(h, Ordering::Release);
-            return Ok(());
-        }
+    Ok(b)
+}
+
+impl Frontend for Blkfront {
+    fn devices() -> &'static kernel_frontend::Devices<Self> {
+        &DEVICES
     }
-    // SAFETY: from `into_raw` above, not published.
-    drop(unsafe { KBox::from_raw(p) });
-    Err(ENOSPC)
+
+    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>> {
+        probe_dev(dev, bound)
+    }
+
+    fn otherend_changed(&self, bs: XenbusState) {
+        otherend_changed(self, bs)
+    }
+
+    fn remove(&self) {
+        remove(self)
+    }
 }
 
 /// `otherend_changed`: the backend's state machine (`blkback_changed`).
-///
-/// # Safety
-/// Called by xenbus with a live device handle, serialised with probe/remove of the device.
-unsafe extern "C" fn otherend_changed(
-    h: *mut abi_xenbus::XenbusDevHandle,
-    backend_state: u32,
-    _ctx: *mut c_void,
-) {
-    let Some((_, info)) = lookup(h) else { return };
-    let bs = XenbusState::from_u32(backend_state).unwrap_or(XenbusState::Unknown);
+fn otherend_changed(info: &Blkfront, bs: XenbusState) {
     let state = info.state.load(Ordering::Acquire);
     match bs {
         XenbusState::InitWait => {
@@ -1279,8 +1279,7 @@ unsafe extern "C" fn otherend_changed(
                 info.error.store(false, Ordering::Release);
                 if let Err(e) = setup_rings(info) {
                     pr_err!("{}: cannot set up rings: {:?}\n", info.name(), e);
-                    // SAFETY: xenbus callback of this device, no disk.
-                    free_rings(info, unsafe { info.inner_mut() });
+                    free_rings(&mut info.lock());
                     info.state.store(st::CLOSED, Ordering::Release);
                     info.dev.fatal(e.to_errno(), "setting up the rings");
                 }
@@ -1308,15 +1307,12 @@ unsafe extern "C" fn otherend_changed(
     }
 }
 
-/// `remove`: the device goes (hot-unplug or unload).
-///
-/// # Safety
-/// Called by xenbus with a live device handle, after which it is invalid.
-unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
-    let Some((i, info)) = lookup(h) else { return };
+/// `remove`: the device goes (hot-unplug or unload); its state is freed after this.
+fn remove(info: &Blkfront) {
     teardown(info);
     // Give the backend a moment to unmap our pages (it does on our Closed) before revoking.
-    if !info.inner().rings.is_empty() {
+    let has_rings = !info.lock().dp().rings.is_empty();
+    if has_rings {
         let _ = info.dev.wait_otherend(
             &[
                 XenbusState::Closed,
@@ -1326,16 +1322,11 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
             2000,
         );
     }
-    // SAFETY: xenbus callback of this device; the disk is gone.
-    free_rings(info, unsafe { info.inner_mut() });
+    free_rings(&mut info.lock());
     // No interrupt handler or request is left to queue the report: wait for a running one.
     if let Some(w) = &info.report {
         w.cancel();
     }
-    let p = DEVICES[i].swap(core::ptr::null_mut(), Ordering::AcqRel);
-    HANDLES[i].store(core::ptr::null_mut(), Ordering::Release);
-    // SAFETY: from `KBox::into_raw` in probe; unpublished now, no callback can run.
-    drop(unsafe { KBox::from_raw(p) });
 }
 
 /// Module parameters the kernel command line may set (`xen_blkfront.<param>=<value>`), by the
@@ -1348,8 +1339,7 @@ const CMDLINE_PARAMS: [&[u8]; 5] = [
     b"xen_blkfront.trusted",
 ];
 
-static DRIVER: abi_xenbus::XenbusFrontendDriver =
-    abi_xenbus::frontend_driver("vbd", "vbd", probe, Some(remove), Some(otherend_changed));
+static DRIVER: abi_xenbus::XenbusFrontendDriver = kernel_frontend::driver::<Blkfront>("vbd", "vbd");
 
 struct XenBlkfront {
     // Field order is drop order: stop taking devices before giving the major back.

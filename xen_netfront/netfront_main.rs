@@ -39,7 +39,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 #[macro_use]
@@ -54,6 +54,7 @@ mod sys;
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use granted_pages::GrantedPage;
+use kernel_frontend::{Bound, Frontend};
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use ring::SharedRing;
 use sys::{NetDev, Rtnl, TxSkb};
@@ -305,31 +306,8 @@ unsafe extern "C" fn report_violation(data: *mut c_void) {
     }
 }
 
-/// The devices we bound: (xenbus handle, our state).
-struct Slot {
-    h: AtomicPtr<abi_xenbus::XenbusDevHandle>,
-    d: AtomicPtr<Device>,
-}
-
-const MAX_DEVS: usize = 16;
-#[allow(clippy::declare_interior_mutable_const)]
-const EMPTY: Slot = Slot {
-    h: AtomicPtr::new(core::ptr::null_mut()),
-    d: AtomicPtr::new(core::ptr::null_mut()),
-};
-static DEVS: [Slot; MAX_DEVS] = [EMPTY; MAX_DEVS];
-
-fn lookup(h: *mut abi_xenbus::XenbusDevHandle) -> Option<&'static Device> {
-    for s in &DEVS {
-        if s.h.load(Ordering::Acquire) == h {
-            let d = s.d.load(Ordering::Acquire);
-            // SAFETY: published by probe, valid until remove (which clears the slot first and
-            // is never concurrent with the other callbacks of the device).
-            return unsafe { d.as_ref() };
-        }
-    }
-    None
-}
+/// The bound devices.
+static DEVICES: kernel_frontend::Devices<Device> = kernel_frontend::Devices::new();
 
 /// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
 ///
@@ -910,18 +888,26 @@ fn set_state(dev: &Device, s: XenbusState) {
     dev.ctl(&rtnl).state = s as u32;
 }
 
-/// `probe`: a new `vif` device.
-///
-/// # Safety
-/// Called by xenbus with a live device handle, valid until our `remove` returns.
-unsafe extern "C" fn probe(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) -> i32 {
-    match probe_inner(h) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+impl Frontend for Device {
+    fn devices() -> &'static kernel_frontend::Devices<Self> {
+        &DEVICES
+    }
+
+    fn probe(xdev: XenbusDevice, _bound: Bound<'_, Self>) -> Result<KBox<Self>> {
+        probe(xdev)
+    }
+
+    fn otherend_changed(&self, state: XenbusState) {
+        otherend_changed(self, state)
+    }
+
+    fn remove(&self) {
+        remove(self)
     }
 }
 
-fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
+/// `probe`: a new `vif` device; its state.
+fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
     let pi = abi_client::platform_info().map_err(Error::from_errno)?;
     if !unplug::has_pv_nic_devices(pi.unplug) {
         pr_info!(
@@ -930,8 +916,6 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         );
         return Err(ENODEV);
     }
-    // SAFETY: `h` was passed to this callback; we use it until `remove` returns.
-    let xdev = unsafe { XenbusDevice::from_raw(h) };
     let info = xdev.info().map_err(Error::from_errno)?;
     let backend = u16::try_from(info.otherend_id).map_err(|_| EINVAL)?;
     let mut buf = [0u8; 32];
@@ -946,19 +930,7 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
         xdev.fatal(EINVAL.to_errno(), "parsing mac");
         return Err(EINVAL);
     };
-    let slot = DEVS
-        .iter()
-        .find(|s| {
-            s.h.compare_exchange(
-                core::ptr::null_mut(),
-                h,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        })
-        .ok_or(ENOSPC)?;
-    let res = (|| -> Result<KBox<Device>> {
+    let dev = {
         let mut dev = KBox::new(
             Device {
                 xdev,
@@ -991,45 +963,27 @@ fn probe_inner(h: *mut abi_xenbus::XenbusDevHandle) -> Result {
             unsafe { net.free() };
             return Err(e);
         }
-        Ok(dev)
-    })();
-    match res {
-        Ok(dev) => {
-            let net = dev.net;
-            slot.d.store(KBox::into_raw(dev), Ordering::Release);
-            if let Some(n) = net {
-                pr_info!(
-                    "{}: vif {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, backend domain {}\n",
-                    n.name(),
-                    abi_xenbus::field_str(&info.nodename).unwrap_or("?"),
-                    mac[0],
-                    mac[1],
-                    mac[2],
-                    mac[3],
-                    mac[4],
-                    mac[5],
-                    backend
-                );
-            }
-            Ok(())
-        }
-        Err(e) => {
-            slot.h.store(core::ptr::null_mut(), Ordering::Release);
-            Err(e)
-        }
+        dev
+    };
+    if let Some(n) = dev.net {
+        pr_info!(
+            "{}: vif {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, backend domain {}\n",
+            n.name(),
+            abi_xenbus::field_str(&info.nodename).unwrap_or("?"),
+            mac[0],
+            mac[1],
+            mac[2],
+            mac[3],
+            mac[4],
+            mac[5],
+            backend
+        );
     }
+    Ok(dev)
 }
 
 /// `otherend_changed`: the backend's state machine (`netback_changed`).
-///
-/// # Safety
-/// Called by xenbus with a live device handle, serialised with probe/remove of the device.
-unsafe extern "C" fn otherend_changed(
-    h: *mut abi_xenbus::XenbusDevHandle,
-    state: u32,
-    _ctx: *mut c_void,
-) {
-    let Some(dev) = lookup(h) else { return };
+fn otherend_changed(dev: &Device, state: XenbusState) {
     let ours = {
         let rtnl = Rtnl::lock();
         dev.ctl(&rtnl).state
@@ -1039,8 +993,8 @@ unsafe extern "C" fn otherend_changed(
         let _rtnl = Rtnl::lock();
         !dev.queues().is_empty()
     };
-    match XenbusState::from_u32(state).ok() {
-        Some(XenbusState::InitWait) if !has_rings => {
+    match state {
+        XenbusState::InitWait if !has_rings => {
             if let Err(e) = connect(dev) {
                 pr_err!("vif: connecting failed: {:?}\n", e);
                 disconnect(dev);
@@ -1051,7 +1005,7 @@ unsafe extern "C" fn otherend_changed(
             }
         }
         // Link up only once our keys are all written and we announced Connected (`ours`).
-        Some(XenbusState::Connected) if has_rings && ours == XenbusState::Connected as u32 => {
+        XenbusState::Connected if has_rings && ours == XenbusState::Connected as u32 => {
             if let Some(n) = dev.net() {
                 if !dev.broken.load(Ordering::Acquire) && dev.connected.load(Ordering::Acquire) {
                     n.carrier(true);
@@ -1059,7 +1013,7 @@ unsafe extern "C" fn otherend_changed(
                 }
             }
         }
-        Some(XenbusState::Closing) => {
+        XenbusState::Closing => {
             // Stop sending; the rings go once the backend has unmapped them (Closed).
             dev.connected.store(false, Ordering::Release);
             if let Some(n) = dev.net() {
@@ -1071,12 +1025,12 @@ unsafe extern "C" fn otherend_changed(
                 set_state(dev, XenbusState::Closed);
             }
         }
-        Some(XenbusState::Unknown) => {
+        XenbusState::Unknown => {
             // The backend's node is gone (device being removed): no writes, our nodes may be
             // gone too.
             disconnect(dev);
         }
-        Some(XenbusState::Closed) => {
+        XenbusState::Closed => {
             disconnect(dev);
             if ours != XenbusState::Closed as u32 {
                 set_state(dev, XenbusState::Closed);
@@ -1099,21 +1053,8 @@ unsafe extern "C" fn otherend_changed(
     }
 }
 
-/// `remove`: the device goes (hot-unplug or unload).
-///
-/// # Safety
-/// Called by xenbus with a live device handle, after which it is invalid.
-unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_void) {
-    let Some(slot) = DEVS.iter().find(|s| s.h.load(Ordering::Acquire) == h) else {
-        return;
-    };
-    let d = slot.d.swap(core::ptr::null_mut(), Ordering::AcqRel);
-    slot.h.store(core::ptr::null_mut(), Ordering::Release);
-    if d.is_null() {
-        return;
-    }
-    // SAFETY: from `KBox::into_raw` in probe; the slot no longer hands it out.
-    let dev = unsafe { KBox::from_raw(d) };
+/// `remove`: the device goes (hot-unplug or unload); its state is freed after this.
+fn remove(dev: &Device) {
     let has_rings = {
         // Under rtnl: not while connect or disconnect replaces the queues.
         let _rtnl = Rtnl::lock();
@@ -1141,7 +1082,7 @@ unsafe extern "C" fn remove(h: *mut abi_xenbus::XenbusDevHandle, _ctx: *mut c_vo
         n.carrier(false);
         n.unregister();
     }
-    disconnect(&dev);
+    disconnect(dev);
     // Nothing can find a violation any more: wait for a report still running.
     if let Some(w) = &dev.report {
         w.cancel();
@@ -1554,8 +1495,7 @@ unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
         .map_or(0, |st| st.v[s].load(Ordering::Relaxed))
 }
 
-static DRIVER: abi_xenbus::XenbusFrontendDriver =
-    abi_xenbus::frontend_driver("vif", "vif", probe, Some(remove), Some(otherend_changed));
+static DRIVER: abi_xenbus::XenbusFrontendDriver = kernel_frontend::driver::<Device>("vif", "vif");
 
 struct XenNetfront {
     _driver: Option<abi_xenbus_client::FrontendRegistration>,

@@ -109,6 +109,20 @@ impl XenbusDevice {
         super::xs_wire::parse_u32(v).map_err(|_| -22)
     }
 
+    /// The backend's `state` node as read now (`io/xenbus.h` `enum xenbus_state`): `Some(Unknown)`
+    /// if it is absent, too long or not a state (the backend is gone or talks nonsense), `None` if
+    /// it could not be read (`-EIO`, `-ETIMEDOUT`: say nothing, ask again later).
+    pub fn otherend_state(&self) -> Option<XenbusState> {
+        let mut buf = [0u8; 16];
+        match self.read_otherend(b"state", &mut buf) {
+            Ok(n) => Some(XenbusState::parse(&buf[..n]).unwrap_or(XenbusState::Unknown)),
+            Err(e) if e == -super::abi::ENOENT || e == -super::abi_xenbus::E2BIG => {
+                Some(XenbusState::Unknown)
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Whether backend feature `node` is present and non-zero (`feature-persistent`, ...): a
     /// missing or unreadable node is `false`, as Linux's `xenbus_read_unsigned(.., 0)`.
     pub fn otherend_feature(&self, node: &[u8]) -> bool {

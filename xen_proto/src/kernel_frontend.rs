@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Kernel-only code shared by the frontends (xen_blkfront, xen_netfront); not part of the host
-//! crate: it names the `kernel` crate. A frontend's crate root includes it, with its sibling
+//! Kernel-only code shared by the frontends (xen_blkfront, xen_netfront): the typed frontend
+//! driver ([`Frontend`], its device table and the C adapters xenbus calls) and the module
+//! parameters from the kernel command line. Not part of the host crate: it names the `kernel`
+//! crate. A frontend's crate root includes it, with its sibling
 //! `unplug` (the command-line parser):
 //!
 //! ```ignore
@@ -8,6 +10,11 @@
 //! mod kernel_frontend;
 //! ```
 
+use super::abi_xenbus::{self, XenbusDevHandle, XenbusFrontendDriver};
+use super::abi_xenbus_client::XenbusDevice;
+use super::xenbus_state::XenbusState;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
 /// Applies `<module>.<param>=<value>` options of the kernel command line, as `modprobe` would
@@ -41,5 +48,164 @@ pub(crate) fn params_from_cmdline(
             }
             None => pr_err!("ignoring {}: bad value on the kernel command line\n", name),
         }
+    }
+}
+
+/// Most devices one frontend driver binds at a time (`vbd`s or `vif`s); a further probe fails
+/// with `-ENOSPC`.
+pub(crate) const MAX_DEVICES: usize = 64;
+
+/// A xenbus frontend driver, typed (as the kernel's `#[vtable]` driver traits): the implementing
+/// type is one device's state, owned by [`Devices`] from a successful [`Frontend::probe`] until
+/// [`Frontend::remove`] has returned, when it is dropped. xenbus calls the three of one device
+/// one at a time (`include/xen/xenbus.h` `struct xenbus_driver`'s probe, otherend_changed,
+/// remove); the C ABI and its `unsafe` are here, in [`driver`]'s adapters.
+pub(crate) trait Frontend: Sized + Send + Sync + 'static {
+    /// The table of this driver's bound devices (a `static` of the driver:
+    /// `static DEVICES: Devices<Blkfront> = Devices::new();`).
+    fn devices() -> &'static Devices<Self>;
+
+    /// A new device (`dev` valid until `remove` has returned): its state, or the errno with
+    /// which xenbus declines it (`ENODEV`: not ours to bind). `bound` shows the devices bound
+    /// already.
+    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>>;
+
+    /// The backend's `state` node changed (Unknown if it could not be read), and once right after
+    /// a successful probe with its current value.
+    fn otherend_changed(&self, state: XenbusState);
+
+    /// The device goes (hot-unplug, unbind or unload): release what needs the device's xenstore
+    /// nodes or a wait; the state is dropped when this returns.
+    fn remove(&self);
+}
+
+/// One bound device: its xenbus handle and its state.
+struct DeviceSlot<T> {
+    h: AtomicPtr<XenbusDevHandle>,
+    d: AtomicPtr<T>,
+}
+
+/// The devices a [`Frontend`] has bound, by xenbus handle ([`MAX_DEVICES`] at most).
+pub(crate) struct Devices<T> {
+    slots: [DeviceSlot<T>; MAX_DEVICES],
+}
+
+impl<T: Frontend> Devices<T> {
+    /// An empty table, for a `static`.
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: [const {
+                DeviceSlot {
+                    h: AtomicPtr::new(core::ptr::null_mut()),
+                    d: AtomicPtr::new(core::ptr::null_mut()),
+                }
+            }; MAX_DEVICES],
+        }
+    }
+
+    fn slot(&self, h: *mut XenbusDevHandle) -> Option<&DeviceSlot<T>> {
+        self.slots.iter().find(|s| s.h.load(Ordering::Acquire) == h)
+    }
+}
+
+// SAFETY: the table hands out `&T` only (T: Sync) and its slots are atomics.
+unsafe impl<T: Frontend> Sync for Devices<T> {}
+
+/// The devices a driver has bound, as its [`Frontend::probe`] sees them. xenbus probes and
+/// removes devices one at a time, under its device list lock (`xenbus/bus.rs`, `Bus::sync` and
+/// `shutdown`, and driver registration), so none of them is freed while a probe looks.
+// Not every frontend looks (xen_netfront does not).
+#[allow(dead_code)]
+pub(crate) struct Bound<'a, T>(&'a Devices<T>);
+
+#[allow(dead_code)]
+impl<T: Frontend> Bound<'_, T> {
+    /// Calls `f` with each bound device and returns the first `Some` it gives (a probe checking
+    /// its new device against the others: blkfront's minors).
+    pub(crate) fn find_map<R>(&self, mut f: impl FnMut(&T) -> Option<R>) -> Option<R> {
+        self.0.slots.iter().find_map(|s| {
+            let p = s.d.load(Ordering::Acquire);
+            // SAFETY: a published state is freed only by `remove_c`, after unpublishing it, and
+            // no `remove_c` runs while a probe does (see the type).
+            unsafe { p.as_ref() }.and_then(&mut f)
+        })
+    }
+}
+
+/// The driver descriptor of frontend `T` for devices of type `devicetype` (`vbd`, `vif`) under
+/// driver name `name`, for a `static` registered with
+/// [`FrontendRegistration`](super::abi_xenbus_client::FrontendRegistration).
+pub(crate) const fn driver<T: Frontend>(devicetype: &str, name: &str) -> XenbusFrontendDriver {
+    abi_xenbus::frontend_driver(
+        devicetype,
+        name,
+        probe_c::<T>,
+        Some(remove_c::<T>),
+        Some(otherend_changed_c::<T>),
+    )
+}
+
+/// # Safety
+/// Called by xenbus with a live device handle, valid until our `remove` returns.
+unsafe extern "C" fn probe_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_void) -> i32 {
+    let devices = T::devices();
+    let Some(slot) = devices.slots.iter().find(|s| {
+        s.h.compare_exchange(
+            core::ptr::null_mut(),
+            h,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    }) else {
+        return ENOSPC.to_errno();
+    };
+    // SAFETY: `h` is live until `remove_c` returns, which drops the state (and so `dev`) first.
+    let dev = unsafe { XenbusDevice::from_raw(h) };
+    match T::probe(dev, Bound(devices)) {
+        Ok(d) => {
+            slot.d.store(KBox::into_raw(d), Ordering::Release);
+            0
+        }
+        Err(e) => {
+            slot.h.store(core::ptr::null_mut(), Ordering::Release);
+            e.to_errno()
+        }
+    }
+}
+
+/// # Safety
+/// Called by xenbus with a live device handle, serialised with probe and remove of the device.
+unsafe extern "C" fn otherend_changed_c<T: Frontend>(
+    h: *mut XenbusDevHandle,
+    state: u32,
+    _ctx: *mut c_void,
+) {
+    let Some(slot) = T::devices().slot(h) else {
+        return;
+    };
+    // SAFETY: published by `probe_c`, freed only by `remove_c`, which xenbus does not run
+    // concurrently with this device's other callbacks.
+    if let Some(d) = unsafe { slot.d.load(Ordering::Acquire).as_ref() } {
+        d.otherend_changed(XenbusState::from_u32(state).unwrap_or(XenbusState::Unknown));
+    }
+}
+
+/// # Safety
+/// Called by xenbus with a live device handle, after which it is invalid.
+unsafe extern "C" fn remove_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_void) {
+    let Some(slot) = T::devices().slot(h) else {
+        return;
+    };
+    let p = slot.d.load(Ordering::Acquire);
+    // SAFETY: as in `otherend_changed_c`.
+    if let Some(d) = unsafe { p.as_ref() } {
+        d.remove();
+    }
+    slot.d.store(core::ptr::null_mut(), Ordering::Release);
+    slot.h.store(core::ptr::null_mut(), Ordering::Release);
+    if !p.is_null() {
+        // SAFETY: from `KBox::into_raw` in `probe_c`; unpublished, no callback can reach it.
+        drop(unsafe { KBox::from_raw(p) });
     }
 }
