@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A queue: its tx and rx rings with their granted pages and event channel(s), receive (copy
+//! out of the granted rx pages, checksum/GSO flags, refill) and the completion of transmits, and
+//! the event channel handler that schedules the queue's NAPI poll. Runs in hard interrupt and
+//! NAPI context and under the queue's tx lock.
+
+use super::*;
+
+/// An event channel port we allocated; closed on drop (which also removes a handler).
+pub(crate) struct OwnedPort(pub(crate) Port);
+
+impl Drop for OwnedPort {
+    fn drop(&mut self) {
+        let _ = self.0.close();
+    }
+}
+
+/// Transmit side of a queue; protected by the queue's tx spinlock.
+pub(crate) struct TxQ {
+    pub(crate) ring: SharedRing<TxRequest, TxResponse>,
+    /// One read-only granted page per slot id.
+    pub(crate) pages: KVec<GrantedPage>,
+    /// Trusted backend: packets are granted in place, unless they need more slots than a
+    /// backend accepts (then they are copied into `pages`).
+    pub(crate) direct: bool,
+    /// Direct mode: the grant of the piece of a packet that slot id `i` carries, and a reference
+    /// to that packet, both released when the slot is answered.
+    pub(crate) grants: [Option<Grant>; RING],
+    pub(crate) skbs: [Option<TxSkb>; RING],
+    /// Free slot ids: `free[..nfree]`.
+    pub(crate) free: [u16; RING],
+    pub(crate) nfree: usize,
+    /// Slot ids with a request the backend has not answered.
+    pub(crate) inflight: [bool; RING],
+}
+
+/// Receive side of a queue; used by its NAPI poll only (or with NAPI disabled).
+pub(crate) struct RxQ {
+    pub(crate) ring: SharedRing<RxRequest, RxResponse>,
+    /// One writable granted page per slot id (request `i` uses slot `i % RING`).
+    pub(crate) pages: KVec<GrantedPage>,
+    pub(crate) asm: RxAssembler,
+    /// The packet being assembled, and whether it must be dropped (no memory).
+    pub(crate) cur: Option<sys::RxSkb>,
+    pub(crate) cur_bad: bool,
+}
+
+/// One tx/rx ring pair with its event channel and NAPI context.
+pub(crate) struct Queue {
+    pub(crate) idx: u32,
+    pub(crate) net: NetDev,
+    pub(crate) dev: *const Device,
+    /// Set by the event channel handler of the tx (or only) port, cleared by the poll that EOIs.
+    pub(crate) eoi_tx: AtomicBool,
+    /// The same for the rx port (split event channels).
+    pub(crate) eoi_rx: AtomicBool,
+    /// Mirrors of the rings' `rsp_cons` (written by the poll after consuming), so the event
+    /// handler can tell an event that brings responses from a spurious one.
+    pub(crate) tx_cons: AtomicU32,
+    pub(crate) rx_cons: AtomicU32,
+    pub(crate) tx: UnsafeCell<TxQ>,
+    pub(crate) rx: UnsafeCell<RxQ>,
+    /// The event channel (`event-channel`), or the tx one with split channels
+    /// (`event-channel-tx`).
+    pub(crate) port: OwnedPort,
+    /// With `feature-split-event-channels`: the rx port (`event-channel-rx`).
+    pub(crate) rx_port: Option<OwnedPort>,
+    // The ring pages last: the rings above point into them.
+    pub(crate) tx_ring_page: GrantedPage,
+    pub(crate) rx_ring_page: GrantedPage,
+}
+
+// SAFETY: `tx` is only accessed under the queue's tx spinlock, `rx` only from the queue's NAPI
+// poll or while NAPI is disabled (connect/teardown under rtnl); the rest is atomics and handles.
+unsafe impl Sync for Queue {}
+// SAFETY: as above; the raw pointers are plain addresses of objects that outlive the queue.
+unsafe impl Send for Queue {}
+
+/// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
+///
+/// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
+/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
+///
+/// # Safety
+/// `data` is the [`Queue`] registered with the binding, alive until the binding is dropped.
+pub(crate) unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
+    // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
+    let q = unsafe { &*(data as *const Queue) };
+    let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
+    let split = q.rx_port.is_some();
+    let tx_work =
+        (!split || !is_rx) && rsp_prod(&q.tx_ring_page) != q.tx_cons.load(Ordering::Acquire);
+    let rx_work =
+        (!split || is_rx) && rsp_prod(&q.rx_ring_page) != q.rx_cons.load(Ordering::Acquire);
+    if !tx_work && !rx_work {
+        return abi::evtchn_ret::SPURIOUS;
+    }
+    if is_rx {
+        q.eoi_rx.store(true, Ordering::Release);
+    } else {
+        q.eoi_tx.store(true, Ordering::Release);
+    }
+    q.net.napi_schedule(q.idx);
+    abi::evtchn_ret::LATE
+}
+
+/// The backend's `rsp_prod` of the shared ring in `page` (an atomic read of shared memory).
+pub(crate) fn rsp_prod(page: &GrantedPage) -> u32 {
+    // SAFETY: the page holds a shared ring whose header (`ring::SringHeader`, 4-byte aligned
+    // atomics) starts at offset 0; it lives as long as `page`; the field is only accessed
+    // atomically on our side.
+    let h = unsafe { &*(page.as_ptr() as *const ring::SringHeader) };
+    h.rsp_prod.load(Ordering::Acquire)
+}
+
+impl Queue {
+    /// The port the backend's rx notifications come on and ours go to.
+    pub(crate) fn rxp(&self) -> Port {
+        self.rx_port.as_ref().map_or(self.port.0, |p| p.0)
+    }
+
+    pub(crate) fn dev(&self) -> &Device {
+        // SAFETY: the device outlives its queues (they are freed in its teardown).
+        unsafe { &*self.dev }
+    }
+
+    pub(crate) fn stats(&self) -> &QStats {
+        &self.dev().stats[self.idx as usize]
+    }
+
+    /// Frees the slots of answered tx requests; wakes the queue if there is room again.
+    pub(crate) fn tx_gc(&self) -> Result<u32, netif::NetifError> {
+        let _g = self.net.tx_lock(self.idx);
+        // SAFETY: tx spinlock held.
+        let tx = unsafe { &mut *self.tx.get() };
+        let mut done = 0u32;
+        loop {
+            let mut n = tx
+                .ring
+                .responses_ready()
+                .map_err(|_| netif::NetifError::BadTxId(u16::MAX))?;
+            if n == 0 {
+                n = tx
+                    .ring
+                    .final_check_for_responses()
+                    .map_err(|_| netif::NetifError::BadTxId(u16::MAX))?;
+                if n == 0 {
+                    break;
+                }
+            }
+            for _ in 0..n {
+                let Some(r) = tx.ring.take_response() else {
+                    break;
+                };
+                let inflight = &tx.inflight;
+                match netif::check_tx_response(r, |id| inflight[id as usize])? {
+                    netif::TxDone::Null => {}
+                    netif::TxDone::Slot { id, ok } => {
+                        tx.inflight[id as usize] = false;
+                        if let Some(g) = tx.grants[id as usize].take() {
+                            if g.end().is_err() {
+                                // The backend still maps a page of the packet: the reference
+                                // stays granted (a `Grant` dropped unended is leaked) and the
+                                // packet is never freed.
+                                core::mem::forget(tx.skbs[id as usize].take());
+                                return Err(netif::NetifError::TxGrantInUse(id));
+                            }
+                        }
+                        if let Some(skb) = tx.skbs[id as usize].take() {
+                            skb.consume();
+                        }
+                        // At most RING ids exist, each in flight or free once.
+                        tx.push_free(id);
+                        if !ok {
+                            self.stats().add(TX_ERRORS, 1);
+                        }
+                        done += 1;
+                    }
+                }
+            }
+        }
+        self.tx_cons
+            .store(tx.ring.state().rsp_cons(), Ordering::Release);
+        if self.dev().connected.load(Ordering::Acquire)
+            && self.net.txq_stopped(self.idx)
+            && tx_has_room(tx)
+        {
+            self.net.txq_wake(self.idx);
+        }
+        Ok(done)
+    }
+
+    /// Receives up to `budget` packets.
+    pub(crate) fn rx_poll(&self, budget: i32) -> Result<i32, netif::NetifError> {
+        // SAFETY: only this queue's NAPI poll (serialised by NAPI) gets here.
+        let rx = unsafe { &mut *self.rx.get() };
+        let mut work = 0i32;
+        let mut posted = false;
+        let res = loop {
+            if work >= budget {
+                break Ok(());
+            }
+            let n = match rx.ring.responses_ready() {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(_) => break Err(netif::NetifError::RxTooLong),
+            };
+            let mut err = None;
+            for _ in 0..n {
+                let idx = rx.ring.state().rsp_cons();
+                let Some(rsp) = rx.ring.take_response() else {
+                    break;
+                };
+                let step = match rx.asm.feed(idx, rsp) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                };
+                if step.first {
+                    rx.cur = self.net.rx_alloc(self.idx);
+                    rx.cur_bad = rx.cur.is_none();
+                }
+                let slot = step.slot as usize;
+                if let (Some((off, len)), Some(skb)) = (step.data, rx.cur.as_mut()) {
+                    if skb
+                        .append_page(&rx.pages[slot], off as usize, len as usize)
+                        .is_err()
+                    {
+                        rx.cur_bad = true;
+                    }
+                }
+                // Recycle the slot: the next request lands in the same ring position.
+                let id = (rx.ring.state().req_prod_pvt() % RING as u32) as usize;
+                if id == slot {
+                    let req = RxRequest {
+                        id: id as u16,
+                        pad: 0,
+                        gref: rx.pages[id].gref(0),
+                    };
+                    if rx.ring.put_request(req).is_some() {
+                        posted = true;
+                    }
+                }
+                if let Some(p) = step.done {
+                    let skb = rx.cur.take();
+                    let st = self.stats();
+                    if p.error {
+                        st.add(RX_ERRORS, 1);
+                    } else if let (false, Some(skb)) = (rx.cur_bad, skb) {
+                        let csum = netif::RxChecksum::from_rx(p.flags, p.gso.is_some());
+                        match self.net.rx_deliver(self.idx, skb, csum, p.gso) {
+                            Ok(()) => {
+                                st.add(RX_PACKETS, 1);
+                                st.add(RX_BYTES, u64::from(p.len));
+                            }
+                            Err(_) => st.add(RX_ERRORS, 1),
+                        }
+                    } else {
+                        st.add(RX_DROPPED, 1);
+                    }
+                    work += 1;
+                    if work >= budget {
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = err {
+                break Err(e);
+            }
+        };
+        self.rx_cons
+            .store(rx.ring.state().rsp_cons(), Ordering::Release);
+        if posted && rx.ring.push_requests() {
+            let _ = self.rxp().notify();
+        }
+        res.map(|()| work)
+    }
+}
+
+impl TxQ {
+    pub(crate) fn pop_free(&mut self) -> Option<u16> {
+        self.nfree = self.nfree.checked_sub(1)?;
+        Some(self.free[self.nfree])
+    }
+
+    pub(crate) fn push_free(&mut self, id: u16) {
+        if self.nfree < RING {
+            self.free[self.nfree] = id;
+            self.nfree += 1;
+        }
+    }
+}
+
+impl Drop for TxQ {
+    /// Revokes the grants of packets never answered (the backend has closed, or never opened);
+    /// a packet whose page the backend still maps is leaked, never freed (XSA-396).
+    fn drop(&mut self) {
+        let mut leaked = 0u32;
+        for (g, skb) in self.grants.iter_mut().zip(self.skbs.iter_mut()) {
+            if let Some(g) = g.take() {
+                if g.end().is_err() {
+                    // Still mapped: reference and packet leaked.
+                    core::mem::forget(skb.take());
+                    leaked += 1;
+                }
+            }
+        }
+        if leaked != 0 {
+            pr_warn!("{} packets still mapped by a backend were leaked\n", leaked);
+        }
+    }
+}
+
+pub(crate) fn tx_has_room(tx: &TxQ) -> bool {
+    tx.nfree >= netif::MAX_TX_SLOTS
+        && tx.ring.state().free_requests() as usize > netif::MAX_TX_SLOTS
+}
+
+/// Builds queue `idx`: ring pages, slot pages, event channel; all rx requests posted. With
+/// `direct` (trusted backend) tx packets are granted in place when they fit.
+pub(crate) fn new_queue(
+    dev: &Device,
+    net: NetDev,
+    idx: u32,
+    split: bool,
+    direct: bool,
+) -> Result<KBox<Queue>> {
+    let dom = dev.backend;
+    // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
+    // and counted in `dev.leaks` if still mapped) when dropped, on every path.
+    let page = |readonly: bool| {
+        // SAFETY: the device (and its leak counter) outlives its queues: `remove` disconnects
+        // (dropping the queues) before it frees the device.
+        unsafe { GrantedPage::new(dom, 0, readonly, &dev.leaks) }.map_err(Error::from_errno)
+    };
+    let tx_ring_page = page(false)?;
+    let rx_ring_page = page(false)?;
+    // SAFETY: the ring pages are ours, 4096 bytes, page-aligned, and live as long as the queue
+    // (fields dropped after the rings); only the rings access them on our side.
+    let tx_ring = unsafe { SharedRing::init(tx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
+    // SAFETY: as above.
+    let mut rx_ring: SharedRing<RxRequest, RxResponse> =
+        unsafe { SharedRing::init(rx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
+    let mut txp = KVec::with_capacity(RING, GFP_KERNEL)?;
+    let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
+    let mut free = [0u16; RING];
+    for (i, f) in free.iter_mut().enumerate() {
+        txp.push(page(true)?, GFP_KERNEL)?;
+        rxp.push(page(false)?, GFP_KERNEL)?;
+        *f = (RING - 1 - i) as u16;
+    }
+    for (i, p) in rxp.iter().enumerate() {
+        let req = RxRequest {
+            id: i as u16,
+            pad: 0,
+            gref: p.gref(0),
+        };
+        rx_ring.put_request(req).ok_or(EINVAL)?;
+    }
+    rx_ring.push_requests();
+    let port = OwnedPort(dev.xdev.alloc_evtchn().map_err(Error::from_errno)?);
+    let rx_port = if split {
+        Some(OwnedPort(
+            dev.xdev.alloc_evtchn().map_err(Error::from_errno)?,
+        ))
+    } else {
+        None
+    };
+    Ok(KBox::new(
+        Queue {
+            idx,
+            net,
+            dev,
+            eoi_tx: AtomicBool::new(false),
+            eoi_rx: AtomicBool::new(false),
+            tx_cons: AtomicU32::new(0),
+            rx_cons: AtomicU32::new(0),
+            tx: UnsafeCell::new(TxQ {
+                ring: tx_ring,
+                pages: txp,
+                direct,
+                grants: [const { None }; RING],
+                skbs: [const { None }; RING],
+                free,
+                nfree: RING,
+                inflight: [false; RING],
+            }),
+            rx: UnsafeCell::new(RxQ {
+                ring: rx_ring,
+                pages: rxp,
+                asm: RxAssembler::new(true),
+                cur: None,
+                cur_bad: false,
+            }),
+            port,
+            rx_port,
+            tx_ring_page,
+            rx_ring_page,
+        },
+        GFP_KERNEL,
+    )?)
+}
