@@ -186,14 +186,17 @@ ack_again() {
     handle_event "$1"
   fi
 }
-# new_lines: guest lines completed since the last call (echoed to the Dom0 console), events handled.
+# new_lines: guest lines completed since the last call (echoed to the Dom0 console, and with the
+# seconds since xl create in serial.times: where a scenario spends its time), events handled.
 seen=0
 new_lines() {
-  local total l
+  local total l now
   total=$(tr -d '\r' < "$RAW" | wc -l)
   ((total > seen)) || return 0
+  printf -v now '%(%s)T' -1
   while IFS= read -r l; do
     echo "[$NAME] $l"
+    printf '%4d %s\n' $((now - t0)) "$l" >> "$OUT/serial.times"
     case $l in
       "TB: EVENT "*" again") # the guest missed our acknowledgement of the event just handled
         [ "${1:-}" = noevents ] || ack_again "$(echo "${l#TB: EVENT }" | cut -d' ' -f1)" ;;

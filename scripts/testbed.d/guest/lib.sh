@@ -98,7 +98,8 @@ tb_net_up() {
   return 0
 }
 
-# _tb_ping CHECK ARGS...: 5 pings, bounded; PASS only without loss.
+# _tb_ping CHECK ARGS...: 5 pings, bounded; PASS only without loss. tb_ping4/tb_ping6 send them
+# 0.2 s apart (a reply takes 10-40 ms here): a lost one still fails, in 1 s instead of 4.
 _tb_ping() {
   _c=$1; shift
   _o=$($TB_BB timeout 40 $TB_BB "$@" 2>&1)
@@ -109,8 +110,8 @@ _tb_ping() {
     *) tb_fail "$_c" "$* : ${_s:-$(echo "$_o" | tail -n 1)}"; return 1 ;;
   esac
 }
-tb_ping4() { _tb_ping ping4 ping -c 5 -w 30 -I "$1" "$TB_DOM0_IP4"; }
-tb_ping6() { _tb_ping ping6 ping6 -c 5 -w 30 -I "$1" "$TB_DOM0_IP6"; }
+tb_ping4() { _tb_ping ping4 ping -c 5 -i 0.2 -w 30 -I "$1" "$TB_DOM0_IP4"; }
+tb_ping6() { _tb_ping ping6 ping6 -c 5 -i 0.2 -w 30 -I "$1" "$TB_DOM0_IP6"; }
 
 # tb_xen_cpuid: check xen-cpuid — the hypervisor CPUID leaves carry Xen's signature.
 tb_xen_cpuid() {

@@ -5,6 +5,7 @@
 # memory/target = M - videoram). The first step lowers memory/target by TB_MEMORY/2 MiB (the guest
 # computes the same), the second restores it; each time xl list's Mem must follow.
 BM_DMIB=$((TB_MEMORY / 2))
+BM_KMIB=32                 # MiB of the guest's own target_kb step (guest.sh: the same)
 BM_LIMIT=${BM_LIMIT:-30}   # s for each step (scenario.conf)
 BM_M0='' BM_T0='' BM_V='' BM_MFULL=''
 bm_mem() { xl list "$DOMID" 2>/dev/null | awk 'NR == 2 { print $3 }'; }
@@ -70,12 +71,12 @@ dom0_event_full() {
   [ "$t" = "$BM_T0" ] || tb_dom0_fail dom0-xl-up "memory/target is '$t' KiB after xl mem-set, want $BM_T0"
 }
 
-# The guest wrote target_kb 64 MiB lower just before it asked: the time counts from here (a lower
+# The guest wrote target_kb BM_KMIB MiB lower just before it asked: the time counts from here (a lower
 # bound). memory/target stays the toolstack's (Linux's sysfs target is the guest's own).
 dom0_event_kb_down() {
   local m=${BM_MFULL:-$BM_M0} t
   [[ $m =~ ^[0-9]+$ ]] || { tb_dom0_fail dom0-kb-down "no xl list Mem from the steps before"; return; }
-  bm_follow dom0-kb-down "guest's target_kb down by 64 MiB (from the event)" "$m" $((m - 64)) "$(bm_ms)"
+  bm_follow dom0-kb-down "guest's target_kb down by $BM_KMIB MiB (from the event)" "$m" $((m - BM_KMIB)) "$(bm_ms)"
   t=$(bm_xs target)
   [ "$t" = "$BM_T0" ] || tb_dom0_fail dom0-kb-down "memory/target changed to '$t' KiB (was $BM_T0)"
 }
@@ -83,5 +84,5 @@ dom0_event_kb_down() {
 dom0_event_kb_up() {
   local m=${BM_MFULL:-$BM_M0}
   [[ $m =~ ^[0-9]+$ ]] || { tb_dom0_fail dom0-kb-up "no xl list Mem from the steps before"; return; }
-  bm_follow dom0-kb-up "guest's target back up by 64 MiB (from the event)" $((m - 64)) "$m" "$(bm_ms)"
+  bm_follow dom0-kb-up "guest's target back up by $BM_KMIB MiB (from the event)" $((m - BM_KMIB)) "$m" "$(bm_ms)"
 }

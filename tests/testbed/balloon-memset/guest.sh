@@ -6,7 +6,8 @@
 BM_SYS=/sys/devices/system/xen_memory/xen_memory0
 BM_DMIB=$((TB_MEMORY / 2))        # MiB taken away by the first xl mem-set (dom0.sh: the same)
 BM_DK=$((BM_DMIB * 1024))
-BM_KB=65536                       # KiB of the guest's own target_kb step
+BM_KMIB=32                        # MiB of the guest's own target_kb step (dom0.sh: the same)
+BM_KB=$((BM_KMIB * 1024))
 BM_LIMIT=${BM_LIMIT:-30}          # s for each step (scenario.conf)
 _bm_dmesg() { $TB_BB dmesg | grep -E "$1" | sed 's/^\[[^]]*\] //'; }
 _bm_kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
@@ -126,7 +127,7 @@ bm_fio fio-up 24
 tb_ping4 eth0
 
 # The guest's own target (Linux: a write to target_kb sets the balloon's target directly, not
-# memory/target): 64 MiB down through target_kb, Dom0's xl list must follow; back through target
+# memory/target): BM_KMIB MiB down through target_kb, Dom0's xl list must follow; back through target
 # (bytes).
 m1=$(_bm_kb MemTotal)
 kt=$((tk0 - BM_KB))
@@ -136,8 +137,8 @@ if echo "$kt" > "$BM_SYS/target_kb" && [ "$(_bm_sys target_kb)" = "$kt" ]; then
 else
   tb_fail kb-write "wrote $kt to target_kb, reads '$(_bm_sys target_kb)'"
 fi
-if bm_end kb_down memtotal-kb-down le $((m1 - BM_KB * 9 / 10)) "down by 90% of 64 MiB (target_kb)"; then
-  bm_memtotal memtotal-kb-down $((m1 - BM_KB)) "down by 64 MiB (target_kb)"
+if bm_end kb_down memtotal-kb-down le $((m1 - BM_KB * 9 / 10)) "down by 90% of $BM_KMIB MiB (target_kb)"; then
+  bm_memtotal memtotal-kb-down $((m1 - BM_KB)) "down by $BM_KMIB MiB (target_kb)"
 fi
 bm_start kb_up ge $((m1 - BM_KB / 10))
 if echo $((tk0 * 1024)) > "$BM_SYS/target" && [ "$(_bm_sys target_kb)" = "$tk0" ]; then
@@ -145,8 +146,8 @@ if echo $((tk0 * 1024)) > "$BM_SYS/target" && [ "$(_bm_sys target_kb)" = "$tk0" 
 else
   tb_fail bytes-write "wrote $((tk0 * 1024)) to target, target_kb reads '$(_bm_sys target_kb)'"
 fi
-if bm_end kb_up memtotal-kb-up ge $((m1 - BM_KB / 10)) "back up by 90% of 64 MiB (target)"; then
-  bm_memtotal memtotal-kb-up "$m1" "back up by 64 MiB (target)"
+if bm_end kb_up memtotal-kb-up ge $((m1 - BM_KB / 10)) "back up by 90% of $BM_KMIB MiB (target)"; then
+  bm_memtotal memtotal-kb-up "$m1" "back up by $BM_KMIB MiB (target)"
 fi
 tb_info "end: $(_bm_sys target_kb) target_kb, $(_bm_sys info/current_kb) current_kb, MemTotal $(_bm_kb MemTotal) kB"
 _bm_dmesg 'balloon' | tail -n 20 | while read -r l; do tb_info "$l"; done

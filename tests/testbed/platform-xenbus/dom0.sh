@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Dom0 hooks of xenbus-basic (see scenario.conf).
+# Dom0 hooks of platform-xenbus (see scenario.conf).
 
 dom0_event_dom0_write_watch() {
   if xenstore-write "/local/domain/$DOMID/data/xpv-watch" dom0-wrote-this; then
