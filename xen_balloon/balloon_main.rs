@@ -48,6 +48,7 @@ mod xs_wire;
 
 mod sys;
 
+use abi::Errno;
 use balloon::{next_step, pages_to_kib, Backoff, Step};
 
 module! {
@@ -106,7 +107,10 @@ impl State {
             self.batch.as_mut_slice(),
         )
         .unwrap_or_else(|e| {
-            pr_err!("XENMEM_decrease_reservation failed: errno {}\n", -e);
+            pr_err!(
+                "XENMEM_decrease_reservation failed: errno {}\n",
+                -e.to_neg()
+            );
             0
         });
         for (i, &gfn) in self.batch.iter().enumerate() {
@@ -139,7 +143,7 @@ impl State {
         let done =
             abi_client::memory_reservation(hvm::XENMEM_POPULATE_PHYSMAP, self.batch.as_mut_slice())
                 .unwrap_or_else(|e| {
-                    pr_err!("XENMEM_populate_physmap failed: errno {}\n", -e);
+                    pr_err!("XENMEM_populate_physmap failed: errno {}\n", -e.to_neg());
                     0
                 });
         // Xen processes frames in order: the first `done` of the batch, i.e. the last `done`
@@ -239,7 +243,7 @@ impl Balloon {
 }
 
 /// Reads a KiB value from xenstore: `Ok(None)` when the node does not exist.
-fn read_kib(node: &[u8]) -> Result<Option<u64>, i32> {
+fn read_kib(node: &[u8]) -> Result<Option<u64>, Errno> {
     let mut buf = [0u8; 32];
     let name = BStr::from_bytes(node);
     match abi_xenbus_client::read(node, &mut buf) {
@@ -251,12 +255,12 @@ fn read_kib(node: &[u8]) -> Result<Option<u64>, i32> {
                     name,
                     BStr::from_bytes(&buf[..n])
                 );
-                Err(-abi::EINVAL)
+                Err(Errno::EINVAL)
             }
         },
-        Err(e) if e == -abi::ENOENT => Ok(None),
+        Err(Errno::ENOENT) => Ok(None),
         Err(e) => {
-            pr_err!("{}: cannot read: errno {}\n", name, -e);
+            pr_err!("{}: cannot read: errno {}\n", name, -e.to_neg());
             Err(e)
         }
     }
@@ -412,8 +416,8 @@ impl Running {
         let watch =
             unsafe { abi_xenbus_client::Watch::new(balloon::TARGET_NODE, target_changed, data) };
         r.watch = Some(watch.map_err(|e| {
-            pr_err!("cannot watch memory/target: errno {}\n", -e);
-            Error::from_errno(e)
+            pr_err!("cannot watch memory/target: errno {}\n", -e.to_neg());
+            Error::from(e)
         })?);
         Ok(r)
     }
@@ -431,11 +435,11 @@ impl kernel::Module for XenBalloon {
                 pr_info!("Xen without the platform device: no xenstore, no balloon\n");
                 return Ok(XenBalloon { _running: None });
             }
-            Err(e) if e == -abi::ENODEV => {
+            Err(Errno::ENODEV) => {
                 pr_info!("Xen not detected by xen_platform: no balloon\n");
                 return Ok(XenBalloon { _running: None });
             }
-            Err(e) => return Err(Error::from_errno(e)),
+            Err(e) => return Err(e.into()),
         }
         Ok(XenBalloon {
             _running: Some(Running::new()?),

@@ -54,6 +54,7 @@ mod sys;
 #[path = "../xen_proto/src/vdev.rs"]
 mod vdev;
 
+use abi::Errno;
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use blkif::{Request, Response};
@@ -228,7 +229,7 @@ unsafe extern "C" fn report_violation(data: *mut c_void) {
     // SAFETY: per the contract.
     let info = unsafe { &*(data as *const Blkfront) };
     if info.error.load(Ordering::Acquire) && info.state.load(Ordering::Acquire) == st::CONNECTED {
-        info.dev.fatal(EIO.to_errno(), "backend protocol violation");
+        info.dev.fatal(EIO.into(), "backend protocol violation");
     }
 }
 
@@ -327,7 +328,7 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
     let data = (&*b as *const Blkfront).cast_mut().cast::<c_void>();
     // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
     // (`remove`, or the drop below).
-    b.report = Some(unsafe { abi_client::Work::new(report_violation, data) }.map_err(kerr)?);
+    b.report = Some(unsafe { abi_client::Work::new(report_violation, data) }?);
     Ok(b)
 }
 
@@ -375,7 +376,7 @@ fn otherend_changed(info: &Blkfront, bs: XenbusState) {
                     pr_err!("{}: cannot set up rings: {:?}\n", info.name(), e);
                     free_rings(&mut info.lock());
                     info.state.store(st::CLOSED, Ordering::Release);
-                    info.dev.fatal(e.to_errno(), "setting up the rings");
+                    info.dev.fatal(e.into(), "setting up the rings");
                 }
             }
         }
@@ -444,14 +445,14 @@ struct XenBlkfront {
 impl kernel::Module for XenBlkfront {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         if let Err(e) = abi_client::platform_info() {
-            if e == -abi::ENODEV {
+            if e == Errno::ENODEV {
                 pr_info!("Xen not detected: no xvd disks, not binding\n");
                 return Ok(XenBlkfront {
                     _driver: None,
                     _major: None,
                 });
             }
-            return Err(Error::from_errno(e));
+            return Err(e.into());
         }
         kernel_frontend::params_from_cmdline(&CMDLINE_PARAMS, sys::read_cmdline, |i, v| {
             sys::params::set(i as u32, v)
@@ -460,7 +461,7 @@ impl kernel::Module for XenBlkfront {
         let driver = match abi_xenbus_client::FrontendRegistration::new(&DRIVER) {
             Ok(d) => d,
             // Xen without its platform device (xen_platform_pci=0): xenbus has no xenstore.
-            Err(e) if e == -abi::ENODEV => {
+            Err(Errno::ENODEV) => {
                 pr_info!(
                     "xenbus has no xenstore (no Xen platform device): no xvd disks, not binding\n"
                 );
@@ -469,7 +470,7 @@ impl kernel::Module for XenBlkfront {
                     _major: None,
                 });
             }
-            Err(e) => return Err(Error::from_errno(e)),
+            Err(e) => return Err(e.into()),
         };
         pr_info!(
             "registered block major {} (xvd) and the vbd driver\n",

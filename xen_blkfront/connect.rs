@@ -13,10 +13,6 @@ pub(crate) const MAX_SLOTS_PER_DISK: u32 = 64;
 /// How long a closing device waits for its in-flight requests, in ms.
 pub(crate) const DRAIN_MS: u32 = 5000;
 
-pub(crate) fn kerr(e: i32) -> Error {
-    Error::from_errno(if e < 0 { e } else { -5 })
-}
-
 pub(crate) fn read_u64(dev: &XenbusDevice, node: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 32];
     let n = dev.read_otherend(node, &mut buf).ok()?;
@@ -32,7 +28,7 @@ pub(crate) fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
 pub(crate) fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
     // SAFETY: the device (and so its leak counter) outlives its rings: they are freed by
     // `free_rings` before `remove` frees the device.
-    let pages = unsafe { GrantedPages::new(otherend, order, false, &info.leaks) }.map_err(kerr)?;
+    let pages = unsafe { GrantedPages::new(otherend, order, false, &info.leaks) }?;
     // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them; the
     // ring lives in the same `RingInfo`, which drops it before the pages.
     let ring = unsafe { BlkRing::init(pages.as_ptr(), pages.bytes()) }.ok_or(EINVAL)?;
@@ -40,7 +36,7 @@ pub(crate) fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<K
         ring,
         slots: KVec::new(),
     })?;
-    let port = info.dev.alloc_evtchn().map_err(kerr)?;
+    let port = info.dev.alloc_evtchn()?;
     // From here on the port is closed by `RingInfo`'s drop (also if `KBox::new` fails).
     Ok(KBox::new(
         RingInfo {
@@ -58,7 +54,7 @@ pub(crate) fn setup_rings(info: &Blkfront) -> Result {
     let mut l = info.lock();
     free_rings(&mut l);
     let dev = &info.dev;
-    let devinfo = dev.info().map_err(kerr)?;
+    let devinfo = dev.info()?;
     let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
     let nr = blkif::negotiate_queues(
         read_u32(dev, b"multi-queue-max-queues"),
@@ -79,17 +75,14 @@ pub(crate) fn setup_rings(info: &Blkfront) -> Result {
         dp.rings.push(r, GFP_KERNEL)?;
         // SAFETY: the RingInfo is boxed (stable address) and `dp.bindings` drops before
         // `dp.rings`; `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
-        let b = unsafe { EvtchnBinding::new(port, ring_event, data) }.map_err(kerr)?;
+        let b = unsafe { EvtchnBinding::new(port, ring_event, data) }?;
         dp.bindings.push(b, GFP_KERNEL)?;
     }
     let persistent = sys::params::feature_persistent();
-    abi_xenbus_client::with_transaction(|tx| {
-        write_keys(info, &dp, tx, nr, order, persistent).map_err(|e| e.to_errno())
-    })
-    .map_err(kerr)?;
+    abi_xenbus_client::with_transaction(|tx| write_keys(info, &dp, tx, nr, order, persistent))?;
     l.ctl.ring_order = order;
     l.replace_dp(dp)?;
-    dev.switch_state(XenbusState::Initialised).map_err(kerr)?;
+    dev.switch_state(XenbusState::Initialised)?;
     info.state.store(st::RINGS, Ordering::Release);
     Ok(())
 }
@@ -103,9 +96,7 @@ pub(crate) fn write_keys(
     persistent: bool,
 ) -> Result {
     let dev = &info.dev;
-    let w = |node: core::fmt::Arguments<'_>, v: core::fmt::Arguments<'_>| {
-        dev.printf(tx, node, v).map_err(kerr)
-    };
+    let w = |node: core::fmt::Arguments<'_>, v: core::fmt::Arguments<'_>| dev.printf(tx, node, v);
     if order > 0 {
         w(format_args!("ring-page-order"), format_args!("{}", order))?;
     }
@@ -136,7 +127,8 @@ pub(crate) fn write_keys(
     w(
         format_args!("feature-persistent"),
         format_args!("{}", u32::from(persistent)),
-    )
+    )?;
+    Ok(())
 }
 
 /// Unbinds, revokes and frees every ring with its slots (`RingInfo`'s drop); pages the backend
@@ -168,7 +160,7 @@ pub(crate) fn alloc_slots(
     segs: usize,
     indirect: bool,
 ) -> Result {
-    let devinfo = info.dev.info().map_err(kerr)?;
+    let devinfo = info.dev.info()?;
     let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
     for r in dp.rings.iter() {
         let mut slots = KVec::new();
@@ -190,16 +182,14 @@ pub(crate) fn alloc_slots(
             }
             for _ in 0..segs {
                 // SAFETY: the device outlives its slots (see `alloc_ring`).
-                let p =
-                    unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }.map_err(kerr)?;
+                let p = unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }?;
                 s.ptrs.push(p.as_ptr().cast::<c_void>(), GFP_KERNEL)?;
                 s.pages.push(p, GFP_KERNEL)?;
             }
             if indirect {
                 // Writable: blkback maps persistent grants read-write, even indirect pages.
                 // SAFETY: as above.
-                let p =
-                    unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }.map_err(kerr)?;
+                let p = unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }?;
                 s.ind = Some(p);
             }
             slots.push(s, GFP_KERNEL)?;
@@ -333,7 +323,8 @@ pub(crate) fn connect(info: &Blkfront) -> Result<(), ConnectError> {
     disk.set_ro(params.read_only());
     l.ctl.tags = Some(tags);
     info.state.store(st::CONNECTED, Ordering::Release);
-    dev.switch_state(XenbusState::Connected).map_err(kerr)?;
+    dev.switch_state(XenbusState::Connected)
+        .map_err(Error::from)?;
     pr_info!(
         "{}: {} sectors ({} MiB), sector size {}/{}, {} queue(s), ring order {} ({} slots, depth {}), {} segments{}, persistent grants {}, {}, flush {}, fua {}, discard {} (secure {}), ro {}\n",
         name,
@@ -423,7 +414,7 @@ pub(crate) fn teardown(info: &Blkfront) {
 /// `Closing` (Linux's `xenbus_dev_fatal`); `Closed` follows when the backend closes.
 pub(crate) fn fail(info: &Blkfront, err: Error, what: &str) {
     stop(info);
-    info.dev.fatal(err.to_errno(), what);
+    info.dev.fatal(err.into(), what);
 }
 
 /// [`teardown`] without the state switch; `false` if it was already stopped.

@@ -9,7 +9,7 @@ use super::*;
 /// Writes the keys of our queues (`tx-ring-ref`, `rx-ring-ref`, `event-channel[-tx|-rx]`; under
 /// `queue-N/` with several queues, plus `multi-queue-num-queues`) and the features we offer, in
 /// one transaction (netif.h "Multi-queue", "Split event channels").
-pub(crate) fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), i32> {
+pub(crate) fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), Errno> {
     let x = dev.xdev;
     abi_xenbus_client::with_transaction(|tx| {
         let multi = queues.len() > 1;
@@ -93,7 +93,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
     // Every queue's keys are written (each write checked) or the connect fails here.
     write_keys(dev, &queues).map_err(|e| {
         pr_err!("{}: writing the ring keys failed: {}\n", net.name(), e);
-        Error::from_errno(e)
+        Error::from(e)
     })?;
     let rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
@@ -109,8 +109,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
                 // The handler only schedules NAPI, fine in hard IRQ context.
                 // SAFETY: the queue is boxed (stable address) and outlives the binding: `bindings`
                 // is emptied before the queues, below on error and by `DataPath`'s field order.
-                let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }
-                    .map_err(Error::from_errno)?;
+                let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }?;
                 bindings.push(b, GFP_KERNEL)?;
             }
         }
@@ -158,7 +157,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
     if let Err(e) = dev.xdev.switch_state(XenbusState::Connected) {
         pr_err!("{}: cannot announce Connected: {}\n", net.name(), e);
         dev.connected.store(false, Ordering::Release);
-        return Err(Error::from_errno(e));
+        return Err(e.into());
     }
     ctl.state = XenbusState::Connected as u32;
     if net.running() {

@@ -60,6 +60,7 @@ mod netif;
 mod queue;
 mod sys;
 
+use abi::Errno;
 use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use connect::*;
@@ -242,7 +243,7 @@ unsafe extern "C" fn report_violation(data: *mut c_void) {
     let rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
     if ctl.state == XenbusState::Connected as u32 {
-        dev.xdev.fatal(EIO.to_errno(), "backend protocol violation");
+        dev.xdev.fatal(EIO.into(), "backend protocol violation");
         ctl.state = XenbusState::Closing as u32;
     }
 }
@@ -270,7 +271,7 @@ impl Frontend for Device {
 
 /// `probe`: a new `vif` device; its state.
 fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
-    let pi = abi_client::platform_info().map_err(Error::from_errno)?;
+    let pi = abi_client::platform_info()?;
     if !unplug::has_pv_nic_devices(pi.unplug) {
         pr_info!(
             "vif: PV NICs disabled by the platform (unplug 0x{:x}), not binding\n",
@@ -278,10 +279,10 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
         );
         return Err(ENODEV);
     }
-    let info = xdev.info().map_err(Error::from_errno)?;
+    let info = xdev.info()?;
     let backend = u16::try_from(info.otherend_id).map_err(|_| EINVAL)?;
     let mut buf = [0u8; 32];
-    let n = xdev.read_own(b"mac", &mut buf).map_err(Error::from_errno)?;
+    let n = xdev.read_own(b"mac", &mut buf)?;
     let Some(mac) = netif::parse_mac(&buf[..n]) else {
         // As Linux's `xennet_probe`: "parsing <nodename>/mac", fatal for the device.
         pr_err!(
@@ -289,7 +290,7 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
             abi_xenbus::field_str(&info.nodename).unwrap_or("?"),
             kernel::str::BStr::from_bytes(&buf[..n])
         );
-        xdev.fatal(EINVAL.to_errno(), "parsing mac");
+        xdev.fatal(EINVAL.into(), "parsing mac");
         return Err(EINVAL);
     };
     let dev = {
@@ -312,9 +313,7 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
         let rs = &mut *dev as *mut Device as *mut c_void;
         // SAFETY: the boxed device (stable address) cancels and drops the work before it is
         // freed (`remove`, or the box's drop on an error below).
-        dev.report = Some(
-            unsafe { abi_client::Work::new(report_violation, rs) }.map_err(Error::from_errno)?,
-        );
+        dev.report = Some(unsafe { abi_client::Work::new(report_violation, rs) }?);
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);
@@ -361,7 +360,7 @@ fn otherend_changed(dev: &Device, state: XenbusState) {
                 pr_err!("vif: connecting failed: {:?}\n", e);
                 disconnect(dev);
                 // Reported to the toolstack, `Closing`; `Closed` follows the backend's close.
-                dev.xdev.fatal(e.to_errno(), "connecting to the backend");
+                dev.xdev.fatal(e.into(), "connecting to the backend");
                 let rtnl = Rtnl::lock();
                 dev.ctl(&rtnl).state = XenbusState::Closing as u32;
             }
@@ -479,18 +478,18 @@ impl kernel::Module for XenNetfront {
                         })
                     }
                     // Xen without its platform device (xen_platform_pci=0): no xenstore.
-                    Err(e) if e == -abi::ENODEV => {
+                    Err(Errno::ENODEV) => {
                         pr_info!("xenbus has no xenstore (no Xen platform device): no vif interfaces, not binding\n");
                         Ok(XenNetfront { _driver: None })
                     }
-                    Err(e) => Err(Error::from_errno(e)),
+                    Err(e) => Err(e.into()),
                 }
             }
-            Err(e) if e == -abi::ENODEV => {
+            Err(Errno::ENODEV) => {
                 pr_info!("Xen not detected: no vif interfaces, not binding\n");
                 Ok(XenNetfront { _driver: None })
             }
-            Err(e) => Err(Error::from_errno(e)),
+            Err(e) => Err(e.into()),
         }
     }
 }

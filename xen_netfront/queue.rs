@@ -333,7 +333,7 @@ pub(crate) fn new_queue(
     let page = |readonly: bool| {
         // SAFETY: the device (and its leak counter) outlives its queues: `remove` disconnects
         // (dropping the queues) before it frees the device.
-        unsafe { GrantedPage::new(dom, 0, readonly, &dev.leaks) }.map_err(Error::from_errno)
+        unsafe { GrantedPage::new(dom, 0, readonly, &dev.leaks) }
     };
     let tx_ring_page = page(false)?;
     let rx_ring_page = page(false)?;
@@ -360,11 +360,9 @@ pub(crate) fn new_queue(
         rx_ring.put_request(req).ok_or(EINVAL)?;
     }
     rx_ring.push_requests();
-    let port = OwnedPort(dev.xdev.alloc_evtchn().map_err(Error::from_errno)?);
+    let port = OwnedPort(dev.xdev.alloc_evtchn()?);
     let rx_port = if split {
-        Some(OwnedPort(
-            dev.xdev.alloc_evtchn().map_err(Error::from_errno)?,
-        ))
+        Some(OwnedPort(dev.xdev.alloc_evtchn()?))
     } else {
         None
     };

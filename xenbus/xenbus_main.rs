@@ -105,11 +105,11 @@ impl kernel::Module for Xenbus {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let info = match abi_client::platform_info() {
             Ok(info) => info,
-            Err(e) if e == -abi::ENODEV => {
+            Err(crate::abi::Errno::ENODEV) => {
                 pr_info!("Xen not detected by xen_platform: no xenstore, no devices to bind\n");
                 return Ok(Xenbus { running: None });
             }
-            Err(e) => return Err(Error::from_errno(e)),
+            Err(e) => return Err(e.into()),
         };
         if info.flags & abi::PLATFORM_EVENTS == 0 {
             // Xen is there but its platform PCI device is not (xl's xen_platform_pci=0): no

@@ -797,10 +797,8 @@ impl Connection {
     /// The errno of the HVM parameter reads, `ENODEV` for a zero pfn or port, `ENOMEM`, the
     /// binding's errno, or that of the first request.
     pub(crate) fn new() -> Result<Self> {
-        let pfn = crate::abi_client::hvm_get_param(crate::hvm::param::STORE_PFN)
-            .map_err(Error::from_errno)?;
-        let evtchn = crate::abi_client::hvm_get_param(crate::hvm::param::STORE_EVTCHN)
-            .map_err(Error::from_errno)?;
+        let pfn = crate::abi_client::hvm_get_param(crate::hvm::param::STORE_PFN)?;
+        let evtchn = crate::abi_client::hvm_get_param(crate::hvm::param::STORE_EVTCHN)?;
         if pfn == 0 || evtchn == 0 || evtchn > u64::from(u32::MAX) || pfn >= (1u64 << 52) {
             pr_err!(
                 "no usable xenstore: store pfn {:#x}, event channel {}\n",
@@ -872,10 +870,7 @@ impl Connection {
         XS.store(data.cast(), Ordering::Release);
         // SAFETY: `data` points to the pinned `Xs`, which outlives the binding (dropped first in
         // `Drop`); the handler only queues work and wakes waiters, both fine in hard IRQ context.
-        conn.binding = Some(
-            unsafe { EvtchnBinding::new(Port(evtchn as u32), xs_event, data) }
-                .map_err(Error::from_errno)?,
-        );
+        conn.binding = Some(unsafe { EvtchnBinding::new(Port(evtchn as u32), xs_event, data) }?);
         // Watches of an earlier load of this module would fire into nothing (their tokens are
         // ignored anyway); a xenstored without XS_RESET_WATCHES is not fatal.
         if let Err(e) = conn.xs.reset_watches() {

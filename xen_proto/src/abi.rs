@@ -30,6 +30,65 @@ pub const ENOMEM: i32 = 12;
 /// `-EOPNOTSUPP`: not in this mode (e.g. moving a port between vCPUs without per-vCPU vectors).
 pub const EOPNOTSUPP: i32 = 95;
 
+/// The error of a call across this ABI: a negative errno (Linux's
+/// `include/uapi/asm-generic/errno-base.h` numbering, the one Xen's `include/xen/interface/errno.h`
+/// shares), as the C side returns it. The one error type of the wrappers in `abi_client.rs` and
+/// `abi_xenbus_client.rs`; a kernel module turns it into `kernel::error::Error` with `?` (the
+/// `From` impl in `kernel_common.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(i32);
+
+impl Errno {
+    /// `-ENODEV`.
+    pub const ENODEV: Self = Self(-ENODEV);
+    /// `-ENOENT`.
+    pub const ENOENT: Self = Self(-ENOENT);
+    /// `-EAGAIN`.
+    pub const EAGAIN: Self = Self(-EAGAIN);
+    /// `-ENOMEM`.
+    pub const ENOMEM: Self = Self(-ENOMEM);
+    /// `-EBUSY`.
+    pub const EBUSY: Self = Self(-EBUSY);
+    /// `-EINVAL`.
+    pub const EINVAL: Self = Self(-EINVAL);
+    /// `-ENOSPC`.
+    pub const ENOSPC: Self = Self(-ENOSPC);
+    /// `-EIO`: what a C return value that is no errno at all becomes.
+    pub const EIO: Self = Self(-5);
+
+    /// A C function's failed return value: a negative errno (-4095..=-1, Linux's `MAX_ERRNO`)
+    /// as it is; anything else (a positive count or status where an error was expected) is a
+    /// broken callee and becomes [`Errno::EIO`].
+    pub const fn from_ret(ret: i32) -> Self {
+        if ret < 0 && ret >= -4095 {
+            Self(ret)
+        } else {
+            Self::EIO
+        }
+    }
+
+    /// `Ok(())` for a C return value of 0, else the errno ([`Errno::from_ret`]).
+    pub const fn check(ret: i32) -> Result<(), Self> {
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(Self::from_ret(ret))
+        }
+    }
+
+    /// The negative errno, as the C side and the xenstore error node (`xenbus_dev_fatal`) take it.
+    pub const fn to_neg(self) -> i32 {
+        self.0
+    }
+}
+
+/// Prints the negative errno (`-22`), as the log lines did when errors were plain `i32`s.
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// What `xen_platform` found about the hypervisor (from CPUID, see `cpuid.rs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -266,6 +325,20 @@ pub fn name_str(field: &[u8; XENBUS_NAME_LEN]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errno_keeps_errnos_and_turns_the_rest_into_eio() {
+        assert_eq!(Errno::from_ret(-EINVAL), Errno::EINVAL);
+        assert_eq!(Errno::from_ret(-4095).to_neg(), -4095);
+        // Not an errno: a positive count, 0, or below -MAX_ERRNO.
+        assert_eq!(Errno::from_ret(3), Errno::EIO);
+        assert_eq!(Errno::from_ret(0), Errno::EIO);
+        assert_eq!(Errno::from_ret(-4096), Errno::EIO);
+        assert_eq!(Errno::from_ret(i32::MIN), Errno::EIO);
+        assert_eq!(Errno::check(0), Ok(()));
+        assert_eq!(Errno::check(-ENOSPC), Err(Errno::ENOSPC));
+        assert_eq!(Errno::check(1), Err(Errno::EIO));
+    }
 
     #[test]
     fn names_round_trip_and_reject_bad_input() {

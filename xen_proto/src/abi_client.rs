@@ -9,44 +9,40 @@ use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
     xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
     xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation, xpv_platform_get_info,
-    xpv_work_cancel, xpv_work_free, xpv_work_new, xpv_work_queue, EvtchnHandler, PlatformInfo,
-    XpvWork, XPV_ABI_VERSION,
+    xpv_work_cancel, xpv_work_free, xpv_work_new, xpv_work_queue, Errno, EvtchnHandler,
+    PlatformInfo, XpvWork, XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
 /// Safe wrapper of [`xpv_platform_get_info`]: the platform's findings, or a negative errno
 /// (`-ENODEV` when not on Xen).
-pub fn platform_info() -> Result<PlatformInfo, i32> {
+pub fn platform_info() -> Result<PlatformInfo, Errno> {
     let mut info = PlatformInfo {
         abi_version: XPV_ABI_VERSION,
         ..PlatformInfo::default()
     };
     // SAFETY: `info` is a valid, writable `PlatformInfo`; the symbol is provided by xen_platform,
     // which the calling module depends on.
-    match unsafe { xpv_platform_get_info(&mut info) } {
-        0 => Ok(info),
-        e => Err(e),
-    }
+    Errno::check(unsafe { xpv_platform_get_info(&mut info) })?;
+    Ok(info)
 }
 
 /// Reads HVM parameter `index` (`hvm::param::*`) of this domain, or a negative errno.
-pub fn hvm_get_param(index: u32) -> Result<u64, i32> {
+pub fn hvm_get_param(index: u32) -> Result<u64, Errno> {
     let mut v = 0u64;
     // SAFETY: `v` is a valid, writable u64; the symbol comes from xen_platform.
-    match unsafe { xpv_hvm_get_param(index, &mut v) } {
-        0 => Ok(v),
-        e => Err(e),
-    }
+    Errno::check(unsafe { xpv_hvm_get_param(index, &mut v) })?;
+    Ok(v)
 }
 
 /// `XENMEM_decrease_reservation` or `XENMEM_populate_physmap` (`cmd`, `hvm::XENMEM_*`) of the
 /// guest frames `gfns` (at most `hvm::RESERVATION_BATCH`): how many Xen processed, in order from
 /// the first, or a negative errno (see `xpv_memory_reservation`). Process context.
-pub fn memory_reservation(cmd: u32, gfns: &mut [u64]) -> Result<usize, i32> {
-    let n = u32::try_from(gfns.len()).map_err(|_| -super::abi::EINVAL)?;
+pub fn memory_reservation(cmd: u32, gfns: &mut [u64]) -> Result<usize, Errno> {
+    let n = u32::try_from(gfns.len()).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `gfns` is `n` exclusive u64s for the duration of the call.
     match unsafe { xpv_memory_reservation(cmd, gfns.as_mut_ptr(), n) } {
-        e if e < 0 => Err(e),
+        e if e < 0 => Err(Errno::from_ret(e)),
         done => Ok((done as usize).min(gfns.len())),
     }
 }
@@ -58,41 +54,33 @@ pub struct Port(pub u32);
 
 impl Port {
     /// `EVTCHNOP_alloc_unbound` for `remote_dom` (the backend's domain id).
-    pub fn alloc_unbound(remote_dom: u16) -> Result<Self, i32> {
+    pub fn alloc_unbound(remote_dom: u16) -> Result<Self, Errno> {
         let mut p = 0u32;
         // SAFETY: `p` is a valid, writable u32.
-        match unsafe { xpv_evtchn_alloc_unbound(remote_dom, &mut p) } {
-            0 => Ok(Self(p)),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_alloc_unbound(remote_dom, &mut p) })?;
+        Ok(Self(p))
     }
 
     /// `EVTCHNOP_bind_interdomain` to `remote_port` of `remote_dom`.
-    pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<Self, i32> {
+    pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<Self, Errno> {
         let mut p = 0u32;
         // SAFETY: `p` is a valid, writable u32.
-        match unsafe { xpv_evtchn_bind_interdomain(remote_dom, remote_port, &mut p) } {
-            0 => Ok(Self(p)),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_bind_interdomain(remote_dom, remote_port, &mut p) })?;
+        Ok(Self(p))
     }
 
     /// Notifies the other end (`EVTCHNOP_send`). Any context.
-    pub fn notify(self) -> Result<(), i32> {
+    pub fn notify(self) -> Result<(), Errno> {
         // SAFETY: plain integer argument.
-        match unsafe { xpv_evtchn_notify(self.0) } {
-            0 => Ok(()),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_notify(self.0) })?;
+        Ok(())
     }
 
     /// Late EOI after a handler returned `evtchn_ret::LATE`. Any context.
-    pub fn eoi(self, spurious: bool) -> Result<(), i32> {
+    pub fn eoi(self, spurious: bool) -> Result<(), Errno> {
         // SAFETY: plain integer arguments.
-        match unsafe { xpv_evtchn_eoi(self.0, u32::from(spurious)) } {
-            0 => Ok(()),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_eoi(self.0, u32::from(spurious)) })?;
+        Ok(())
     }
 
     /// Moves the port's events to the `index`-th online CPU (see `xpv_evtchn_spread`); the CPU
@@ -105,12 +93,10 @@ impl Port {
     }
 
     /// `EVTCHNOP_close` (removes a handler first). May sleep.
-    pub fn close(self) -> Result<(), i32> {
+    pub fn close(self) -> Result<(), Errno> {
         // SAFETY: plain integer argument.
-        match unsafe { xpv_evtchn_close(self.0) } {
-            0 => Ok(()),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_close(self.0) })?;
+        Ok(())
     }
 }
 
@@ -127,12 +113,14 @@ impl EvtchnBinding {
     /// # Safety
     /// `data` must stay valid for `handler` until the binding is dropped, and `handler` must be
     /// safe to call from hard interrupt context with it.
-    pub unsafe fn new(port: Port, handler: EvtchnHandler, data: *mut c_void) -> Result<Self, i32> {
+    pub unsafe fn new(
+        port: Port,
+        handler: EvtchnHandler,
+        data: *mut c_void,
+    ) -> Result<Self, Errno> {
         // SAFETY: the caller guarantees `data`'s lifetime and the handler's context rules.
-        match unsafe { xpv_evtchn_bind(port.0, handler, data) } {
-            0 => Ok(Self { port }),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_evtchn_bind(port.0, handler, data) })?;
+        Ok(Self { port })
     }
 
     /// The bound port.
@@ -160,13 +148,13 @@ pub struct Grant {
 
 impl Grant {
     /// Grants `domid` access to our guest frame `gfn` (read-only if `readonly`).
-    pub fn new(domid: u16, gfn: u64, readonly: bool) -> Result<Self, i32> {
+    pub fn new(domid: u16, gfn: u64, readonly: bool) -> Result<Self, Errno> {
         let mut gref = 0u32;
         // SAFETY: `gref` is a valid, writable u32.
-        match unsafe { xpv_gnttab_grant_access(domid, gfn, u32::from(readonly), &mut gref) } {
-            0 => Ok(Self { gref }),
-            e => Err(e),
-        }
+        Errno::check(unsafe {
+            xpv_gnttab_grant_access(domid, gfn, u32::from(readonly), &mut gref)
+        })?;
+        Ok(Self { gref })
     }
 
     /// The grant reference to hand to the other domain (e.g. through xenstore or a ring).
@@ -174,13 +162,13 @@ impl Grant {
         self.gref
     }
 
-    /// Revokes the grant. `Err((self, -EBUSY))` while the other domain still maps the frame:
-    /// keep the page, retry later or leak it.
-    pub fn end(self) -> Result<(), (Self, i32)> {
+    /// Revokes the grant. `Err((self, Errno::EBUSY))` while the other domain still maps the
+    /// frame: keep the page, retry later or leak it.
+    pub fn end(self) -> Result<(), (Self, Errno)> {
         // SAFETY: plain integer argument; `self.gref` is ours.
         match unsafe { xpv_gnttab_end_access(self.gref) } {
             0 => Ok(()),
-            e => Err((self, e)),
+            e => Err((self, Errno::from_ret(e))),
         }
     }
 }
@@ -197,7 +185,7 @@ unsafe impl Send for Work {}
 unsafe impl Sync for Work {}
 
 impl Work {
-    /// A work item that calls `f(data)`; `Err(-ENOMEM)` without memory. May sleep.
+    /// A work item that calls `f(data)`; `Err(Errno::ENOMEM)` without memory. May sleep.
     ///
     /// # Safety
     /// `data` must stay valid for `f` until the item is dropped (or [`Work::cancel`]ed after its
@@ -205,11 +193,11 @@ impl Work {
     pub unsafe fn new(
         f: unsafe extern "C" fn(*mut c_void),
         data: *mut c_void,
-    ) -> Result<Self, i32> {
+    ) -> Result<Self, Errno> {
         // SAFETY: plain allocation; `f` and `data` per the caller's contract.
         let p = unsafe { xpv_work_new(Some(f), data) };
         if p.is_null() {
-            return Err(-super::abi::ENOMEM);
+            return Err(Errno::ENOMEM);
         }
         Ok(Self(p))
     }

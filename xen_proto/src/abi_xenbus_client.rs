@@ -3,6 +3,7 @@
 //! `abi_client.rs`, `abi_xenbus.rs` and `xenbus_state.rs` as siblings (kept apart from
 //! `abi_xenbus.rs` because including a wrapper references `xenbus`'s symbols).
 
+use super::abi::Errno;
 use super::abi_client::Port;
 use super::abi_xenbus::{
     state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_fatal, xpv_xenbus_dev_info,
@@ -22,12 +23,10 @@ pub struct FrontendRegistration(&'static XenbusFrontendDriver);
 impl FrontendRegistration {
     /// Registers `drv` and probes the devices of its type (errors: see
     /// `xpv_xenbus_register_frontend`, as negative errnos).
-    pub fn new(drv: &'static XenbusFrontendDriver) -> Result<Self, i32> {
+    pub fn new(drv: &'static XenbusFrontendDriver) -> Result<Self, Errno> {
         // SAFETY: `drv` is 'static, so it outlives the registration.
-        match unsafe { xpv_xenbus_register_frontend(drv) } {
-            0 => Ok(Self(drv)),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_xenbus_register_frontend(drv) })?;
+        Ok(Self(drv))
     }
 }
 
@@ -54,13 +53,11 @@ impl XenbusDevice {
     }
 
     /// Our node, the backend's, its domain id, the device type.
-    pub fn info(&self) -> Result<XenbusDevInfo, i32> {
+    pub fn info(&self) -> Result<XenbusDevInfo, Errno> {
         let mut info = XenbusDevInfo::default();
         // SAFETY: valid handle (constructor contract), `info` writable.
-        match unsafe { xpv_xenbus_dev_info(self.0, &mut info) } {
-            0 => Ok(info),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_xenbus_dev_info(self.0, &mut info) })?;
+        Ok(info)
     }
 
     /// The device's `struct device *` (see `xpv_xenbus_dev_device`): the parent to give the
@@ -70,7 +67,7 @@ impl XenbusDevice {
         unsafe { xpv_xenbus_dev_device(self.0) }
     }
 
-    fn read(&self, otherend: bool, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+    fn read(&self, otherend: bool, node: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
         let mut n = 0usize;
         // SAFETY: valid handle; `node` and `buf` are valid for their lengths; `n` writable.
         let r = unsafe {
@@ -84,29 +81,27 @@ impl XenbusDevice {
                 &mut n,
             )
         };
-        match r {
-            0 => Ok(n.min(buf.len())),
-            e => Err(e),
-        }
+        Errno::check(r)?;
+        Ok(n.min(buf.len()))
     }
 
     /// Reads backend node `node` (a feature, `sectors`, ...) into `buf`; returns its length.
     /// `-ENOENT` if absent, `-E2BIG` if `buf` is too small.
-    pub fn read_otherend(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+    pub fn read_otherend(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
         self.read(true, node, buf)
     }
 
     /// Reads one of our own nodes into `buf`; returns its length.
-    pub fn read_own(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+    pub fn read_own(&self, node: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
         self.read(false, node, buf)
     }
 
     /// Reads a backend node as a decimal `u32` (`-EINVAL` if it is not one).
-    pub fn read_otherend_u32(&self, node: &[u8]) -> Result<u32, i32> {
+    pub fn read_otherend_u32(&self, node: &[u8]) -> Result<u32, Errno> {
         let mut buf = [0u8; 24];
         let n = self.read_otherend(node, &mut buf)?;
         let v = buf[..n].strip_suffix(&[0]).unwrap_or(&buf[..n]);
-        super::xs_wire::parse_u32(v).map_err(|_| -22)
+        super::xs_wire::parse_u32(v).map_err(|_| Errno::EINVAL)
     }
 
     /// The backend's `state` node as read now (`io/xenbus.h` `enum xenbus_state`): `Some(Unknown)`
@@ -116,7 +111,7 @@ impl XenbusDevice {
         let mut buf = [0u8; 16];
         match self.read_otherend(b"state", &mut buf) {
             Ok(n) => Some(XenbusState::parse(&buf[..n]).unwrap_or(XenbusState::Unknown)),
-            Err(e) if e == -super::abi::ENOENT || e == -super::abi_xenbus::E2BIG => {
+            Err(e) if e == Errno::ENOENT || e == Errno::from_ret(-super::abi_xenbus::E2BIG) => {
                 Some(XenbusState::Unknown)
             }
             Err(_) => None,
@@ -155,16 +150,16 @@ impl XenbusDevice {
         tx: u32,
         node: core::fmt::Arguments<'_>,
         value: core::fmt::Arguments<'_>,
-    ) -> Result<(), i32> {
-        let n = FmtBuf::<64>::format(node).ok_or(-super::abi::EINVAL)?;
-        let v = FmtBuf::<32>::format(value).ok_or(-super::abi::EINVAL)?;
+    ) -> Result<(), Errno> {
+        let n = FmtBuf::<64>::format(node).ok_or(Errno::EINVAL)?;
+        let v = FmtBuf::<32>::format(value).ok_or(Errno::EINVAL)?;
         self.write(tx, n.as_bytes(), v.as_bytes())
     }
 
     /// Writes our node `node` (in transaction `tx`, 0 for none).
-    pub fn write(&self, tx: u32, node: &[u8], value: &[u8]) -> Result<(), i32> {
+    pub fn write(&self, tx: u32, node: &[u8], value: &[u8]) -> Result<(), Errno> {
         // SAFETY: valid handle; slices valid for their lengths.
-        match unsafe {
+        Errno::check(unsafe {
             xpv_xenbus_dev_write(
                 self.0,
                 tx,
@@ -173,26 +168,21 @@ impl XenbusDevice {
                 value.as_ptr(),
                 value.len(),
             )
-        } {
-            0 => Ok(()),
-            e => Err(e),
-        }
+        })
     }
 
     /// Switches our state (`xenbus_switch_state`).
-    pub fn switch_state(&self, s: XenbusState) -> Result<(), i32> {
+    pub fn switch_state(&self, s: XenbusState) -> Result<(), Errno> {
         // SAFETY: valid handle.
-        match unsafe { xpv_xenbus_switch_state(self.0, s as u32) } {
-            0 => Ok(()),
-            e => Err(e),
-        }
+        Errno::check(unsafe { xpv_xenbus_switch_state(self.0, s as u32) })?;
+        Ok(())
     }
 
     /// Reports a fatal error to the toolstack and goes `Closing` (Linux's `xenbus_dev_fatal`):
-    /// `err` a negative errno, `msg` what went wrong (see `xpv_xenbus_dev_fatal`).
-    pub fn fatal(&self, err: i32, msg: &str) {
+    /// `err` what failed, `msg` what went wrong (see `xpv_xenbus_dev_fatal`).
+    pub fn fatal(&self, err: Errno, msg: &str) {
         // SAFETY: valid handle; `msg` valid for its length.
-        unsafe { xpv_xenbus_dev_fatal(self.0, err, msg.as_ptr(), msg.len()) }
+        unsafe { xpv_xenbus_dev_fatal(self.0, err.to_neg(), msg.as_ptr(), msg.len()) }
     }
 
     /// Waits up to `timeout_ms` for the backend to be in one of `states`; returns the state.
@@ -201,7 +191,7 @@ impl XenbusDevice {
         &self,
         states: &[XenbusState],
         timeout_ms: u32,
-    ) -> Result<XenbusState, (i32, XenbusState)> {
+    ) -> Result<XenbusState, (Errno, XenbusState)> {
         let mask = states.iter().fold(0u32, |m, &s| m | state_bit(s as u32));
         let mut st = 0u32;
         // SAFETY: valid handle; `st` writable.
@@ -209,35 +199,31 @@ impl XenbusDevice {
         let s = XenbusState::from_u32(st).unwrap_or(XenbusState::Unknown);
         match r {
             0 => Ok(s),
-            e => Err((e, s)),
+            e => Err((Errno::from_ret(e), s)),
         }
     }
 
     /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`).
-    pub fn alloc_evtchn(&self) -> Result<Port, i32> {
+    pub fn alloc_evtchn(&self) -> Result<Port, Errno> {
         let info = self.info()?;
-        let dom = u16::try_from(info.otherend_id).map_err(|_| -22)?;
+        let dom = u16::try_from(info.otherend_id).map_err(|_| Errno::EINVAL)?;
         Port::alloc_unbound(dom)
     }
 }
 
 /// Starts a transaction; returns its id.
-pub fn transaction_start() -> Result<u32, i32> {
+pub fn transaction_start() -> Result<u32, Errno> {
     let mut tx = 0u32;
     // SAFETY: `tx` writable.
-    match unsafe { xpv_xenbus_transaction_start(&mut tx) } {
-        0 => Ok(tx),
-        e => Err(e),
-    }
+    Errno::check(unsafe { xpv_xenbus_transaction_start(&mut tx) })?;
+    Ok(tx)
 }
 
 /// Ends a transaction (`-EAGAIN`: redo it).
-pub fn transaction_end(tx: u32, commit: bool) -> Result<(), i32> {
+pub fn transaction_end(tx: u32, commit: bool) -> Result<(), Errno> {
     // SAFETY: plain integers.
-    match unsafe { xpv_xenbus_transaction_end(tx, u32::from(commit)) } {
-        0 => Ok(()),
-        e => Err(e),
-    }
+    Errno::check(unsafe { xpv_xenbus_transaction_end(tx, u32::from(commit)) })?;
+    Ok(())
 }
 
 /// Attempts [`with_transaction`] makes before giving up on a transaction that keeps conflicting
@@ -250,9 +236,11 @@ pub const TRANSACTION_TRIES: u32 = 10;
 /// [`TRANSACTION_TRIES`] times.
 ///
 /// # Errors
-/// The error of `body` (the transaction is aborted), a negative errno of starting or ending the
-/// transaction, or `-EAGAIN` after [`TRANSACTION_TRIES`] conflicting attempts.
-pub fn with_transaction(mut body: impl FnMut(u32) -> Result<(), i32>) -> Result<(), i32> {
+/// The error of `body` (the transaction is aborted), the [`Errno`] of starting or ending the
+/// transaction, or `Errno::EAGAIN` after [`TRANSACTION_TRIES`] conflicting attempts, as `E`.
+pub fn with_transaction<E: From<Errno>>(
+    mut body: impl FnMut(u32) -> Result<(), E>,
+) -> Result<(), E> {
     for _ in 0..TRANSACTION_TRIES {
         let tx = transaction_start()?;
         if let Err(e) = body(tx) {
@@ -261,19 +249,19 @@ pub fn with_transaction(mut body: impl FnMut(u32) -> Result<(), i32>) -> Result<
         }
         match transaction_end(tx, true) {
             Ok(()) => return Ok(()),
-            Err(e) if e == -super::abi::EAGAIN => continue,
-            Err(e) => return Err(e),
+            Err(Errno::EAGAIN) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(-super::abi::EAGAIN)
+    Err(Errno::EAGAIN.into())
 }
 
 /// Reads xenstore node `path` (absolute, or relative to this domain's home) into `buf`; returns
 /// the value's length (errors: see `xpv_xenbus_read`, `-E2BIG` when `buf` is too small).
-pub fn read(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
+pub fn read(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     let mut len = 0usize;
     // SAFETY: `path` and `buf` are valid for their lengths, `len` writable.
-    match unsafe {
+    Errno::check(unsafe {
         xpv_xenbus_read(
             path.as_ptr(),
             path.len(),
@@ -281,10 +269,8 @@ pub fn read(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
             buf.len(),
             &mut len,
         )
-    } {
-        0 => Ok(len.min(buf.len())),
-        e => Err(e),
-    }
+    })?;
+    Ok(len.min(buf.len()))
 }
 
 /// A registered xenstore watch; dropping it unregisters it and waits for a running callback.
@@ -301,13 +287,13 @@ impl Watch {
     /// # Safety
     /// `data` must stay valid for `cb` until the `Watch` is dropped, and the `Watch` must not be
     /// dropped from `cb`.
-    pub unsafe fn new(path: &'static [u8], cb: WatchFn, data: *mut c_void) -> Result<Self, i32> {
+    pub unsafe fn new(path: &'static [u8], cb: WatchFn, data: *mut c_void) -> Result<Self, Errno> {
         let mut token = 0u64;
         // SAFETY: `path` is 'static; the caller guarantees `data`; `token` writable.
-        match unsafe { xpv_xenbus_watch(path.as_ptr(), path.len(), Some(cb), data, &mut token) } {
-            0 => Ok(Self { path, token }),
-            e => Err(e),
-        }
+        Errno::check(unsafe {
+            xpv_xenbus_watch(path.as_ptr(), path.len(), Some(cb), data, &mut token)
+        })?;
+        Ok(Self { path, token })
     }
 }
 

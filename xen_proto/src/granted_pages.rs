@@ -14,7 +14,7 @@
 //! Includers must also include `abi.rs`, `abi_client.rs` and `grant.rs` as siblings. The pages come
 //! from `xen_platform` (`xpv_pages_alloc`/`xpv_pages_free`, see `abi.rs`).
 
-use super::abi::{xpv_pages_alloc, xpv_pages_defer, xpv_pages_free, ENOMEM, PAGES_MAX_ORDER};
+use super::abi::{xpv_pages_alloc, xpv_pages_defer, xpv_pages_free, Errno, PAGES_MAX_ORDER};
 use super::abi_client::Grant;
 use super::grant::LeakCount;
 use core::ptr::NonNull;
@@ -62,16 +62,16 @@ impl<const N: usize> GrantedPages<N> {
         order: u32,
         readonly: bool,
         leaks: &LeakCount,
-    ) -> Result<Self, i32> {
+    ) -> Result<Self, Errno> {
         let pages = 1usize.checked_shl(order).unwrap_or(usize::MAX);
         if pages > N || order > PAGES_MAX_ORDER {
-            return Err(-super::abi::EINVAL);
+            return Err(Errno::EINVAL);
         }
         let mut gfn = 0u64;
         // SAFETY: `gfn` is a valid, writable u64; the symbol is provided by xen_platform, which the
         // calling module depends on. Process context (the caller's contract: may sleep).
         let va = unsafe { xpv_pages_alloc(order, &mut gfn) };
-        let va = NonNull::new(va.cast::<u8>()).ok_or(-ENOMEM)?;
+        let va = NonNull::new(va.cast::<u8>()).ok_or(Errno::ENOMEM)?;
         let mut p = Self {
             va,
             order,

@@ -9,6 +9,23 @@
 //! mod kernel_common;
 //! ```
 
+/// The one error conversion: an [`Errno`](crate::abi::Errno) from our C ABI (`abi_client`,
+/// `abi_xenbus_client`, `granted_pages`) becomes the kernel's `Error` with `?`. Every module
+/// declares `abi` at its crate root (through [`abi_modules`] or, in `xen_platform`, itself).
+impl From<crate::abi::Errno> for kernel::error::Error {
+    fn from(e: crate::abi::Errno) -> Self {
+        // `Errno` holds -4095..=-1 only (`Errno::from_ret`), which `from_errno` keeps as it is.
+        kernel::error::Error::from_errno(e.to_neg())
+    }
+}
+
+/// The other way, for the calls that hand an error to the C side (`XenbusDevice::fatal`).
+impl From<kernel::error::Error> for crate::abi::Errno {
+    fn from(e: kernel::error::Error) -> Self {
+        crate::abi::Errno::from_ret(e.to_errno())
+    }
+}
+
 /// Declares, at the crate root, the `xen_proto` files of the C ABI between our modules: `abi`
 /// (the shared structs and errnos), `abi_client` (xen_platform's services: grants, event
 /// channels, work items) and `abi_xenbus` (what xenbus exports); with `client`, also
