@@ -96,7 +96,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
         Error::from(e)
     })?;
     let rtnl = Rtnl::lock();
-    let ctl = dev.ctl(&rtnl);
+    let mut ctl = dev.ctl(&rtnl);
     let mut bindings = KVec::new();
     // The bindings point into `queues`: on any error they go before the queues do.
     let bound = (|| -> Result {
@@ -161,7 +161,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
     }
     ctl.state = XenbusState::Connected as u32;
     if net.running() {
-        start_data_path(dev, ctl);
+        start_data_path(dev, &mut ctl);
     }
     for q in dev.queues() {
         let _ = q.rxp().notify();
@@ -227,16 +227,17 @@ pub(crate) fn stop_data_path(dev: &Device, ctl: &mut Ctl) {
 /// handlers unbound, then grants revoked and pages freed (or leaked if still mapped).
 pub(crate) fn disconnect(dev: &Device) {
     let rtnl = Rtnl::lock();
-    let ctl = dev.ctl(&rtnl);
+    let mut ctl = dev.ctl(&rtnl);
     dev.connected.store(false, Ordering::Release);
     if let Some(n) = dev.net() {
         n.carrier(false);
     }
-    stop_data_path(dev, ctl);
+    stop_data_path(dev, &mut ctl);
     let before = dev.leaks.get();
     // SAFETY: rtnl is held and the data path was stopped just above (`connected` false, tx
     // disabled, NAPI off); no `queues()` reference is live here.
     drop(unsafe { dev.replace_data_path(&rtnl, DataPath::default()) });
+    drop(ctl);
     drop(rtnl);
     let leaked = dev.leaks.get().saturating_sub(before);
     if leaked != 0 {

@@ -18,7 +18,7 @@ pub(crate) unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
     let dev = unsafe { &*(rs as *const Device) };
     // SAFETY: the core calls ndo_open with rtnl held.
     let rtnl = unsafe { Rtnl::assume_held() };
-    start_data_path(dev, dev.ctl(&rtnl));
+    start_data_path(dev, &mut dev.ctl(&rtnl));
     0
 }
 
@@ -35,7 +35,7 @@ pub(crate) unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
     let dev = unsafe { &*(rs as *const Device) };
     // SAFETY: the core calls ndo_stop with rtnl held.
     let rtnl = unsafe { Rtnl::assume_held() };
-    stop_data_path(dev, dev.ctl(&rtnl));
+    stop_data_path(dev, &mut dev.ctl(&rtnl));
 }
 
 /// `ndo_start_xmit`: copies the packet into slot pages and posts it. Always consumes the skb.

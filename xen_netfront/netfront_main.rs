@@ -47,6 +47,8 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::{new_mutex, Mutex};
 
 #[macro_use]
 #[path = "../xen_proto/src/kernel_common.rs"]
@@ -116,7 +118,8 @@ impl QStats {
     }
 }
 
-/// What connect/disconnect/open/stop change; protected by rtnl. The data path never touches it.
+/// What connect/disconnect/open/stop change, under rtnl and then this mutex (always in that
+/// order: see [`Device::ctl`]). The data path never touches it.
 #[derive(Default)]
 struct Ctl {
     napi_on: bool,
@@ -140,7 +143,7 @@ struct Device {
     xdev: XenbusDevice,
     net: Option<NetDev>,
     backend: u16,
-    ctl: UnsafeCell<Ctl>,
+    ctl: Pin<KBox<Mutex<Ctl>>>,
     /// Kept apart from `ctl` so that no `&mut Ctl` aliases the data path's shared reads.
     dp: UnsafeCell<DataPath>,
     /// The data path may transmit (backend connected, not closing).
@@ -158,9 +161,8 @@ struct Device {
     stats: [QStats; sys::MAX_QUEUES],
 }
 
-// SAFETY: `ctl` is accessed with rtnl held only (see `Device::ctl`), `dp` is read shared and
-// replaced only while nothing reads it (see `Device::replace_data_path`); the rest is atomics and
-// handles usable from any thread.
+// SAFETY: `dp` is read shared and replaced only while nothing reads it (see
+// `Device::replace_data_path`); the rest is a mutex, atomics and handles usable from any thread.
 unsafe impl Sync for Device {}
 // SAFETY: as above.
 unsafe impl Send for Device {}
@@ -170,12 +172,11 @@ impl Device {
         self.net
     }
 
-    /// The rtnl-protected state.
-    #[allow(clippy::mut_from_ref)]
-    fn ctl(&self, _rtnl: &Rtnl) -> &mut Ctl {
-        // SAFETY: the witness proves rtnl is held, which serialises every access to `ctl`; the
-        // data path (xmit, poll) never touches `ctl`.
-        unsafe { &mut *self.ctl.get() }
+    /// The control state, locked. Taken with rtnl held (the witness), so the lock order is
+    /// always rtnl then `ctl`; nothing called with it held takes rtnl or calls back into
+    /// `ndo_open`/`ndo_stop` (the two net_device operations that take it).
+    fn ctl(&self, _rtnl: &Rtnl) -> Guard<'_, Ctl, MutexBackend> {
+        self.ctl.lock()
     }
 
     /// The queues of the current connection (empty when disconnected).
@@ -241,7 +242,7 @@ unsafe extern "C" fn report_violation(data: *mut c_void) {
         return;
     }
     let rtnl = Rtnl::lock();
-    let ctl = dev.ctl(&rtnl);
+    let mut ctl = dev.ctl(&rtnl);
     if ctl.state == XenbusState::Connected as u32 {
         dev.xdev.fatal(EIO.into(), "backend protocol violation");
         ctl.state = XenbusState::Closing as u32;
@@ -299,7 +300,7 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
                 xdev,
                 net: None,
                 backend,
-                ctl: UnsafeCell::new(Ctl::default()),
+                ctl: KBox::pin_init(new_mutex!(Ctl::default()), GFP_KERNEL)?,
                 dp: UnsafeCell::new(DataPath::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
