@@ -31,6 +31,7 @@ use core::sync::atomic::{
 use kernel::prelude::*;
 
 use crate::abi;
+use crate::abi::Errno;
 use crate::evtchn::{
     self, Bitmaps, ScanCursor, SharedInfo, UnmaskAction, VcpuInfo, EVTCHN_2L_WORDS, MAX_VIRT_CPUS,
 };
@@ -250,10 +251,10 @@ pub(crate) fn ready() -> bool {
     shared().is_some()
 }
 
-fn check_port(port: u32) -> Result<usize, i32> {
+fn check_port(port: u32) -> Result<usize, Errno> {
     match evtchn::check_port(u64::from(port)) {
         Ok(p) => Ok(p as usize),
-        Err(_) => Err(-abi::EINVAL),
+        Err(_) => Err(Errno::EINVAL),
     }
 }
 
@@ -269,7 +270,7 @@ fn unmask(port: u32) {
     }
 }
 
-fn pr_warn_ratelimited_port(port: u32, e: i32) {
+fn pr_warn_ratelimited_port(port: u32, e: Errno) {
     // Rare (a port closed under us); not worth a ratelimit state.
     pr_warn!("EVTCHNOP_unmask({}) failed: {}\n", port, e);
 }
@@ -458,17 +459,17 @@ impl Drop for RebindGuard {
 /// # Errors
 /// `-EOPNOTSUPP` in callback mode (only vCPU 0 is served), `-EINVAL` for a bad port or a CPU
 /// without vector, `-EAGAIN` before event channels work, or the hypercall's errno.
-pub(crate) fn bind_to_cpu(port: u32, cpu: u32) -> Result<(), i32> {
+pub(crate) fn bind_to_cpu(port: u32, cpu: u32) -> Result<(), Errno> {
     if !VECTOR_MODE.load(Ordering::Acquire) {
-        return Err(-abi::EOPNOTSUPP);
+        return Err(Errno::EOPNOTSUPP);
     }
     let i = check_port(port)?;
-    let pc = PERCPU.get(cpu as usize).ok_or(-abi::EINVAL)?;
-    let p = shared().ok_or(-abi::EAGAIN)?;
+    let pc = PERCPU.get(cpu as usize).ok_or(Errno::EINVAL)?;
+    let p = shared().ok_or(Errno::EAGAIN)?;
     let _g = RebindGuard::lock();
     let vcpu = pc.vcpu.load(Ordering::Acquire);
     if !pc.vector_on.load(Ordering::Acquire) || vcpu == u32::MAX {
-        return Err(-abi::EINVAL);
+        return Err(Errno::EINVAL);
     }
     if PORT_CPU[i].load(Ordering::Acquire) as u32 == cpu {
         return Ok(());
@@ -488,9 +489,9 @@ pub(crate) fn bind_to_cpu(port: u32, cpu: u32) -> Result<(), i32> {
 
 /// Binds `port` to the `index`-th online CPU (modulo their number) that has a vector, as
 /// frontends spread their queues (queue i on CPU i mod n). Returns the CPU.
-pub(crate) fn spread(port: u32, index: u32) -> Result<u32, i32> {
+pub(crate) fn spread(port: u32, index: u32) -> Result<u32, Errno> {
     let n = sys::num_online_cpus().max(1);
-    let cpu = sys::nth_online_cpu(index % n).ok_or(-abi::EINVAL)?;
+    let cpu = sys::nth_online_cpu(index % n).ok_or(Errno::EINVAL)?;
     bind_to_cpu(port, cpu)?;
     PORT_HOME[check_port(port)?].store(cpu as u8, Ordering::Release);
     Ok(cpu)
@@ -601,7 +602,7 @@ pub(crate) extern "C" fn xpv_upcall_cpu_online(cpu: kernel::ffi::c_uint) -> kern
                 vector,
                 e
             );
-            return e;
+            return e.to_neg();
         }
         pc.vector_on.store(true, Ordering::Release);
     }
@@ -667,9 +668,9 @@ pub(crate) extern "C" fn xpv_upcall_cpu_offline(cpu: kernel::ffi::c_uint) -> ker
 }
 
 /// Installs `handler(port, data)` and unmasks the port.
-pub(crate) fn bind(port: u32, handler: abi::EvtchnHandler, data: *mut c_void) -> Result<(), i32> {
+pub(crate) fn bind(port: u32, handler: abi::EvtchnHandler, data: *mut c_void) -> Result<(), Errno> {
     if !ready() {
-        return Err(-abi::EAGAIN);
+        return Err(Errno::EAGAIN);
     }
     let i = check_port(port)?;
     let slot = &SLOTS[i];
@@ -678,7 +679,7 @@ pub(crate) fn bind(port: u32, handler: abi::EvtchnHandler, data: *mut c_void) ->
         .compare_exchange(0, BINDING, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
-        return Err(-abi::EBUSY);
+        return Err(Errno::EBUSY);
     }
     slot.data.store(data, Ordering::Relaxed);
     slot.spurious.store(0, Ordering::Relaxed);
@@ -689,7 +690,7 @@ pub(crate) fn bind(port: u32, handler: abi::EvtchnHandler, data: *mut c_void) ->
 }
 
 /// Masks the port and removes its handler, waiting for a running one. May sleep.
-pub(crate) fn unbind(port: u32) -> Result<(), i32> {
+pub(crate) fn unbind(port: u32) -> Result<(), Errno> {
     let i = check_port(port)?;
     let slot = &SLOTS[i];
     if let Some(p) = shared() {
@@ -704,7 +705,7 @@ pub(crate) fn unbind(port: u32) -> Result<(), i32> {
             // A concurrent bind is filling the slot: give it back.
             slot.handler.store(BINDING, Ordering::Relaxed);
         }
-        return Err(-abi::ENOENT);
+        return Err(Errno::ENOENT);
     }
     synchronize_upcalls();
     slot.data.store(null_mut(), Ordering::Relaxed);
@@ -712,20 +713,20 @@ pub(crate) fn unbind(port: u32) -> Result<(), i32> {
 }
 
 /// Late EOI from a driver.
-pub(crate) fn late_eoi(port: u32, spurious: bool) -> Result<(), i32> {
+pub(crate) fn late_eoi(port: u32, spurious: bool) -> Result<(), Errno> {
     let i = check_port(port)?;
     if !ready() {
-        return Err(-abi::EAGAIN);
+        return Err(Errno::EAGAIN);
     }
     if SLOTS[i].handler.load(Ordering::Acquire) <= BINDING {
-        return Err(-abi::ENOENT);
+        return Err(Errno::ENOENT);
     }
     eoi(i, spurious);
     Ok(())
 }
 
 /// Closes a port, removing its handler first.
-pub(crate) fn close(port: u32) -> Result<(), i32> {
+pub(crate) fn close(port: u32) -> Result<(), Errno> {
     let i = check_port(port)?;
     let _ = unbind(port);
     let r = hypercall::evtchn_close(port).map(|_| ());
@@ -739,7 +740,7 @@ pub(crate) fn close(port: u32) -> Result<(), i32> {
 }
 
 /// Sends an event on `port`.
-pub(crate) fn notify(port: u32) -> Result<(), i32> {
+pub(crate) fn notify(port: u32) -> Result<(), Errno> {
     check_port(port)?;
     hypercall::evtchn_send(port).map(|_| ())
 }

@@ -8,7 +8,7 @@ use core::cell::UnsafeCell;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
-use crate::abi;
+use crate::abi::Errno;
 use crate::grant::{
     GrantEntryV1, GrantEntryValue, GrantError, GrantRefAllocator, GREFS_PER_GRANT_FRAME_V1,
 };
@@ -131,9 +131,9 @@ pub(crate) fn frames() -> (u32, u32) {
 /// Under the grant lock, out of references: places the next grant frame in the BAR
 /// (`XENMEM_add_to_physmap`, `XENMAPSPACE_grant_table`; Xen grows its table to match) and adds
 /// its 512 references to the allocator. Runs with interrupts off, as Linux's `gnttab_expand`.
-fn expand(st: &mut Locked) -> Result<(), i32> {
+fn expand(st: &mut Locked) -> Result<(), Errno> {
     if st.frames >= st.max_frames {
-        return Err(-abi::ENOSPC);
+        return Err(Errno::ENOSPC);
     }
     let i = st.frames;
     let mut x = hvm::XenAddToPhysmap::grant_frame(i, st.gpfn + u64::from(i));
@@ -142,7 +142,7 @@ fn expand(st: &mut Locked) -> Result<(), i32> {
     st.alloc
         .as_mut()
         .and_then(|a| a.grow(n))
-        .ok_or(-abi::EINVAL)?;
+        .ok_or(Errno::EINVAL)?;
     st.frames = i + 1;
     NR_REFS.store(n as u32, Ordering::Release);
     Ok(())
@@ -165,14 +165,14 @@ fn entry(r: u32) -> Option<&'static GrantEntryV1> {
 }
 
 /// Grants `domid` access to frame `gfn`.
-pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, i32> {
+pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, Errno> {
     if !ready() {
-        return Err(-abi::EAGAIN);
+        return Err(Errno::EAGAIN);
     }
-    let value = GrantEntryValue::permit_access(domid, gfn, readonly).map_err(|_| -abi::EINVAL)?;
+    let value = GrantEntryValue::permit_access(domid, gfn, readonly).map_err(|_| Errno::EINVAL)?;
     let mut grown = None;
     let r = with_state(|st| {
-        let a = st.alloc.as_mut().ok_or(-abi::EAGAIN)?;
+        let a = st.alloc.as_mut().ok_or(Errno::EAGAIN)?;
         match a.alloc() {
             Ok(r) => Ok(r),
             Err(_) => {
@@ -181,9 +181,9 @@ pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, i32> {
                 e?;
                 st.alloc
                     .as_mut()
-                    .ok_or(-abi::EAGAIN)?
+                    .ok_or(Errno::EAGAIN)?
                     .alloc()
-                    .map_err(|_| -abi::ENOSPC)
+                    .map_err(|_| Errno::ENOSPC)
             }
         }
     });
@@ -194,7 +194,7 @@ pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, i32> {
             "grant table full: {} frames, max {} ({}): grant requests fail with ENOSPC\n",
             f,
             max,
-            if e == -abi::ENOSPC {
+            if e == Errno::ENOSPC {
                 "Xen's max_grant_frames or ours"
             } else {
                 "XENMEM_add_to_physmap failed"
@@ -210,24 +210,24 @@ pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, i32> {
         }
         None => {
             let _ = with_alloc(|a| a.as_mut().map(|a| a.free(r)));
-            Err(-abi::EAGAIN)
+            Err(Errno::EAGAIN)
         }
     }
 }
 
 /// Revokes grant `r`: 0, or `-EBUSY` if still mapped (nothing changed), `-EINVAL` if `r` is not
 /// granted.
-pub(crate) fn end(r: u32) -> Result<(), i32> {
-    let e = entry(r).ok_or(-abi::EINVAL)?;
+pub(crate) fn end(r: u32) -> Result<(), Errno> {
+    let e = entry(r).ok_or(Errno::EINVAL)?;
     with_alloc(|a| {
-        let a = a.as_mut().ok_or(-abi::EINVAL)?;
+        let a = a.as_mut().ok_or(Errno::EINVAL)?;
         if !a.is_allocated(r) {
-            return Err(-abi::EINVAL);
+            return Err(Errno::EINVAL);
         }
         match e.try_end_foreign_access() {
-            Ok(()) => a.free(r).map_err(|_| -abi::EINVAL),
-            Err(GrantError::InUse { .. }) => Err(-abi::EBUSY),
-            Err(_) => Err(-abi::EINVAL),
+            Ok(()) => a.free(r).map_err(|_| Errno::EINVAL),
+            Err(GrantError::InUse { .. }) => Err(Errno::EBUSY),
+            Err(_) => Err(Errno::EINVAL),
         }
     })
 }

@@ -7,6 +7,7 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::abi::Errno;
 use crate::evtchn;
 use crate::grant;
 use crate::hvm;
@@ -22,14 +23,14 @@ pub(crate) fn init() -> hvm::HypercallInsn {
     insn
 }
 
-/// A Xen hypercall result: a negative Xen errno (which for the codes Xen returns equals Linux's)
-/// as the error.
-pub(crate) type HcResult = Result<u64, i32>;
+/// A Xen hypercall result: a negative Xen errno (`include/xen/interface/errno.h`, which for the
+/// codes Xen returns equals Linux's) as the error.
+pub(crate) type HcResult = Result<u64, Errno>;
 
 fn result(ret: i64) -> HcResult {
     if ret < 0 {
-        // Xen errnos are small; anything odd is reported as -EIO.
-        Err(if ret >= -4095 { ret as i32 } else { -5 })
+        // Xen errnos are small; anything odd is reported as -EIO (`Errno::from_ret`).
+        Err(Errno::from_ret(i32::try_from(ret).unwrap_or(i32::MIN)))
     } else {
         Ok(ret as u64)
     }
@@ -66,7 +67,7 @@ unsafe fn hypercall3(op: u32, a1: u64, a2: u64, a3: u64) -> i64 {
 }
 
 /// `HYPERVISOR_xen_version(XENVER_version, NULL)`: `(major, minor)`.
-pub(crate) fn xen_version() -> Result<(u16, u16), i32> {
+pub(crate) fn xen_version() -> Result<(u16, u16), Errno> {
     // SAFETY: XENVER_version takes no argument buffer.
     let v = result(unsafe {
         hypercall3(
@@ -167,7 +168,7 @@ unsafe fn evtchn_op<T>(cmd: u32, arg: &mut T) -> HcResult {
 }
 
 /// `EVTCHNOP_alloc_unbound`: a new port of ours that `remote_dom` may bind.
-pub(crate) fn evtchn_alloc_unbound(remote_dom: u16) -> Result<u32, i32> {
+pub(crate) fn evtchn_alloc_unbound(remote_dom: u16) -> Result<u32, Errno> {
     let mut a = evtchn::EvtchnAllocUnbound {
         dom: evtchn::DOMID_SELF,
         remote_dom,
@@ -179,7 +180,7 @@ pub(crate) fn evtchn_alloc_unbound(remote_dom: u16) -> Result<u32, i32> {
 }
 
 /// `EVTCHNOP_bind_interdomain`.
-pub(crate) fn evtchn_bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32, i32> {
+pub(crate) fn evtchn_bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32, Errno> {
     let mut a = evtchn::EvtchnBindInterdomain {
         remote_dom,
         remote_port,
@@ -234,7 +235,7 @@ pub(crate) fn evtchn_unmask(port: u32) -> HcResult {
 }
 
 /// `GNTTABOP_query_size` for this domain: `(nr_frames, max_nr_frames)`.
-pub(crate) fn gnttab_query_size() -> Result<(u32, u32), i32> {
+pub(crate) fn gnttab_query_size() -> Result<(u32, u32), Errno> {
     let mut q = grant::GnttabQuerySize {
         dom: hvm::DOMID_SELF,
         ..Default::default()
@@ -249,13 +250,13 @@ pub(crate) fn gnttab_query_size() -> Result<(u32, u32), i32> {
         )
     })?;
     if q.status != grant::status::OKAY {
-        return Err(-22);
+        return Err(Errno::EINVAL);
     }
     Ok((q.nr_frames, q.max_nr_frames))
 }
 
 /// `GNTTABOP_copy` of one segment; returns the `GNTST_*` status of the segment.
-pub(crate) fn gnttab_copy(c: &mut grant::GnttabCopy) -> Result<i16, i32> {
+pub(crate) fn gnttab_copy(c: &mut grant::GnttabCopy) -> Result<i16, Errno> {
     // SAFETY: `c` is a live `struct gnttab_copy`, count 1.
     result(unsafe {
         hypercall3(

@@ -75,6 +75,7 @@ mod hvm;
 #[path = "../xen_proto/src/unplug.rs"]
 mod unplug;
 
+use abi::Errno;
 use sys::{pci_device_id, pci_id, PciDev, PciDriver, PciDriverOps};
 
 module! {
@@ -126,17 +127,18 @@ fn xen_detected() -> bool {
 }
 
 /// Fails an exported call unless Xen was found (`-ENODEV`) and the device is bound (`-EAGAIN`).
-fn need_xen() -> Result<(), i32> {
+fn need_xen() -> Result<(), Errno> {
     if !xen_detected() {
-        return Err(-abi::ENODEV);
+        return Err(Errno::ENODEV);
     }
     Ok(())
 }
 
-fn errno(r: Result<(), i32>) -> i32 {
+/// The C ABI's return value: 0, or the negative errno.
+fn errno(r: Result<(), Errno>) -> i32 {
     match r {
         Ok(()) => 0,
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 
@@ -187,7 +189,7 @@ const _: abi::PlatformGetInfoFn = xpv_platform_get_info;
 #[no_mangle]
 pub unsafe extern "C" fn xpv_hvm_get_param(index: u32, value: *mut u64) -> i32 {
     if let Err(e) = need_xen() {
-        return e;
+        return e.to_neg();
     }
     if index >= hvm::param::NR_PARAMS {
         return -abi::EINVAL;
@@ -198,7 +200,7 @@ pub unsafe extern "C" fn xpv_hvm_get_param(index: u32, value: *mut u64) -> i32 {
             unsafe { *value = v };
             0
         }
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::HvmGetParamFn = xpv_hvm_get_param;
@@ -210,7 +212,7 @@ const _: abi::HvmGetParamFn = xpv_hvm_get_param;
 #[no_mangle]
 pub unsafe extern "C" fn xpv_evtchn_alloc_unbound(remote_dom: u16, port: *mut u32) -> i32 {
     if let Err(e) = need_xen() {
-        return e;
+        return e.to_neg();
     }
     match hypercall::evtchn_alloc_unbound(remote_dom) {
         Ok(p) => {
@@ -218,7 +220,7 @@ pub unsafe extern "C" fn xpv_evtchn_alloc_unbound(remote_dom: u16, port: *mut u3
             unsafe { *port = p };
             0
         }
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::EvtchnAllocUnboundFn = xpv_evtchn_alloc_unbound;
@@ -234,7 +236,7 @@ pub unsafe extern "C" fn xpv_evtchn_bind_interdomain(
     local_port: *mut u32,
 ) -> i32 {
     if let Err(e) = need_xen() {
-        return e;
+        return e.to_neg();
     }
     match hypercall::evtchn_bind_interdomain(remote_dom, remote_port) {
         Ok(p) => {
@@ -242,7 +244,7 @@ pub unsafe extern "C" fn xpv_evtchn_bind_interdomain(
             unsafe { *local_port = p };
             0
         }
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::EvtchnBindInterdomainFn = xpv_evtchn_bind_interdomain;
@@ -295,7 +297,7 @@ const _: abi::EvtchnEoiFn = xpv_evtchn_eoi;
 pub extern "C" fn xpv_evtchn_spread(port: u32, index: u32) -> i32 {
     match need_xen().and_then(|()| events::spread(port, index)) {
         Ok(cpu) => cpu as i32,
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::EvtchnSpreadFn = xpv_evtchn_spread;
@@ -308,7 +310,7 @@ const _: abi::EvtchnSpreadFn = xpv_evtchn_spread;
 #[no_mangle]
 pub unsafe extern "C" fn xpv_memory_reservation(cmd: u32, gfns: *mut u64, count: u32) -> i32 {
     if let Err(e) = need_xen() {
-        return e;
+        return e.to_neg();
     }
     let ok_cmd = matches!(
         cmd,
@@ -325,7 +327,7 @@ pub unsafe extern "C" fn xpv_memory_reservation(cmd: u32, gfns: *mut u64, count:
     match hypercall::memory_reservation(cmd, gfns) {
         // At most `count` (<= 512).
         Ok(n) => n.min(u64::from(count)) as i32,
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::MemoryReservationFn = xpv_memory_reservation;
@@ -342,7 +344,7 @@ pub unsafe extern "C" fn xpv_gnttab_grant_access(
     gref: *mut u32,
 ) -> i32 {
     if let Err(e) = need_xen() {
-        return e;
+        return e.to_neg();
     }
     match gnttab::grant(domid, gfn, readonly != 0) {
         Ok(r) => {
@@ -350,7 +352,7 @@ pub unsafe extern "C" fn xpv_gnttab_grant_access(
             unsafe { *gref = r };
             0
         }
-        Err(e) => e,
+        Err(e) => e.to_neg(),
     }
 }
 const _: abi::GnttabGrantAccessFn = xpv_gnttab_grant_access;
@@ -421,7 +423,7 @@ fn setup(dev: &PciDev) -> Result<Bound> {
     let mut xatp = hvm::XenAddToPhysmap::shared_info(layout.shared_info_gpfn);
     if let Err(e) = hypercall::add_to_physmap(&mut xatp) {
         pr_err!("XENMEM_add_to_physmap(shared_info) failed: {}\n", e);
-        return Err(Error::from_errno(e));
+        return Err(e.into());
     }
     let shared_map = sys::MemRemap::new(layout.shared_info_gpfn << 12, 4096)?;
 
@@ -458,7 +460,7 @@ fn setup(dev: &PciDev) -> Result<Bound> {
             e
         );
         events::stop();
-        return Err(Error::from_errno(e));
+        return Err(e.into());
     }
     // The 64-bit shared info layout is latched now.
     events::activate();

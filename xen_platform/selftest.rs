@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use kernel::prelude::*;
 
-use crate::abi::evtchn_ret;
+use crate::abi::{evtchn_ret, Errno};
 use crate::{events, evtchn, gnttab, grant, hypercall, sys};
 
 /// Sends of the evtchn test.
@@ -64,7 +64,7 @@ fn wait_count(want: u32, ms: u32) -> bool {
 }
 
 /// A loop-back pair: `(a, b)`, sends on `a` arrive on `b`.
-fn loopback() -> Result<(u32, u32), i32> {
+fn loopback() -> Result<(u32, u32), Errno> {
     let a = hypercall::evtchn_alloc_unbound(evtchn::DOMID_SELF)?;
     match hypercall::evtchn_bind_interdomain(evtchn::DOMID_SELF, a) {
         Ok(b) => Ok((a, b)),
@@ -76,16 +76,16 @@ fn loopback() -> Result<(u32, u32), i32> {
 }
 
 fn test_evtchn() -> Result<(u32, u32, u32, u32), (&'static str, i32)> {
-    let (a, b) = loopback().map_err(|e| ("loop-back channel", e))?;
+    let (a, b) = loopback().map_err(|e| ("loop-back channel", e.to_neg()))?;
     COUNT.store(0, Ordering::SeqCst);
     let r = (|| {
-        events::bind(b, count_eoi, null_mut()).map_err(|e| ("bind", e))?;
+        events::bind(b, count_eoi, null_mut()).map_err(|e| ("bind", e.to_neg()))?;
         // Xen marks a port pending when it is bound (EVTCHNOP_bind_interdomain), so that nothing
         // sent before is lost: let that event arrive and count from there.
         sys::msleep(50);
         let base = COUNT.load(Ordering::SeqCst);
         for i in 0..N {
-            events::notify(a).map_err(|e| ("send", e))?;
+            events::notify(a).map_err(|e| ("send", e.to_neg()))?;
             if !wait_count(base + i + 1, WAIT_MS) {
                 return Err(("delivery timeout", i as i32));
             }
@@ -104,24 +104,24 @@ fn test_evtchn() -> Result<(u32, u32, u32, u32), (&'static str, i32)> {
 }
 
 fn test_lateeoi() -> Result<u32, (&'static str, i32)> {
-    let (a, b) = loopback().map_err(|e| ("loop-back channel", e))?;
+    let (a, b) = loopback().map_err(|e| ("loop-back channel", e.to_neg()))?;
     COUNT.store(0, Ordering::SeqCst);
     let r = (|| {
-        events::bind(b, count_late, null_mut()).map_err(|e| ("bind", e))?;
-        events::notify(a).map_err(|e| ("send", e))?;
+        events::bind(b, count_late, null_mut()).map_err(|e| ("bind", e.to_neg()))?;
+        events::notify(a).map_err(|e| ("send", e.to_neg()))?;
         if !wait_count(1, WAIT_MS) {
             return Err(("first delivery timeout", 0));
         }
         // Masked until the EOI: these must not be delivered (they coalesce into one pending).
         for _ in 0..5 {
-            events::notify(a).map_err(|e| ("send", e))?;
+            events::notify(a).map_err(|e| ("send", e.to_neg()))?;
         }
         sys::msleep(50);
         let c = COUNT.load(Ordering::SeqCst);
         if c != 1 {
             return Err(("delivered while masked", c as i32));
         }
-        events::late_eoi(b, false).map_err(|e| ("eoi", e))?;
+        events::late_eoi(b, false).map_err(|e| ("eoi", e.to_neg()))?;
         if !wait_count(2, WAIT_MS) {
             return Err(("pending event not re-raised by the EOI", 1));
         }
@@ -151,15 +151,15 @@ unsafe extern "C" fn count_spurious(port: u32, _data: *mut c_void) -> u32 {
 /// upcalls than sends happen; once the flood stops the port is unmasked again (by the timer)
 /// and a real event is delivered.
 fn test_storm() -> Result<(u32, u32, u32), (&'static str, i32)> {
-    let (a, b) = loopback().map_err(|e| ("loop-back channel", e))?;
+    let (a, b) = loopback().map_err(|e| ("loop-back channel", e.to_neg()))?;
     COUNT.store(0, Ordering::SeqCst);
     let r = (|| {
-        events::bind(b, count_spurious, null_mut()).map_err(|e| ("bind", e))?;
+        events::bind(b, count_spurious, null_mut()).map_err(|e| ("bind", e.to_neg()))?;
         let t0 = sys::jiffies();
         let mut sends = 0u32;
         // About 1 s of sends, one per ms.
         while sys::jiffies().wrapping_sub(t0) < u64::from(sys::hz()) {
-            events::notify(a).map_err(|e| ("send", e))?;
+            events::notify(a).map_err(|e| ("send", e.to_neg()))?;
             sends += 1;
             sys::msleep(1);
         }
@@ -191,7 +191,7 @@ fn test_grant() -> Result<(u32, i16), (&'static str, i32)> {
         *b = (i * 7 + 3) as u8;
     }
     let free0 = gnttab::free_count();
-    let gref = gnttab::grant(domid, src.gfn(), true).map_err(|e| ("grant", e))?;
+    let gref = gnttab::grant(domid, src.gfn(), true).map_err(|e| ("grant", e.to_neg()))?;
     let want =
         grant::GrantEntryValue::permit_access(domid, src.gfn(), true).map_err(|_| ("frame", 0))?;
     if gnttab::peek(gref) != Some(want) || gnttab::free_count() != free0 - 1 {
@@ -223,13 +223,13 @@ fn test_grant() -> Result<(u32, i16), (&'static str, i32)> {
         Err(e) => {
             // Still mapped by someone: the page must never be reused (XSA-396).
             core::mem::forget(src);
-            return Err(("revoke", e));
+            return Err(("revoke", e.to_neg()));
         }
     }
     match st {
         Ok(grant::status::OKAY) if same => {}
         Ok(s) => return Err(("copy through the grant", i32::from(s))),
-        Err(e) => return Err(("GNTTABOP_copy", e)),
+        Err(e) => return Err(("GNTTABOP_copy", e.to_neg())),
     }
     let after = gnttab::peek(gref).map(|v| v.flags);
     if after != Some(0) || gnttab::free_count() != free0 {
@@ -238,7 +238,7 @@ fn test_grant() -> Result<(u32, i16), (&'static str, i32)> {
             i32::from(after.unwrap_or(0xffff)),
         ));
     }
-    if gnttab::end(gref) != Err(-crate::abi::EINVAL) {
+    if gnttab::end(gref) != Err(Errno::EINVAL) {
         return Err(("double revoke accepted", gref as i32));
     }
     dst.bytes().fill(0);
@@ -247,7 +247,7 @@ fn test_grant() -> Result<(u32, i16), (&'static str, i32)> {
             return Err(("copy through a revoked grant succeeded", gref as i32))
         }
         Ok(s) => s,
-        Err(e) => e as i16,
+        Err(e) => e.to_neg() as i16,
     };
     Ok((gref, refused))
 }

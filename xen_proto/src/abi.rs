@@ -53,6 +53,8 @@ impl Errno {
     pub const EINVAL: Self = Self(-EINVAL);
     /// `-ENOSPC`.
     pub const ENOSPC: Self = Self(-ENOSPC);
+    /// `-EOPNOTSUPP`.
+    pub const EOPNOTSUPP: Self = Self(-EOPNOTSUPP);
     /// `-EIO`: what a C return value that is no errno at all becomes.
     pub const EIO: Self = Self(-5);
 
