@@ -230,11 +230,10 @@ pub(crate) fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq
                     slot.end_direct();
                     return sys::sts::IOERR;
                 };
-                let base = ipage.as_ptr().cast::<blkif::Segment>();
-                for i in 0..npages {
-                    // SAFETY: the indirect page is ours, 4096 bytes = 512 segments, and
-                    // npages <= slot.pages.len() <= 512; volatile: the backend may map it.
-                    unsafe { core::ptr::write_volatile(base.add(i), seg(i)) };
+                // npages <= slot.pages.len() <= 512 = the segments one page holds.
+                if !(0..npages).all(|i| ipage.write_volatile(i, seg(i))) {
+                    slot.end_direct();
+                    return sys::sts::IOERR;
                 }
                 let inner_op = if write {
                     blkif::OP_WRITE

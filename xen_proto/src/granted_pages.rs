@@ -103,6 +103,26 @@ impl<const N: usize> GrantedPages<N> {
         self.va.as_ptr()
     }
 
+    /// Stores `v` as the `i`-th `T` of the pages, with a volatile write (the backend may read
+    /// them at any time): e.g. the segment descriptors of a blkif indirect page (`io/blkif.h`,
+    /// `BLKIF_OP_INDIRECT`). Returns `false`, writing nothing, if that `T` does not lie wholly
+    /// inside the pages. `T` is plain data (`Copy`) with an alignment of at most a page.
+    pub fn write_volatile<T: Copy>(&self, i: usize, v: T) -> bool {
+        let size = core::mem::size_of::<T>();
+        let fits = match i.checked_add(1).and_then(|n| n.checked_mul(size)) {
+            Some(end) => end <= self.bytes(),
+            None => false,
+        };
+        if size == 0 || core::mem::align_of::<T>() > PAGE_BYTES || !fits {
+            return false;
+        }
+        // SAFETY: inside our live allocation (checked above); aligned, as the pages start on a
+        // page boundary and `i * size_of::<T>()` is a multiple of `align_of::<T>()`. No Rust
+        // reference to the contents exists (`buf_mut` needs `&mut self`).
+        unsafe { core::ptr::write_volatile(self.va.as_ptr().cast::<T>().add(i), v) };
+        true
+    }
+
     /// The grant reference of page `i`, to hand to the backend (0 for a page out of range).
     pub fn gref(&self, i: usize) -> u32 {
         self.grants
