@@ -5,71 +5,81 @@
 
 use super::*;
 
-/// `ndo_open` (rtnl held).
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
-    // SAFETY: `rs` is the device given to `NetDev::alloc`, live while the net_device is.
-    let dev = unsafe { &*(rs as *const Device) };
-    // SAFETY: the core calls ndo_open with rtnl held.
-    let rtnl = unsafe { Rtnl::assume_held() };
-    start_data_path(dev, &mut dev.ctl(&rtnl));
-    0
+/// The operations helpers.c's tables call, through the entry points in `sys.rs`.
+impl sys::NetDevOps for Device {
+    fn open(&self, rtnl: &Rtnl) {
+        start_data_path(self, &mut self.ctl(rtnl));
+    }
+
+    fn stop(&self, rtnl: &Rtnl) {
+        stop_data_path(self, &mut self.ctl(rtnl));
+    }
+
+    fn xmit(&self, skb: TxSkb, q: u32) {
+        xmit(self, skb, q)
+    }
+
+    fn poll(&self, q: u32, budget: i32) -> i32 {
+        poll(self, q, budget)
+    }
+
+    fn stats(&self, out: &mut [u64]) {
+        for (i, o) in out.iter_mut().enumerate().take(NSTATS) {
+            *o = self
+                .stats
+                .iter()
+                .map(|s| s.v[i].load(Ordering::Relaxed))
+                .sum();
+        }
+    }
+
+    fn stat_count(&self) -> u32 {
+        let nq = (self.nq.load(Ordering::Relaxed) as usize).clamp(1, sys::MAX_QUEUES);
+        (nq * NSTATS) as u32
+    }
+
+    fn stat_name(i: u32, out: &mut [u8]) {
+        out.fill(0);
+        let (q, s) = (i as usize / NSTATS, i as usize % NSTATS);
+        let mut w = 0usize;
+        let mut put = |b: &[u8]| {
+            for &c in b {
+                if w + 1 < out.len() {
+                    out[w] = c;
+                    w += 1;
+                }
+            }
+        };
+        match xs_wire::FmtBuf::<32>::format(format_args!("queue{}_{}", q, STAT_NAMES[s])) {
+            Some(name) => put(name.as_bytes()),
+            None => put(STAT_NAMES[s].as_bytes()),
+        }
+    }
+
+    fn stat_value(&self, i: u32) -> u64 {
+        let (q, s) = (i as usize / NSTATS, i as usize % NSTATS);
+        self.stats
+            .get(q)
+            .map_or(0, |st| st.v[s].load(Ordering::Relaxed))
+    }
 }
 
-/// `ndo_stop` (rtnl held).
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
-    // SAFETY: the core calls ndo_stop with rtnl held.
-    let rtnl = unsafe { Rtnl::assume_held() };
-    stop_data_path(dev, &mut dev.ctl(&rtnl));
-}
-
-/// `ndo_start_xmit`: copies the packet into slot pages and posts it. Always consumes the skb.
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_xmit(
-    rs: *mut c_void,
-    skb: *mut sys::RawSkb,
-    q: u32,
-) -> i32 {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
-    // SAFETY: the skb of this ndo_start_xmit call, ours now.
-    let Some(skb) = (unsafe { TxSkb::from_raw(skb) }) else {
-        return 0;
-    };
+/// `ndo_start_xmit`: copies the packet into slot pages (or grants it in place) and posts it.
+/// Always consumes the skb.
+fn xmit(dev: &Device, skb: TxSkb, q: u32) {
     let st = &dev.stats[(q as usize).min(sys::MAX_QUEUES - 1)];
     if !dev.connected.load(Ordering::Acquire) {
         st.add(TX_DROPPED, 1);
-        return 0;
+        return;
     }
     let Some(queue) = dev.queue(q) else {
         st.add(TX_DROPPED, 1);
-        return 0;
+        return;
     };
     let info = skb.info();
     if info.len == 0 || info.len > netif::MAX_TX_SIZE || info.gso_other {
         st.add(TX_DROPPED, 1);
-        return 0;
+        return;
     }
     let _g = queue.net.tx_lock(q);
     // SAFETY: tx spinlock held.
@@ -94,7 +104,6 @@ pub(crate) unsafe extern "C" fn xpv_nf_rs_xmit(
     if !tx_has_room(tx) {
         queue.net.txq_stop(q);
     }
-    0
 }
 
 /// Why a packet was not sent (it is freed, or leaked if the backend could map it).
@@ -274,16 +283,7 @@ pub(crate) fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &
 }
 
 /// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
+fn poll(dev: &Device, q: u32, budget: i32) -> i32 {
     let Some(queue) = dev.queue(q) else {
         if let Some(n) = dev.net() {
             n.napi_complete(q, 0);
@@ -323,94 +323,4 @@ pub(crate) unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: 
         }
     }
     work
-}
-
-/// `ndo_get_stats64`: sums over the queues.
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
-    // SAFETY: C passes an array of NSTATS u64.
-    let out = unsafe { core::slice::from_raw_parts_mut(out, NSTATS) };
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = dev
-            .stats
-            .iter()
-            .map(|s| s.v[i].load(Ordering::Relaxed))
-            .sum();
-    }
-}
-
-/// ethtool -S: number of counters (per queue in use).
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
-    let nq = (dev.nq.load(Ordering::Relaxed) as usize).clamp(1, sys::MAX_QUEUES);
-    (nq * NSTATS) as i32
-}
-
-/// ethtool -S: name of counter `i` ("queue0_rx_packets").
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_stat_name(
-    _rs: *mut c_void,
-    i: i32,
-    buf: *mut u8,
-    len: u32,
-) {
-    if buf.is_null() || len == 0 || i < 0 {
-        return;
-    }
-    // SAFETY: C passes a writable buffer of `len` bytes.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len as usize) };
-    out.fill(0);
-    let (q, s) = (i as usize / NSTATS, i as usize % NSTATS);
-    let mut w = 0usize;
-    let mut put = |b: &[u8]| {
-        for &c in b {
-            if w + 1 < out.len() {
-                out[w] = c;
-                w += 1;
-            }
-        }
-    };
-    match xs_wire::FmtBuf::<32>::format(format_args!("queue{}_{}", q, STAT_NAMES[s])) {
-        Some(name) => put(name.as_bytes()),
-        None => put(STAT_NAMES[s].as_bytes()),
-    }
-}
-
-/// ethtool -S: value of counter `i`.
-///
-/// # Safety
-/// Called only by helpers.c (the net_device and ethtool operations), with `rs` the [`Device`]
-/// given to `NetDev::alloc`, alive until the net_device is freed, and the other pointers as the
-/// kernel passed them to that operation (an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the
-/// stats array of `NSTATS` counters).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
-    // SAFETY: as in `xpv_nf_rs_open`.
-    let dev = unsafe { &*(rs as *const Device) };
-    let (q, s) = ((i.max(0) as usize) / NSTATS, (i.max(0) as usize) % NSTATS);
-    dev.stats
-        .get(q)
-        .map_or(0, |st| st.v[s].load(Ordering::Relaxed))
 }

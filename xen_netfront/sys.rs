@@ -287,6 +287,142 @@ impl Drop for TxLockGuard {
     }
 }
 
+/// The operations of our net_device, typed: helpers.c's `net_device_ops` and `ethtool_ops` call
+/// the `xpv_nf_rs_*` entry points below, which turn their raw arguments into these calls on the
+/// driver's device (`crate::Device`, the `rs` pointer given to [`NetDev::alloc`]).
+pub(crate) trait NetDevOps {
+    /// `ndo_open`, rtnl held.
+    fn open(&self, rtnl: &Rtnl);
+    /// `ndo_stop`, rtnl held.
+    fn stop(&self, rtnl: &Rtnl);
+    /// `ndo_start_xmit` on tx queue `q` (its tx lock not held): the skb is the driver's now.
+    fn xmit(&self, skb: TxSkb, q: u32);
+    /// NAPI poll of queue `q`: at most `budget` packets; the work done.
+    fn poll(&self, q: u32, budget: i32) -> i32;
+    /// `ndo_get_stats64`: the device's `NSTATS` counters summed over its queues into `out`.
+    fn stats(&self, out: &mut [u64]);
+    /// `ethtool -S`: the number of counters.
+    fn stat_count(&self) -> u32;
+    /// `ethtool -S`: the name of counter `i`, NUL-terminated in `out` (`ETH_GSTRING_LEN`).
+    fn stat_name(i: u32, out: &mut [u8]);
+    /// `ethtool -S`: the value of counter `i`.
+    fn stat_value(&self, i: u32) -> u64;
+}
+
+/// The device behind helpers.c's `rs` pointer.
+///
+/// # Safety
+/// `rs` is the device given to [`NetDev::alloc`]; the device outlives its net_device, so it is
+/// alive during any of the net_device's operations.
+unsafe fn device<'a>(rs: *mut c_void) -> &'a crate::Device {
+    // SAFETY: per the contract.
+    unsafe { &*(rs as *const crate::Device) }
+}
+
+// The entry points of helpers.c's operations tables (declared there). Each is called only by
+// those tables, with `rs` as in [`device`] and the other arguments as the kernel passed them to
+// that operation: an owned skb, `ETH_GSTRING_LEN`-byte name buffers, the stats array of
+// `NSTATS` counters.
+
+/// `ndo_open` (rtnl held).
+///
+/// # Safety
+/// See above.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
+    // SAFETY: the core calls ndo_open with rtnl held.
+    let rtnl = unsafe { Rtnl::assume_held() };
+    // SAFETY: see above.
+    NetDevOps::open(unsafe { device(rs) }, &rtnl);
+    0
+}
+
+/// `ndo_stop` (rtnl held).
+///
+/// # Safety
+/// See above.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
+    // SAFETY: the core calls ndo_stop with rtnl held.
+    let rtnl = unsafe { Rtnl::assume_held() };
+    // SAFETY: see above.
+    NetDevOps::stop(unsafe { device(rs) }, &rtnl);
+}
+
+/// `ndo_start_xmit`; always consumes the skb.
+///
+/// # Safety
+/// See above; `skb` is this call's packet, ours now.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut RawSkb, q: u32) -> i32 {
+    // SAFETY: the skb of this ndo_start_xmit call, ours now.
+    if let Some(skb) = unsafe { TxSkb::from_raw(skb) } {
+        // SAFETY: see above.
+        NetDevOps::xmit(unsafe { device(rs) }, skb, q);
+    }
+    0
+}
+
+/// NAPI poll.
+///
+/// # Safety
+/// See above.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
+    // SAFETY: see above.
+    NetDevOps::poll(unsafe { device(rs) }, q, budget)
+}
+
+/// `ndo_get_stats64`.
+///
+/// # Safety
+/// See above; `out` holds `NSTATS` counters.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stats(rs: *mut c_void, out: *mut u64) {
+    if out.is_null() {
+        return;
+    }
+    // SAFETY: C passes an array of NSTATS u64.
+    let out = unsafe { core::slice::from_raw_parts_mut(out, crate::NSTATS) };
+    // SAFETY: see above.
+    NetDevOps::stats(unsafe { device(rs) }, out);
+}
+
+/// `ethtool -S`: number of counters.
+///
+/// # Safety
+/// See above.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_count(rs: *mut c_void) -> i32 {
+    // SAFETY: see above.
+    NetDevOps::stat_count(unsafe { device(rs) }) as i32
+}
+
+/// `ethtool -S`: name of counter `i`.
+///
+/// # Safety
+/// See above; `buf` is writable for `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_name(_rs: *mut c_void, i: i32, buf: *mut u8, len: u32) {
+    let Ok(i) = u32::try_from(i) else { return };
+    if buf.is_null() || len == 0 {
+        return;
+    }
+    // SAFETY: C passes a writable buffer of `len` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len as usize) };
+    <crate::Device as NetDevOps>::stat_name(i, out);
+}
+
+/// `ethtool -S`: value of counter `i`.
+///
+/// # Safety
+/// See above.
+#[no_mangle]
+unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
+    // SAFETY: see above.
+    NetDevOps::stat_value(unsafe { device(rs) }, u32::try_from(i).unwrap_or(0))
+}
+
 /// The rtnl lock, held until dropped.
 pub(crate) struct Rtnl(());
 
