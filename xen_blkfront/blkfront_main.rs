@@ -124,7 +124,7 @@ struct Blkfront {
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
     leaks: grant::LeakCount,
     /// Read by the xenbus callbacks (holding `ctl`) and by `queue_rq` and the request timeout
-    /// (which run only while the disk exists); changed only through [`Locked::dp_mut`], which
+    /// (which run only while the disk exists: `sys::DiskIo`); changed only through [`Locked::dp_mut`], which
     /// holds `ctl` and refuses while the disk or its tag set exists. The ring handlers read their
     /// own [`RingInfo`], never this.
     dp: core::cell::UnsafeCell<DataPath>,
@@ -187,16 +187,6 @@ impl Blkfront {
             info: self,
             ctl: self.ctl.lock(),
         }
-    }
-
-    /// The data path as `queue_rq` and the request timeout read it.
-    ///
-    /// # Safety
-    /// Only from the block layer's callbacks of this device's disk: while one runs, the disk
-    /// and its tag set exist, so the data path is not changed ([`Locked::dp_mut`]).
-    unsafe fn dp_io(&self) -> &DataPath {
-        // SAFETY: per the contract.
-        unsafe { &*self.dp.get() }
     }
 
     fn name(&self) -> vdev::DiskName {

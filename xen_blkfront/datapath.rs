@@ -93,29 +93,46 @@ pub(crate) struct DataPath {
     pub(crate) feat: Features,
 }
 
-/// `queue_rq` of hw queue `hwq` (called by helpers.c after `blk_mq_start_request`).
-///
-/// # Safety
-/// `data` is the queuedata of one of our disks (a live [`Blkfront`]), `rq` a started request.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_blkfront_queue_rq(
-    data: *mut c_void,
-    hwq: u32,
-    rq: *mut sys::RawRequest,
-) -> i32 {
-    // SAFETY: the disk's queuedata is its device, which outlives the disk.
-    let info = unsafe { &*(data as *const Blkfront) };
-    // SAFETY: a started request, ours until completed.
-    let rq = unsafe { sys::Rq::from_raw(rq) };
-    if info.error.load(Ordering::Acquire) || info.state.load(Ordering::Acquire) != st::CONNECTED {
-        return sys::sts::IOERR;
+/// The block layer's calls, through the entry points in `sys.rs`.
+impl sys::BlkMqOps for Blkfront {
+    /// `queue_rq` of hw queue `hwq` (after `blk_mq_start_request`).
+    fn queue_rq(io: sys::DiskIo<'_>, hwq: u32, rq: sys::Rq) -> i32 {
+        let info = io.dev();
+        if info.error.load(Ordering::Acquire) || info.state.load(Ordering::Acquire) != st::CONNECTED
+        {
+            return sys::sts::IOERR;
+        }
+        let dp = io.dp();
+        let Some(r) = dp.rings.get(hwq as usize) else {
+            return sys::sts::IOERR;
+        };
+        submit(info, &dp.feat, r, rq)
     }
-    // SAFETY: the block layer's `queue_rq` of this device's disk.
-    let dp = unsafe { info.dp_io() };
-    let Some(r) = dp.rings.get(hwq as usize) else {
-        return sys::sts::IOERR;
-    };
-    submit(info, &dp.feat, r, rq)
+
+    /// blk-mq timeout of a request (default 30 s; kblockd work, process context). While the
+    /// backend is `Connected` we wait on, as Linux's blkfront (a slow backend is not a broken
+    /// one). A backend that is no longer `Connected` will not answer: the device goes to its
+    /// error state and every request in flight fails, so that nothing waits for ever on it
+    /// (add_disk's partition read in particular, which holds the xenbus watch thread that would
+    /// deliver the backend's `Closing`).
+    fn timeout(io: sys::DiskIo<'_>) -> bool {
+        let info = io.dev();
+        if !info.error.load(Ordering::Acquire) {
+            let bs = match info.dev.otherend_state() {
+                Some(XenbusState::Connected) | None => return false,
+                Some(bs) => bs,
+            };
+            info.set_error(format_args!(
+                "backend {} with {} request(s) unanswered",
+                bs.name(),
+                inflight(io.dp())
+            ));
+        }
+        for r in io.dp().rings.iter() {
+            process_ring(info, r);
+        }
+        true
+    }
 }
 
 pub(crate) fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq) -> i32 {
@@ -427,38 +444,6 @@ pub(crate) unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32
     } else {
         abi::evtchn_ret::SPURIOUS
     }
-}
-
-/// blk-mq timeout of a request (default 30 s; kblockd work, process context). While the
-/// backend is `Connected` we wait on, as Linux's blkfront (a slow backend is not a broken one).
-/// A backend that is no longer `Connected` will not answer: the device goes to its error state
-/// and every request in flight fails, so that nothing waits for ever on it (add_disk's
-/// partition read in particular, which holds the xenbus watch thread that would deliver the
-/// backend's `Closing`).
-///
-/// # Safety
-/// `data` is the queuedata of one of our disks (a live [`Blkfront`]).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
-    // SAFETY: the disk's queuedata is its device, which outlives the disk.
-    let info = unsafe { &*(data as *const Blkfront) };
-    if !info.error.load(Ordering::Acquire) {
-        let bs = match info.dev.otherend_state() {
-            Some(XenbusState::Connected) | None => return 0,
-            Some(bs) => bs,
-        };
-        info.set_error(format_args!(
-            "backend {} with {} request(s) unanswered",
-            bs.name(),
-            // SAFETY: the block layer's timeout callback of this device's disk.
-            inflight(unsafe { info.dp_io() })
-        ));
-    }
-    // SAFETY: as above.
-    for r in unsafe { info.dp_io() }.rings.iter() {
-        process_ring(info, r);
-    }
-    1
 }
 
 /// Requests in flight over all rings.

@@ -276,6 +276,65 @@ impl Drop for Disk {
     }
 }
 
+/// The block layer's calls into one of our disks, typed: helpers.c's `blk_mq_ops` call the
+/// entry points below with the disk's queuedata (its device, `crate::Blkfront`, which outlives
+/// the disk), and they make these calls with a [`DiskIo`] of that device.
+pub(crate) trait BlkMqOps {
+    /// `queue_rq` of hardware queue `hwq` with a started request; returns a `sts::*` status
+    /// (anything but `OK` and `RESOURCE` fails the request).
+    fn queue_rq(io: DiskIo<'_>, hwq: u32, rq: Rq) -> i32;
+    /// A request timed out: `true` to end it (it was completed or failed), `false` to wait on.
+    fn timeout(io: DiskIo<'_>) -> bool;
+}
+
+/// A block layer call into one of a device's disks (`queue_rq`, a request timeout), and
+/// through it the device and its data path. Made only by the entry points below, for the
+/// duration of the call: while it runs the disk and its tag set exist, so the data path is not
+/// replaced or changed (`Locked::dp_mut` refuses while they exist).
+pub(crate) struct DiskIo<'a>(&'a crate::Blkfront);
+
+impl<'a> DiskIo<'a> {
+    /// The device whose disk is called.
+    pub(crate) fn dev(&self) -> &'a crate::Blkfront {
+        self.0
+    }
+
+    /// Its data path, read-only.
+    pub(crate) fn dp(&self) -> &'a crate::DataPath {
+        // SAFETY: changed only through `Locked::dp_mut`, which refuses while the disk or its tag
+        // set exists, and they exist while the block layer calls into the disk (this value).
+        unsafe { &*self.0.dp.get() }
+    }
+}
+
+/// `queue_rq` (helpers.c, after `blk_mq_start_request`).
+///
+/// # Safety
+/// `data` is the queuedata of one of our disks (a live `Blkfront`), `rq` a started request.
+#[no_mangle]
+unsafe extern "C" fn xpv_blkfront_queue_rq(
+    data: *mut c_void,
+    hwq: u32,
+    rq: *mut RawRequest,
+) -> i32 {
+    // SAFETY: the disk's queuedata is its device, which outlives the disk.
+    let info = unsafe { &*(data as *const crate::Blkfront) };
+    // SAFETY: a started request, ours until completed.
+    let rq = unsafe { Rq::from_raw(rq) };
+    <crate::Blkfront as BlkMqOps>::queue_rq(DiskIo(info), hwq, rq)
+}
+
+/// The request timeout (helpers.c's `.timeout`): nonzero to end the request.
+///
+/// # Safety
+/// `data` is the queuedata of one of our disks (a live `Blkfront`).
+#[no_mangle]
+unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
+    // SAFETY: the disk's queuedata is its device, which outlives the disk.
+    let info = unsafe { &*(data as *const crate::Blkfront) };
+    i32::from(<crate::Blkfront as BlkMqOps>::timeout(DiskIo(info)))
+}
+
 /// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
 /// `Copy`: [`Rq::complete`] consumes it, so a request is completed at most once.
 pub(crate) struct Rq(*mut RawRequest);
