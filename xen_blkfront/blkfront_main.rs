@@ -211,13 +211,9 @@ impl Blkfront {
 
 /// Work item of a device in its error state: reports the violation to the toolstack as Linux's
 /// `xenbus_dev_fatal` (error node, `Closing`), which the interrupt handler that found it cannot
-/// do (xenstore writes sleep). The backend's `Closing` then tears the device down.
-///
-/// # Safety
-/// `data` is the device, which cancels this work before it is freed.
-unsafe extern "C" fn report_violation(data: *mut c_void) {
-    // SAFETY: per the contract.
-    let info = unsafe { &*(data as *const Blkfront) };
+/// do (xenstore writes sleep). The backend's `Closing` then tears the device down. Called by
+/// `sys::report_violation`, the work item's function.
+pub(crate) fn report_violation(info: &Blkfront) {
     if info.error.load(Ordering::Acquire) && info.state.load(Ordering::Acquire) == st::CONNECTED {
         info.dev.fatal(EIO.into(), "backend protocol violation");
     }
@@ -318,7 +314,7 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
     let data = (&*b as *const Blkfront).cast_mut().cast::<c_void>();
     // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
     // (`remove`, or the drop below).
-    b.report = Some(unsafe { abi_client::Work::new(report_violation, data) }?);
+    b.report = Some(unsafe { abi_client::Work::new(sys::report_violation, data) }?);
     Ok(b)
 }
 

@@ -75,7 +75,7 @@ pub(crate) fn setup_rings(info: &Blkfront) -> Result {
         dp.rings.push(r, GFP_KERNEL)?;
         // SAFETY: the RingInfo is boxed (stable address) and `dp.bindings` drops before
         // `dp.rings`; `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
-        let b = unsafe { EvtchnBinding::new(port, ring_event, data) }?;
+        let b = unsafe { EvtchnBinding::new(port, sys::ring_event, data) }?;
         dp.bindings.push(b, GFP_KERNEL)?;
     }
     let persistent = sys::params::feature_persistent();

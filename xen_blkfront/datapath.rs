@@ -427,15 +427,9 @@ pub(crate) fn process_ring(info: &Blkfront, r: &RingInfo) -> bool {
 /// is given on return: `SPURIOUS` (throttled by xen_platform) when there was nothing to do.
 /// Once the device is in its error state (a protocol violation) the port is left masked and
 /// unacknowledged (`LATE` without a later EOI), as Linux's `blkif_interrupt` does: the backend
-/// gets no more of our attention until the device is set up afresh (new ports).
-///
-/// # Safety
-/// `data` is the [`RingInfo`] registered with the binding, alive until the binding is dropped.
-pub(crate) unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
-    // SAFETY: per the binding's contract.
-    let r = unsafe { &*(data as *const RingInfo) };
-    // SAFETY: the device outlives its rings.
-    let info = unsafe { &*r.dev };
+/// gets no more of our attention until the device is set up afresh (new ports). Called by
+/// `sys::ring_event`, the handler the binding installs.
+pub(crate) fn ring_event(info: &Blkfront, r: &RingInfo) -> u32 {
     let work = process_ring(info, r);
     if info.error.load(Ordering::Acquire) {
         abi::evtchn_ret::LATE

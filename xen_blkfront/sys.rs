@@ -335,6 +335,29 @@ unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
     i32::from(<crate::Blkfront as BlkMqOps>::timeout(DiskIo(info)))
 }
 
+/// The event channel handler of a ring (installed by `connect::setup_rings`), for
+/// `datapath::ring_event`.
+///
+/// # Safety
+/// `data` is the `RingInfo` registered with the binding, alive until the binding is dropped;
+/// its device outlives it.
+pub(crate) unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
+    // SAFETY: per the binding's contract.
+    let r = unsafe { &*(data as *const crate::RingInfo) };
+    // SAFETY: the device outlives its rings.
+    crate::ring_event(unsafe { &*r.dev }, r)
+}
+
+/// The function of a device's violation-report work item (made at probe), for
+/// `report_violation`.
+///
+/// # Safety
+/// `data` is the device (`Blkfront`), which cancels the work item before it is freed.
+pub(crate) unsafe extern "C" fn report_violation(data: *mut c_void) {
+    // SAFETY: per the contract.
+    crate::report_violation(unsafe { &*(data as *const crate::Blkfront) });
+}
+
 /// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
 /// `Copy`: [`Rq::complete`] consumes it, so a request is completed at most once.
 pub(crate) struct Rq(*mut RawRequest);

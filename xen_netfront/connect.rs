@@ -109,7 +109,7 @@ pub(crate) fn connect(dev: &Device) -> Result {
                 // The handler only schedules NAPI, fine in hard IRQ context.
                 // SAFETY: the queue is boxed (stable address) and outlives the binding: `bindings`
                 // is emptied before the queues, below on error and by `DataPath`'s field order.
-                let b = unsafe { EvtchnBinding::new(port, evtchn_handler, data) }?;
+                let b = unsafe { EvtchnBinding::new(port, sys::evtchn_handler, data) }?;
                 bindings.push(b, GFP_KERNEL)?;
             }
         }

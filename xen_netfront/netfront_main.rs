@@ -231,13 +231,9 @@ impl Device {
 
 /// Work item of a stopped device: reports the violation to the toolstack as Linux's
 /// `xenbus_dev_fatal` (error node, `Closing`), which the NAPI poll or transmit path that found
-/// it cannot do (xenstore writes sleep). The backend's `Closing` then closes the device.
-///
-/// # Safety
-/// `data` is the device, which cancels this work before it is freed.
-unsafe extern "C" fn report_violation(data: *mut c_void) {
-    // SAFETY: per the contract.
-    let dev = unsafe { &*(data as *const Device) };
+/// it cannot do (xenstore writes sleep). The backend's `Closing` then closes the device. Called
+/// by `sys::report_violation`, the work item's function.
+fn report_violation(dev: &Device) {
     if !dev.broken.load(Ordering::Acquire) {
         return;
     }
@@ -314,7 +310,7 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
         let rs = &mut *dev as *mut Device as *mut c_void;
         // SAFETY: the boxed device (stable address) cancels and drops the work before it is
         // freed (`remove`, or the box's drop on an error below).
-        dev.report = Some(unsafe { abi_client::Work::new(report_violation, rs) }?);
+        dev.report = Some(unsafe { abi_client::Work::new(sys::report_violation, rs) }?);
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);

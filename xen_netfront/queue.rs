@@ -79,13 +79,9 @@ unsafe impl Send for Queue {}
 /// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
 ///
 /// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
-/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`.
-///
-/// # Safety
-/// `data` is the [`Queue`] registered with the binding, alive until the binding is dropped.
-pub(crate) unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
-    // SAFETY: `data` is the queue, which outlives its bindings (dropped first in teardown).
-    let q = unsafe { &*(data as *const Queue) };
+/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`. Called
+/// by `sys::evtchn_handler`, the handler the bindings install.
+pub(crate) fn evtchn_handler(q: &Queue, port: u32) -> u32 {
     let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
     let split = q.rx_port.is_some();
     let tx_work =
