@@ -2,7 +2,8 @@
 # Guest side of platform-xenbus (see scenario.conf): xen_platform's checks, then xenbus's, then
 # xen_platform unloaded and loaded again.
 
-# _pf_check CHECK REGEX [LOG]: PASS with the first matching line of LOG (default: dmesg).
+# _pf_check CHECK REGEX [LOG]: PASS with the first matching line of LOG (default: dmesg); used
+# for xen_platform's and xenbus's log lines alike.
 _pf_check() {
   _l=$(printf '%s\n' "${3:-$($TB_BB dmesg)}" | grep -E "$2" | head -n 1 | sed 's/^\[[^]]*\] //')
   if [ -n "$_l" ]; then tb_pass "$1" "$_l"; else tb_fail "$1" "no line matching '$2' in the kernel log"; fi
@@ -27,11 +28,6 @@ else
   tb_fail irq-count "upcall interrupts: '${irq:-no xen-platform-pci line in /proc/interrupts}'"
 fi
 
-# _xb_check CHECK REGEX: PASS with the first matching kernel log line.
-_xb_check() {
-  _l=$($TB_BB dmesg | grep -E "$2" | head -n 1 | sed 's/^\[[^]]*\] //')
-  if [ -n "$_l" ]; then tb_pass "$1" "$_l"; else tb_fail "$1" "no line matching '$2' in the kernel log"; fi
-}
 # _xb_wait SECONDS CMD...: run CMD every 0.5 s until it succeeds or SECONDS pass.
 _xb_wait() {
   _end=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
@@ -44,9 +40,9 @@ _xb_wait() {
 _xb_attr() { cat "/sys/bus/xen/devices/$1/$2" 2>/dev/null; }
 _xb_devs() { ls /sys/bus/xen/devices 2>/dev/null | tr '\n' ' '; }
 
-_xb_check xenstore-connected 'xenbus: xenstore connected: ring at pfn'
+_pf_check xenstore-connected 'xenbus: xenstore connected: ring at pfn'
 for t in read errno write inflight transaction transaction-eagain watch frontend-api; do
-  _xb_check "selftest-$t" "xenbus: selftest $t: PASS"
+  _pf_check "selftest-$t" "xenbus: selftest $t: PASS"
 done
 $TB_BB dmesg | grep -E 'xenbus: ' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "$l"; done
 
