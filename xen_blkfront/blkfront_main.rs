@@ -61,7 +61,7 @@ use blkif::{Request, Response};
 use connect::*;
 use datapath::*;
 use granted_pages::{GrantedPage, GrantedPages};
-use kernel_frontend::{Bound, Frontend};
+use kernel_frontend::{Bound, Frontend, Reporter};
 use xenbus_state::XenbusState;
 
 module! {
@@ -117,12 +117,11 @@ struct Blkfront {
     state: AtomicU32,
     /// A protocol violation was seen: all I/O fails, the ring ports stay masked.
     error: AtomicBool,
-    /// Reports a violation seen in interrupt context to the toolstack ([`report_violation`]);
-    /// set at probe, cancelled by `remove` before the device is freed.
-    report: Option<abi_client::Work>,
+    /// Reports a violation seen in interrupt context to the toolstack ([`report_violation`]).
+    reporter: Reporter<Blkfront>,
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
-    leaks: grant::LeakCount,
+    leaks: &'static grant::LeakCount,
     /// Read by the xenbus callbacks (holding `ctl`) and by `queue_rq` and the request timeout
     /// (which run only while the disk exists: `sys::DiskIo`); changed only through [`Locked::dp_mut`], which
     /// holds `ctl` and refuses while the disk or its tag set exists. The ring handlers read their
@@ -202,18 +201,15 @@ impl Blkfront {
                 self.name(),
                 why
             );
-            if let Some(w) = &self.report {
-                w.queue();
-            }
+            self.reporter.queue();
         }
     }
 }
 
 /// Work item of a device in its error state: reports the violation to the toolstack as Linux's
 /// `xenbus_dev_fatal` (error node, `Closing`), which the interrupt handler that found it cannot
-/// do (xenstore writes sleep). The backend's `Closing` then tears the device down. Called by
-/// `sys::report_violation`, the work item's function.
-pub(crate) fn report_violation(info: &Blkfront) {
+/// do (xenstore writes sleep). The backend's `Closing` then tears the device down.
+fn report_violation(info: &Blkfront) {
     if info.error.load(Ordering::Acquire) && info.state.load(Ordering::Acquire) == st::CONNECTED {
         info.dev.fatal(EIO.into(), "backend protocol violation");
     }
@@ -287,7 +283,7 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
         .ok()
         .and_then(|i| u16::try_from(i.otherend_id).ok())
         .ok_or(ENODEV)?;
-    let mut b = KBox::new(
+    let b = KBox::new(
         Blkfront {
             dev,
             vdev,
@@ -295,8 +291,8 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
             otherend,
             state: AtomicU32::new(st::INIT),
             error: AtomicBool::new(false),
-            report: None,
-            leaks: grant::LeakCount::new(),
+            reporter: bound.reporter(),
+            leaks: bound.leaks(),
             dp: core::cell::UnsafeCell::new(DataPath::default()),
             ctl: KBox::pin_init(
                 new_mutex!(Ctl {
@@ -311,10 +307,6 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
         },
         GFP_KERNEL,
     )?;
-    let data = (&*b as *const Blkfront).cast_mut().cast::<c_void>();
-    // SAFETY: the boxed device (stable address) cancels and drops the work before it is freed
-    // (`remove`, or the drop below).
-    b.report = Some(unsafe { abi_client::Work::new(sys::report_violation, data) }?);
     Ok(b)
 }
 
@@ -333,6 +325,10 @@ impl Frontend for Blkfront {
 
     fn remove(&self) {
         remove(self)
+    }
+
+    fn report_violation(&self) {
+        report_violation(self)
     }
 }
 
@@ -404,10 +400,6 @@ fn remove(info: &Blkfront) {
         );
     }
     free_rings(&mut info.lock());
-    // No interrupt handler or request is left to queue the report: wait for a running one.
-    if let Some(w) = &info.report {
-        w.cancel();
-    }
 }
 
 /// Module parameters the kernel command line may set (`xen_blkfront.<param>=<value>`), by the

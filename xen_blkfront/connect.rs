@@ -26,9 +26,7 @@ pub(crate) fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
 /// Allocates and grants one ring with its event channel (not bound yet). On error everything
 /// made so far is undone (the pages revoked and freed by their owner, the port closed by `RingInfo`'s drop).
 pub(crate) fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
-    // SAFETY: the device (and so its leak counter) outlives its rings: they are freed by
-    // `free_rings` before `remove` frees the device.
-    let pages = unsafe { GrantedPages::new(otherend, order, false, &info.leaks) }?;
+    let pages = GrantedPages::new(otherend, order, false, info.leaks)?;
     // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them; the
     // ring lives in the same `RingInfo`, which drops it before the pages.
     let ring = unsafe { BlkRing::init(pages.as_ptr(), pages.bytes()) }.ok_or(EINVAL)?;
@@ -181,15 +179,13 @@ pub(crate) fn alloc_slots(
                 s.direct.push(None, GFP_KERNEL)?;
             }
             for _ in 0..segs {
-                // SAFETY: the device outlives its slots (see `alloc_ring`).
-                let p = unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }?;
+                let p = GrantedPage::new(otherend, 0, false, info.leaks)?;
                 s.ptrs.push(p.as_ptr().cast::<c_void>(), GFP_KERNEL)?;
                 s.pages.push(p, GFP_KERNEL)?;
             }
             if indirect {
                 // Writable: blkback maps persistent grants read-write, even indirect pages.
-                // SAFETY: as above.
-                let p = unsafe { GrantedPage::new(otherend, 0, false, &info.leaks) }?;
+                let p = GrantedPage::new(otherend, 0, false, info.leaks)?;
                 s.ind = Some(p);
             }
             slots.push(s, GFP_KERNEL)?;

@@ -348,16 +348,6 @@ pub(crate) unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32
     crate::ring_event(unsafe { &*r.dev }, r)
 }
 
-/// The function of a device's violation-report work item (made at probe), for
-/// `report_violation`.
-///
-/// # Safety
-/// `data` is the device (`Blkfront`), which cancels the work item before it is freed.
-pub(crate) unsafe extern "C" fn report_violation(data: *mut c_void) {
-    // SAFETY: per the contract.
-    crate::report_violation(unsafe { &*(data as *const crate::Blkfront) });
-}
-
 /// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
 /// `Copy`: [`Rq::complete`] consumes it, so a request is completed at most once.
 pub(crate) struct Rq(*mut RawRequest);

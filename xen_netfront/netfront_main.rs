@@ -67,7 +67,7 @@ use abi_client::{EvtchnBinding, Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use connect::*;
 use granted_pages::GrantedPage;
-use kernel_frontend::{Bound, Frontend};
+use kernel_frontend::{Bound, Frontend, Reporter};
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use queue::*;
 use ring::SharedRing;
@@ -150,12 +150,11 @@ struct Device {
     connected: AtomicBool,
     /// A protocol violation stopped the device.
     broken: AtomicBool,
-    /// Reports a violation to the toolstack ([`report_violation`]); set at probe, cancelled by
-    /// `remove` before the device is freed.
-    report: Option<abi_client::Work>,
+    /// Reports a violation to the toolstack ([`report_violation`]).
+    reporter: Reporter<Device>,
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at connect.
-    leaks: grant::LeakCount,
+    leaks: &'static grant::LeakCount,
     /// Queues in use (for ethtool -S).
     nq: AtomicU32,
     stats: [QStats; sys::MAX_QUEUES],
@@ -222,17 +221,14 @@ impl Device {
             if let Some(n) = self.net() {
                 n.carrier(false);
             }
-            if let Some(w) = &self.report {
-                w.queue();
-            }
+            self.reporter.queue();
         }
     }
 }
 
 /// Work item of a stopped device: reports the violation to the toolstack as Linux's
 /// `xenbus_dev_fatal` (error node, `Closing`), which the NAPI poll or transmit path that found
-/// it cannot do (xenstore writes sleep). The backend's `Closing` then closes the device. Called
-/// by `sys::report_violation`, the work item's function.
+/// it cannot do (xenstore writes sleep). The backend's `Closing` then closes the device.
 fn report_violation(dev: &Device) {
     if !dev.broken.load(Ordering::Acquire) {
         return;
@@ -253,8 +249,8 @@ impl Frontend for Device {
         &DEVICES
     }
 
-    fn probe(xdev: XenbusDevice, _bound: Bound<'_, Self>) -> Result<KBox<Self>> {
-        probe(xdev)
+    fn probe(xdev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>> {
+        probe(xdev, bound)
     }
 
     fn otherend_changed(&self, state: XenbusState) {
@@ -264,10 +260,14 @@ impl Frontend for Device {
     fn remove(&self) {
         remove(self)
     }
+
+    fn report_violation(&self) {
+        report_violation(self)
+    }
 }
 
 /// `probe`: a new `vif` device; its state.
-fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
+fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<KBox<Device>> {
     let pi = abi_client::platform_info()?;
     if !unplug::has_pv_nic_devices(pi.unplug) {
         pr_info!(
@@ -300,17 +300,14 @@ fn probe(xdev: XenbusDevice) -> Result<KBox<Device>> {
                 dp: UnsafeCell::new(DataPath::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
-                report: None,
-                leaks: grant::LeakCount::new(),
+                reporter: bound.reporter(),
+                leaks: bound.leaks(),
                 nq: AtomicU32::new(1),
                 stats: Default::default(),
             },
             GFP_KERNEL,
         )?;
         let rs = &mut *dev as *mut Device as *mut c_void;
-        // SAFETY: the boxed device (stable address) cancels and drops the work before it is
-        // freed (`remove`, or the box's drop on an error below).
-        dev.report = Some(unsafe { abi_client::Work::new(sys::report_violation, rs) }?);
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);
@@ -441,10 +438,6 @@ fn remove(dev: &Device) {
         n.unregister();
     }
     disconnect(dev);
-    // Nothing can find a violation any more: wait for a report still running.
-    if let Some(w) = &dev.report {
-        w.cancel();
-    }
     if let Some(n) = dev.net() {
         pr_info!("vif device removed\n");
         // SAFETY: unregistered, queues and handlers gone: no callback can run any more.

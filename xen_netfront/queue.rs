@@ -327,9 +327,7 @@ pub(crate) fn new_queue(
     // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
     // and counted in `dev.leaks` if still mapped) when dropped, on every path.
     let page = |readonly: bool| {
-        // SAFETY: the device (and its leak counter) outlives its queues: `remove` disconnects
-        // (dropping the queues) before it frees the device.
-        unsafe { GrantedPage::new(dom, 0, readonly, &dev.leaks) }
+        GrantedPage::new(dom, 0, readonly, dev.leaks)
     };
     let tx_ring_page = page(false)?;
     let rx_ring_page = page(false)?;

@@ -434,16 +434,6 @@ pub(crate) unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> 
     crate::evtchn_handler(unsafe { &*(data as *const crate::Queue) }, port)
 }
 
-/// The function of a device's violation-report work item (made at probe), for
-/// `report_violation`.
-///
-/// # Safety
-/// `data` is the device, which cancels the work item before it is freed.
-pub(crate) unsafe extern "C" fn report_violation(data: *mut c_void) {
-    // SAFETY: per the contract.
-    crate::report_violation(unsafe { device(data) });
-}
-
 /// The rtnl lock, held until dropped.
 pub(crate) struct Rtnl(());
 

@@ -527,6 +527,11 @@ impl LeakCount {
             });
     }
 
+    /// Back to no page leaked (a new device in the same place).
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
     /// Pages leaked so far.
     pub fn get(&self) -> u32 {
         self.0.load(Ordering::Relaxed)

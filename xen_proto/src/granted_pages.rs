@@ -34,15 +34,15 @@ pub struct GrantedPages<const N: usize> {
     readonly: bool,
     /// Grant of page `i`; `None` for pages not granted (a failed constructor).
     grants: [Option<Grant>; N],
-    /// The device's leak counter, which outlives us (constructor's contract).
-    leaks: NonNull<LeakCount>,
+    /// The device's leak counter (kept in its driver's static device table).
+    leaks: &'static LeakCount,
 }
 
 /// One granted page: the common case (bounce pages, single-page rings).
 pub type GrantedPage = GrantedPages<1>;
 
-// SAFETY: the pages are plain kernel memory owned by this value; `leaks` points to an atomic
-// counter (`Sync`) that outlives it. Access to the page contents is synchronised by the owner.
+// SAFETY: the pages are plain kernel memory owned by this value; `leaks` is an atomic counter
+// (`Sync`). Access to the page contents is synchronised by the owner.
 unsafe impl<const N: usize> Send for GrantedPages<N> {}
 
 impl<const N: usize> GrantedPages<N> {
@@ -53,15 +53,11 @@ impl<const N: usize> GrantedPages<N> {
     /// `-EINVAL` if `2^order` exceeds `N` (or `abi::PAGES_MAX_ORDER`), `-ENOMEM`, or the errno of
     /// `xpv_gnttab_grant_access` (e.g. `-ENOSPC` without free grant references). Nothing is left
     /// granted or allocated on error.
-    ///
-    /// # Safety
-    /// `leaks` must stay valid until the returned value is dropped (it is the counter of the
-    /// device that owns the pages, and the device outlives them).
-    pub unsafe fn new(
+    pub fn new(
         domid: u16,
         order: u32,
         readonly: bool,
-        leaks: &LeakCount,
+        leaks: &'static LeakCount,
     ) -> Result<Self, Errno> {
         let pages = 1usize.checked_shl(order).unwrap_or(usize::MAX);
         if pages > N || order > PAGES_MAX_ORDER {
@@ -77,7 +73,7 @@ impl<const N: usize> GrantedPages<N> {
             order,
             readonly,
             grants: [const { None }; N],
-            leaks: NonNull::from(leaks),
+            leaks,
         };
         // The pages were zeroed by the allocator before any grant exists (XSA-403). If a grant
         // fails, dropping `p` revokes the ones made so far and frees the pages.
@@ -157,8 +153,7 @@ impl<const N: usize> Drop for GrantedPages<N> {
             }
         }
         if n > 0 {
-            // SAFETY: the constructor's contract keeps the counter alive as long as we are.
-            unsafe { self.leaks.as_ref() }.add(self.pages() as u32);
+            self.leaks.add(self.pages() as u32);
             // SAFETY: our allocation of this order; `still` holds `n` references of it that
             // remain granted; `xen_platform` frees the pages only after revoking them all. On
             // error the pages stay ours and are leaked.

@@ -10,11 +10,14 @@
 //! mod kernel_frontend;
 //! ```
 
+use super::abi_client::Work;
 use super::abi_xenbus::{self, XenbusDevHandle, XenbusFrontendDriver};
 use super::abi_xenbus_client::XenbusDevice;
+use super::grant::LeakCount;
 use super::xenbus_state::XenbusState;
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 
 /// Applies `<module>.<param>=<value>` options of the kernel command line, as `modprobe` would
@@ -67,7 +70,7 @@ pub(crate) trait Frontend: Sized + Send + Sync + 'static {
 
     /// A new device (`dev` valid until `remove` has returned): its state, or the errno with
     /// which xenbus declines it (`ENODEV`: not ours to bind). `bound` shows the devices bound
-    /// already.
+    /// already and gives the new one's leak counter and violation reporter.
     fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>>;
 
     /// The backend's `state` node changed (Unknown if it could not be read), and once right after
@@ -77,12 +80,26 @@ pub(crate) trait Frontend: Sized + Send + Sync + 'static {
     /// The device goes (hot-unplug, unbind or unload): release what needs the device's xenstore
     /// nodes or a wait; the state is dropped when this returns.
     fn remove(&self);
+
+    /// Process context, after a [`Reporter::queue`] from any context (an interrupt handler that
+    /// found a protocol violation): report it to the toolstack (xenstore writes sleep). Not
+    /// called any more once [`Frontend::remove`] has returned.
+    fn report_violation(&self);
 }
 
-/// One bound device: its xenbus handle and its state.
+/// One bound device: its xenbus handle and its state, and what outlives the state (static).
 struct DeviceSlot<T> {
     h: AtomicPtr<XenbusDevHandle>,
     d: AtomicPtr<T>,
+    /// The device's leaked pages (reset when a device takes the slot).
+    leaks: LeakCount,
+    /// The device's report work item ([`Reporter`]): set by `probe_c` before `live`, taken by
+    /// `remove_c` after `live` is cleared and `users` has drained.
+    work: UnsafeCell<Option<Work>>,
+    /// `work` may be queued.
+    live: AtomicBool,
+    /// [`Reporter::queue`] calls in progress.
+    users: AtomicU32,
 }
 
 /// The devices a [`Frontend`] has bound, by xenbus handle ([`MAX_DEVICES`] at most).
@@ -98,6 +115,10 @@ impl<T: Frontend> Devices<T> {
                 DeviceSlot {
                     h: AtomicPtr::new(core::ptr::null_mut()),
                     d: AtomicPtr::new(core::ptr::null_mut()),
+                    leaks: LeakCount::new(),
+                    work: UnsafeCell::new(None),
+                    live: AtomicBool::new(false),
+                    users: AtomicU32::new(0),
                 }
             }; MAX_DEVICES],
         }
@@ -108,27 +129,75 @@ impl<T: Frontend> Devices<T> {
     }
 }
 
-// SAFETY: the table hands out `&T` only (T: Sync) and its slots are atomics.
+// SAFETY: the table hands out `&T` only (T: Sync); its slots are atomics, an atomic counter and
+// `work`, which is written only while no reference to it exists (see `DeviceSlot::work`) and
+// otherwise used through `Work`'s `&self` methods (`Work` is `Sync`).
 unsafe impl<T: Frontend> Sync for Devices<T> {}
 
-/// The devices a driver has bound, as its [`Frontend::probe`] sees them. xenbus probes and
-/// removes devices one at a time, under its device list lock (`xenbus/bus.rs`, `Bus::sync` and
-/// `shutdown`, and driver registration), so none of them is freed while a probe looks.
-// Not every frontend looks (xen_netfront does not).
-#[allow(dead_code)]
-pub(crate) struct Bound<'a, T>(&'a Devices<T>);
+/// A device's way to have [`Frontend::report_violation`] called in process context, from any
+/// context. Copied freely: it names the device's place in the static [`Devices`] table, so a
+/// copy kept past the device's removal queues nothing (or the next device's report, which finds
+/// no violation of its own and does nothing).
+pub(crate) struct Reporter<T: 'static>(&'static DeviceSlot<T>);
 
-#[allow(dead_code)]
+impl<T> Clone for Reporter<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Reporter<T> {}
+
+impl<T: Frontend> Reporter<T> {
+    /// Queues the device's report (a no-op if it is already queued or the device is gone). Any
+    /// context; never sleeps.
+    pub(crate) fn queue(&self) {
+        let s = self.0;
+        // SeqCst pairs with `remove_c`: it clears `live`, then waits for `users` to drain;
+        // either it sees our count or we see `live` cleared.
+        s.users.fetch_add(1, Ordering::SeqCst);
+        if s.live.load(Ordering::SeqCst) {
+            // SAFETY: `live` and our count keep `remove_c` from taking the work meanwhile.
+            if let Some(w) = unsafe { &*s.work.get() } {
+                w.queue();
+            }
+        }
+        s.users.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The devices a driver has bound, as its [`Frontend::probe`] sees them, and the new device's
+/// place among them. xenbus probes and removes devices one at a time, under its device list lock
+/// (`xenbus/bus.rs`, `Bus::sync` and `shutdown`, and driver registration), so none of them is
+/// freed while a probe looks.
+pub(crate) struct Bound<'a, T: 'static> {
+    devices: &'a Devices<T>,
+    slot: &'static DeviceSlot<T>,
+}
+
 impl<T: Frontend> Bound<'_, T> {
     /// Calls `f` with each bound device and returns the first `Some` it gives (a probe checking
     /// its new device against the others: blkfront's minors).
+    // Not every frontend looks (xen_netfront does not).
+    #[allow(dead_code)]
     pub(crate) fn find_map<R>(&self, mut f: impl FnMut(&T) -> Option<R>) -> Option<R> {
-        self.0.slots.iter().find_map(|s| {
+        self.devices.slots.iter().find_map(|s| {
             let p = s.d.load(Ordering::Acquire);
             // SAFETY: a published state is freed only by `remove_c`, after unpublishing it, and
             // no `remove_c` runs while a probe does (see the type).
             unsafe { p.as_ref() }.and_then(&mut f)
         })
+    }
+
+    /// The new device's leaked-page counter, for the pages it grants (`GrantedPages::new`),
+    /// zero at probe; it outlives the device (static).
+    pub(crate) fn leaks(&self) -> &'static LeakCount {
+        &self.slot.leaks
+    }
+
+    /// The new device's [`Reporter`].
+    pub(crate) fn reporter(&self) -> Reporter<T> {
+        Reporter(self.slot)
     }
 }
 
@@ -160,17 +229,62 @@ unsafe extern "C" fn probe_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_
     }) else {
         return ENOSPC.to_errno();
     };
+    slot.leaks.reset();
+    let data = (slot as *const DeviceSlot<T>).cast_mut().cast::<c_void>();
+    // SAFETY: `data` is a static slot; `report_c` reaches the state only while it is published,
+    // and `remove_c` cancels the work (waiting for a running call) before freeing the state.
+    let work = match unsafe { Work::new(report_c::<T>, data) } {
+        Ok(w) => w,
+        Err(e) => {
+            slot.h.store(core::ptr::null_mut(), Ordering::Release);
+            return e.to_neg();
+        }
+    };
+    // SAFETY: not live: no `Reporter::queue` looks at `work`; xenbus serialises this device's
+    // callbacks, so no `remove_c` runs either.
+    unsafe { *slot.work.get() = Some(work) };
+    slot.live.store(true, Ordering::SeqCst);
     // SAFETY: `h` is live until `remove_c` returns, which drops the state (and so `dev`) first.
     let dev = unsafe { XenbusDevice::from_raw(h) };
-    match T::probe(dev, Bound(devices)) {
+    let bound = Bound {
+        devices,
+        slot,
+    };
+    match T::probe(dev, bound) {
         Ok(d) => {
             slot.d.store(KBox::into_raw(d), Ordering::Release);
             0
         }
         Err(e) => {
+            retire_work(slot);
             slot.h.store(core::ptr::null_mut(), Ordering::Release);
             e.to_errno()
         }
+    }
+}
+
+/// Stops the slot's report work: no new queueing (`live` cleared, `users` drained), then the
+/// work cancelled, waited for and freed. May sleep.
+fn retire_work<T>(slot: &DeviceSlot<T>) {
+    slot.live.store(false, Ordering::SeqCst);
+    while slot.users.load(Ordering::SeqCst) != 0 {
+        core::hint::spin_loop();
+    }
+    // SAFETY: not live and no `Reporter::queue` in progress: nothing else references `work`.
+    drop(unsafe { (*slot.work.get()).take() });
+}
+
+/// The report work's function (process context).
+///
+/// # Safety
+/// `data` is a `DeviceSlot<T>` of `T::devices()` (static), from `probe_c`.
+unsafe extern "C" fn report_c<T: Frontend>(data: *mut c_void) {
+    // SAFETY: per the contract, a static slot.
+    let slot = unsafe { &*(data as *const DeviceSlot<T>) };
+    // SAFETY: published by `probe_c`; `remove_c` cancels this work (waiting for us) before it
+    // frees the state.
+    if let Some(d) = unsafe { slot.d.load(Ordering::Acquire).as_ref() } {
+        d.report_violation();
     }
 }
 
@@ -202,6 +316,7 @@ unsafe extern "C" fn remove_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c
     if let Some(d) = unsafe { p.as_ref() } {
         d.remove();
     }
+    retire_work(slot);
     slot.d.store(core::ptr::null_mut(), Ordering::Release);
     slot.h.store(core::ptr::null_mut(), Ordering::Release);
     if !p.is_null() {
