@@ -326,9 +326,7 @@ pub(crate) fn new_queue(
     let dom = dev.backend;
     // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
     // and counted in `dev.leaks` if still mapped) when dropped, on every path.
-    let page = |readonly: bool| {
-        GrantedPage::new(dom, 0, readonly, dev.leaks)
-    };
+    let page = |readonly: bool| GrantedPage::new(dom, 0, readonly, dev.leaks);
     let tx_ring_page = page(false)?;
     let rx_ring_page = page(false)?;
     // SAFETY: the ring pages are ours, 4096 bytes, page-aligned, and live as long as the queue

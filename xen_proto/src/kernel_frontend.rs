@@ -246,10 +246,7 @@ unsafe extern "C" fn probe_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_
     slot.live.store(true, Ordering::SeqCst);
     // SAFETY: `h` is live until `remove_c` returns, which drops the state (and so `dev`) first.
     let dev = unsafe { XenbusDevice::from_raw(h) };
-    let bound = Bound {
-        devices,
-        slot,
-    };
+    let bound = Bound { devices, slot };
     match T::probe(dev, bound) {
         Ok(d) => {
             slot.d.store(KBox::into_raw(d), Ordering::Release);
