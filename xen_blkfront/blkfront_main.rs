@@ -34,7 +34,6 @@
 //! `datapath.rs` the rings, `queue_rq`, the ring handler and the request timeout; `sys.rs` the
 //! kernel bindings (block layer, locks) and their safe wrappers.
 
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
@@ -55,13 +54,14 @@ mod sys;
 mod vdev;
 
 use abi::Errno;
-use abi_client::{EvtchnBinding, Grant, Port};
+use abi_client::{Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use blkif::{Request, Response};
 use connect::*;
 use datapath::*;
 use granted_pages::{GrantedPage, GrantedPages};
-use kernel_frontend::{Bound, Frontend, Reporter};
+use kernel::sync::Arc;
+use kernel_frontend::{Binding, Bound, EvtchnTarget, Frontend, Reporter};
 use xenbus_state::XenbusState;
 
 module! {
@@ -122,12 +122,9 @@ struct Blkfront {
     /// Pages of ours the backend still mapped when we revoked their grants (leaked, XSA-396),
     /// over the device's life; bounded by `grant::MAX_LEAKED_PAGES_PER_DEVICE` at (re)connect.
     leaks: &'static grant::LeakCount,
-    /// Read by the xenbus callbacks (holding `ctl`) and by `queue_rq` and the request timeout
-    /// (which run only while the disk exists: `sys::DiskIo`); changed only through [`Locked::dp_mut`], which
-    /// holds `ctl` and refuses while the disk or its tag set exists. The ring handlers read their
-    /// own [`RingInfo`], never this.
-    dp: core::cell::UnsafeCell<DataPath>,
-    /// The xenbus callbacks' state, behind a mutex ([`Blkfront::lock`]).
+    /// The xenbus callbacks' state, behind a mutex ([`Blkfront::lock`]). The I/O paths do not
+    /// read it: `queue_rq` and the timeout have their disk's [`DiskData`], each ring handler
+    /// its [`RingInfo`].
     ctl: Pin<KBox<Mutex<Ctl>>>,
 }
 
@@ -137,45 +134,42 @@ struct Ctl {
     sectors: u64,
     /// Logical sector size in bytes (`sector-size`, read at connect).
     sector_size: u32,
-    // Drop order: disk before tag set.
+    /// Negotiated at connect.
+    feat: Features,
+    // Drop order: disk before tag set, handlers before rings.
     disk: Option<sys::Disk>,
     tags: Option<sys::TagSet>,
+    /// One per ring, in ring order; dropped when the device stops (no handler runs after).
+    bindings: KVec<Binding<RingInfo>>,
+    /// The rings, from `setup_rings` to `free_rings` (the backend may map their pages until it
+    /// has closed).
+    rings: KVec<Arc<RingInfo>>,
 }
 
-// SAFETY: `dp` follows the discipline documented on it; the rest is atomics, locks and plain data.
-unsafe impl Sync for Blkfront {}
-// SAFETY: as Sync.
-unsafe impl Send for Blkfront {}
+/// A device's ring handlers and rings, as `Ctl` keeps them.
+type Rings = (KVec<Binding<RingInfo>>, KVec<Arc<RingInfo>>);
 
-/// The xenbus callbacks' hold on a device: its `ctl` locked, and through it the data path.
+/// The xenbus callbacks' hold on a device: its `ctl` locked.
 struct Locked<'a> {
     info: &'a Blkfront,
     ctl: Guard<'a, Ctl, MutexBackend>,
 }
 
 impl Locked<'_> {
-    /// The data path, for reading (alongside `queue_rq` and the timeout, which only read it).
-    fn dp(&self) -> &DataPath {
-        // SAFETY: changed only through `dp_mut`, which needs this lock exclusively.
-        unsafe { &*self.info.dp.get() }
-    }
-
-    /// The data path, for changing: `EBUSY` while the disk or its tag set exists (`queue_rq`
-    /// and the timeout may then be reading it). Taken with the lock held exclusively, so no
-    /// other callback holds a reference from [`Self::dp`].
-    fn dp_mut(&mut self) -> Result<&mut DataPath> {
+    /// Installs new rings and their handlers, `EBUSY` (dropping them) while a disk or its tag
+    /// set exists (it uses the current rings). Returns the old ones, for the caller to drop.
+    fn replace_rings(
+        &mut self,
+        bindings: KVec<Binding<RingInfo>>,
+        rings: KVec<Arc<RingInfo>>,
+    ) -> Result<Rings> {
         if self.ctl.disk.is_some() || self.ctl.tags.is_some() {
             return Err(EBUSY);
         }
-        // SAFETY: no disk and no tag set, so no `queue_rq` or timeout runs (they end before the
-        // disk and the tag set are gone); the ring handlers never read `dp`; every other
-        // reader holds this lock, which we hold exclusively.
-        Ok(unsafe { &mut *self.info.dp.get() })
-    }
-
-    /// Replaces the data path (refused as [`Self::dp_mut`]); returns the old one.
-    fn replace_dp(&mut self, new: DataPath) -> Result<DataPath> {
-        Ok(core::mem::replace(self.dp_mut()?, new))
+        Ok((
+            core::mem::replace(&mut self.ctl.bindings, bindings),
+            core::mem::replace(&mut self.ctl.rings, rings),
+        ))
     }
 }
 
@@ -219,7 +213,7 @@ fn report_violation(info: &Blkfront) {
 static DEVICES: kernel_frontend::Devices<Blkfront> = kernel_frontend::Devices::new();
 
 /// `probe`: decode the vdev, decline what Linux declines; the device's state.
-fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfront>> {
+fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<Arc<Blkfront>> {
     let mut buf = [0u8; 24];
     let raw = match dev.read_own(b"virtual-device", &mut buf) {
         Ok(n) => blkif::parse_u64(&buf[..n]),
@@ -283,7 +277,7 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
         .ok()
         .and_then(|i| u16::try_from(i.otherend_id).ok())
         .ok_or(ENODEV)?;
-    let b = KBox::new(
+    let b = Arc::new(
         Blkfront {
             dev,
             vdev,
@@ -293,14 +287,16 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<KBox<Blkfr
             error: AtomicBool::new(false),
             reporter: bound.reporter(),
             leaks: bound.leaks(),
-            dp: core::cell::UnsafeCell::new(DataPath::default()),
             ctl: KBox::pin_init(
                 new_mutex!(Ctl {
                     ring_order: 0,
                     sectors: 0,
                     sector_size: 512,
+                    feat: Features::default(),
                     disk: None,
                     tags: None,
+                    bindings: KVec::new(),
+                    rings: KVec::new(),
                 }),
                 GFP_KERNEL,
             )?,
@@ -315,12 +311,12 @@ impl Frontend for Blkfront {
         &DEVICES
     }
 
-    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>> {
+    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<Arc<Self>> {
         probe_dev(dev, bound)
     }
 
-    fn otherend_changed(&self, bs: XenbusState) {
-        otherend_changed(self, bs)
+    fn otherend_changed(this: &Arc<Self>, bs: XenbusState) {
+        otherend_changed(this, bs)
     }
 
     fn remove(&self) {
@@ -333,7 +329,7 @@ impl Frontend for Blkfront {
 }
 
 /// `otherend_changed`: the backend's state machine (`blkback_changed`).
-fn otherend_changed(info: &Blkfront, bs: XenbusState) {
+fn otherend_changed(info: &Arc<Blkfront>, bs: XenbusState) {
     let state = info.state.load(Ordering::Acquire);
     match bs {
         XenbusState::InitWait => {
@@ -388,7 +384,7 @@ fn otherend_changed(info: &Blkfront, bs: XenbusState) {
 fn remove(info: &Blkfront) {
     teardown(info);
     // Give the backend a moment to unmap our pages (it does on our Closed) before revoking.
-    let has_rings = !info.lock().dp().rings.is_empty();
+    let has_rings = !info.lock().ctl.rings.is_empty();
     if has_rings {
         let _ = info.dev.wait_otherend(
             &[

@@ -25,30 +25,27 @@ pub(crate) fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
 
 /// Allocates and grants one ring with its event channel (not bound yet). On error everything
 /// made so far is undone (the pages revoked and freed by their owner, the port closed by `RingInfo`'s drop).
-pub(crate) fn alloc_ring(info: &Blkfront, order: u32, otherend: u16) -> Result<KBox<RingInfo>> {
+pub(crate) fn alloc_ring(info: &Arc<Blkfront>, order: u32, otherend: u16) -> Result<Arc<RingInfo>> {
     let pages = GrantedPages::new(otherend, order, false, info.leaks)?;
-    // SAFETY: the pages are ours, zeroed, `pages.bytes()` long, and only the ring uses them; the
-    // ring lives in the same `RingInfo`, which drops it before the pages.
-    let ring = unsafe { BlkRing::init(pages.as_ptr(), pages.bytes()) }.ok_or(EINVAL)?;
+    let ring = BlkRing::new(pages).ok_or(EINVAL)?;
     let lock = sys::IrqSpinLock::new(RingState {
         ring,
         slots: KVec::new(),
     })?;
     let port = info.dev.alloc_evtchn()?;
-    // From here on the port is closed by `RingInfo`'s drop (also if `KBox::new` fails).
-    Ok(KBox::new(
+    // From here on the port is closed by `RingInfo`'s drop (also if `Arc::new` fails).
+    Ok(Arc::new(
         RingInfo {
             lock,
             port,
-            pages,
-            dev: info as *const Blkfront,
+            dev: info.clone(),
         },
         GFP_KERNEL,
     )?)
 }
 
 /// `talk_to_blkback`: rings, event channels, our keys, `Initialised`.
-pub(crate) fn setup_rings(info: &Blkfront) -> Result {
+pub(crate) fn setup_rings(info: &Arc<Blkfront>) -> Result {
     let mut l = info.lock();
     free_rings(&mut l);
     let dev = &info.dev;
@@ -62,24 +59,21 @@ pub(crate) fn setup_rings(info: &Blkfront) -> Result {
         read_u32(dev, b"max-ring-page-order"),
         sys::params::max_ring_page_order(),
     );
-    // Made apart and installed whole; on an error it drops here, bindings first.
-    let mut dp = DataPath::default();
+    // Made apart and installed whole; on an error they drop here, handlers first.
+    let mut bindings = KVec::new();
+    let mut rings = KVec::new();
     for i in 0..nr {
         let r = alloc_ring(info, order, otherend)?;
         // Queue i's events on CPU i mod n (with per-vCPU upcall vectors; else all stay on
         // vCPU 0), as blk-mq maps queue i to those CPUs.
         r.port.spread(i);
-        let (port, data) = (r.port, (&*r as *const RingInfo).cast_mut().cast::<c_void>());
-        dp.rings.push(r, GFP_KERNEL)?;
-        // SAFETY: the RingInfo is boxed (stable address) and `dp.bindings` drops before
-        // `dp.rings`; `ring_event` is IRQ-safe (spinlock with IRQs off, no sleeping).
-        let b = unsafe { EvtchnBinding::new(port, sys::ring_event, data) }?;
-        dp.bindings.push(b, GFP_KERNEL)?;
+        rings.push(r.clone(), GFP_KERNEL)?;
+        bindings.push(Binding::new(r.port, r)?, GFP_KERNEL)?;
     }
     let persistent = sys::params::feature_persistent();
-    abi_xenbus_client::with_transaction(|tx| write_keys(info, &dp, tx, nr, order, persistent))?;
+    abi_xenbus_client::with_transaction(|tx| write_keys(info, &rings, tx, nr, order, persistent))?;
     l.ctl.ring_order = order;
-    l.replace_dp(dp)?;
+    l.replace_rings(bindings, rings)?;
     dev.switch_state(XenbusState::Initialised)?;
     info.state.store(st::RINGS, Ordering::Release);
     Ok(())
@@ -87,7 +81,7 @@ pub(crate) fn setup_rings(info: &Blkfront) -> Result {
 
 pub(crate) fn write_keys(
     info: &Blkfront,
-    dp: &DataPath,
+    rings: &[Arc<RingInfo>],
     tx: u32,
     nr: u32,
     order: u32,
@@ -104,9 +98,18 @@ pub(crate) fn write_keys(
             format_args!("{}", nr),
         )?;
     }
-    for (q, r) in dp.rings.iter().enumerate() {
-        for i in 0..r.pages.pages() {
-            let gref = format_args!("{}", r.pages.gref(i));
+    for (q, r) in rings.iter().enumerate() {
+        let (pages, grefs) = {
+            let st = r.lock.lock();
+            let p = st.ring.pages();
+            let mut g = [0u32; RING_PAGES];
+            for (i, x) in g.iter_mut().enumerate().take(p.pages()) {
+                *x = p.gref(i);
+            }
+            (p.pages(), g)
+        };
+        for (i, gref) in grefs.iter().enumerate().take(pages) {
+            let gref = format_args!("{}", gref);
             match (nr > 1, order > 0) {
                 (false, false) => w(format_args!("ring-ref"), gref)?,
                 (false, true) => w(format_args!("ring-ref{}", i), gref)?,
@@ -134,8 +137,12 @@ pub(crate) fn write_keys(
 pub(crate) fn free_rings(l: &mut Locked<'_>) {
     let info = l.info;
     let before = info.leaks.get();
-    match l.replace_dp(DataPath::default()) {
-        Ok(dp) => drop(dp),
+    match l.replace_rings(KVec::new(), KVec::new()) {
+        // Handlers first, then the rings (ours were the last references).
+        Ok((bindings, rings)) => {
+            drop(bindings);
+            drop(rings);
+        }
         // Not reached: every caller has stopped the device (no disk) first.
         Err(_) => pr_err!("{}: rings still used by the disk: not freed\n", info.name()),
     }
@@ -153,14 +160,14 @@ pub(crate) fn free_rings(l: &mut Locked<'_>) {
 /// Grants the bounce pages of every slot (persistently, for the device's life).
 pub(crate) fn alloc_slots(
     info: &Blkfront,
-    dp: &DataPath,
+    rings: &[Arc<RingInfo>],
     depth: u32,
     segs: usize,
     indirect: bool,
 ) -> Result {
     let devinfo = info.dev.info()?;
     let otherend = u16::try_from(devinfo.otherend_id).map_err(|_| EINVAL)?;
-    for r in dp.rings.iter() {
+    for r in rings.iter() {
         let mut slots = KVec::new();
         for _ in 0..depth {
             let mut s = Slot {
@@ -180,7 +187,7 @@ pub(crate) fn alloc_slots(
             }
             for _ in 0..segs {
                 let p = GrantedPage::new(otherend, 0, false, info.leaks)?;
-                s.ptrs.push(p.as_ptr().cast::<c_void>(), GFP_KERNEL)?;
+                s.ptrs.push(sys::PagePtr::of(&p), GFP_KERNEL)?;
                 s.pages.push(p, GFP_KERNEL)?;
             }
             if indirect {
@@ -205,12 +212,18 @@ impl From<Error> for ConnectError {
     }
 }
 
+impl From<kernel::alloc::AllocError> for ConnectError {
+    fn from(e: kernel::alloc::AllocError) -> Self {
+        ConnectError(e.into(), "creating the disk")
+    }
+}
+
 /// `blkfront_connect`: the backend is `Connected`: read the disk, create it, `Connected`.
 ///
 /// # Errors
 /// [`ConnectError`] with `EINVAL` for unusable backend keys (each logged with its value), or the
 /// error of an allocation or of the block layer.
-pub(crate) fn connect(info: &Blkfront) -> Result<(), ConnectError> {
+pub(crate) fn connect(info: &Arc<Blkfront>) -> Result<(), ConnectError> {
     let dev = &info.dev;
     let Some(sectors) = read_u64(dev, b"sectors") else {
         pr_err!(
@@ -275,13 +288,12 @@ pub(crate) fn connect(info: &Blkfront) -> Result<(), ConnectError> {
         ..feat
     };
     let mut l = info.lock();
-    let nr = l.dp().rings.len() as u32;
+    let nr = l.ctl.rings.len() as u32;
     let ring_order = l.ctl.ring_order;
-    let ring_slots = ring::ring_size(4096 << ring_order, BlkRing::ENTRY_BYTES);
+    let ring_slots = ring::ring_size(4096 << ring_order, ENTRY_BYTES);
     let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
-    alloc_slots(info, l.dp(), depth, segs, indirect)?;
-    // No disk yet: nothing reads the data path.
-    l.dp_mut()?.feat = feat;
+    alloc_slots(info, &l.ctl.rings, depth, segs, indirect)?;
+    l.ctl.feat = feat;
     l.ctl.sectors = sectors;
     l.ctl.sector_size = params.sector_size;
     let tags = sys::TagSet::new(nr, depth)?;
@@ -303,9 +315,19 @@ pub(crate) fn connect(info: &Blkfront) -> Result<(), ConnectError> {
         discard_alignment: if gran != 0 { feat.alignment % gran } else { 0 },
         rotational: 0,
     };
-    let qd = (info as *const Blkfront).cast_mut().cast::<c_void>();
-    // SAFETY: the device outlives its disk (the disk is dropped in `teardown`/`remove` first).
-    let mut disk = unsafe { sys::Disk::new(&tags, &lim, qd) }?;
+    let mut rings = KVec::with_capacity(l.ctl.rings.len(), GFP_KERNEL)?;
+    for r in l.ctl.rings.iter() {
+        rings.push(r.clone(), GFP_KERNEL)?;
+    }
+    let data = KBox::new(
+        DiskData {
+            dev: info.clone(),
+            rings,
+            feat,
+        },
+        GFP_KERNEL,
+    )?;
+    let mut disk = sys::Disk::new(&tags, &lim, data)?;
     let name = info.name();
     disk.setup(
         XENVBD_MAJOR,
@@ -422,15 +444,15 @@ pub(crate) fn stop(info: &Blkfront) -> bool {
     }
     let mut l = info.lock();
     // Any submitter that saw CONNECTED holds a ring lock: wait for it by taking each lock.
-    for r in l.dp().rings.iter() {
+    for r in l.ctl.rings.iter() {
         drop(r.lock.lock());
     }
     let mut waited = 0;
-    while inflight(l.dp()) > 0 && waited < DRAIN_MS {
+    while inflight(&l.ctl.rings) > 0 && waited < DRAIN_MS {
         sys::msleep(20);
         waited += 20;
     }
-    let left = inflight(l.dp());
+    let left = inflight(&l.ctl.rings);
     if left > 0 {
         pr_warn!(
             "{}: {} request(s) unanswered after {} ms: failing them\n",
@@ -439,7 +461,7 @@ pub(crate) fn stop(info: &Blkfront) -> bool {
             DRAIN_MS
         );
         info.error.store(true, Ordering::Release);
-        for r in l.dp().rings.iter() {
+        for r in l.ctl.rings.iter() {
             process_ring(info, r);
         }
     }
@@ -450,9 +472,7 @@ pub(crate) fn stop(info: &Blkfront) -> bool {
     l.ctl.tags = None;
     // No handler after this (each unbinding waits for a running one); the rings stay until
     // `free_rings`, the backend may still map their pages.
-    if let Ok(dp) = l.dp_mut() {
-        drop(core::mem::take(&mut dp.bindings));
-    }
+    drop(core::mem::replace(&mut l.ctl.bindings, KVec::new()));
     info.state.store(st::CLOSED, Ordering::Release);
     true
 }

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The data path: ring slots and their bounce pages, the rings, `queue_rq` (a request into a
 //! ring slot and onto the ring), the ring handler (responses copied once, validated, completed)
-//! and the blk-mq request timeout. Runs in `queue_rq`, hard interrupt and kblockd context; reads
-//! the device's [`DataPath`] only while its disk exists (see `Blkfront::dp`).
+//! and the blk-mq request timeout. Runs in `queue_rq`, hard interrupt and kblockd context:
+//! `queue_rq` and the timeout read the disk's [`DiskData`], each ring handler its [`RingInfo`].
 
 use super::*;
 
 /// Completions handed to blk-mq per batch (outside the ring lock).
 pub(crate) const BATCH: usize = 32;
 
-pub(crate) type BlkRing = ring::SharedRing<Request, Response>;
+/// A blkif ring in its granted pages (`ring-ref<i>`).
+pub(crate) type BlkRing = granted_pages::GrantedRing<Request, Response, RING_PAGES>;
+
+/// Bytes of one ring entry (request/response union).
+pub(crate) const ENTRY_BYTES: usize = ring::SharedRing::<Request, Response>::ENTRY_BYTES;
 
 /// One ring slot: the bounce pages of the request using it (granted for the device's life) and
 /// what is in flight in it.
@@ -25,7 +29,7 @@ pub(crate) struct Slot {
     /// Bounce pages, granted writable (reads land there), and their addresses for the copy
     /// shim.
     pub(crate) pages: KVec<GrantedPage>,
-    pub(crate) ptrs: KVec<*mut c_void>,
+    pub(crate) ptrs: KVec<sys::PagePtr>,
     /// The indirect segment page, with indirect requests.
     pub(crate) ind: Option<GrantedPage>,
     /// Trusted backend: grants of the request's own pages while it is in flight (the first
@@ -50,9 +54,6 @@ impl Slot {
     }
 }
 
-// SAFETY: the raw pointers are addresses of pages the slot owns.
-unsafe impl Send for Slot {}
-
 /// What the ring lock protects.
 pub(crate) struct RingState {
     pub(crate) ring: BlkRing,
@@ -62,34 +63,37 @@ pub(crate) struct RingState {
 /// Most pages of a ring (`2^MAX_RING_PAGE_ORDER`).
 pub(crate) const RING_PAGES: usize = 1 << blkif::MAX_RING_PAGE_ORDER;
 
-/// One blkif ring (= one blk-mq hardware queue); its handler's binding is kept apart, in
-/// [`DataPath::bindings`], which drops first. Field order is drop order: the lock with the slots
-/// and their pages, then the ring pages (which the ring in `lock` points into).
+/// One blkif ring (= one blk-mq hardware queue), shared by its handler's binding
+/// (`Ctl::bindings`), the device (`Ctl::rings`) and the disk ([`DiskData`]); freed when the
+/// last of them lets go.
 pub(crate) struct RingInfo {
+    /// The ring (with its pages) and its slots (with their bounce pages).
     pub(crate) lock: sys::IrqSpinLock<RingState>,
-    /// Closed on drop (the binding is gone by then).
+    /// Closed on drop (no binding holds us by then).
     pub(crate) port: Port,
-    /// The ring's pages and their grants (`ring-ref<i>`).
-    pub(crate) pages: GrantedPages<RING_PAGES>,
-    /// Back pointer to the device (the device outlives its rings).
-    pub(crate) dev: *const Blkfront,
+    /// The device (a reference cycle, broken when `remove` frees the rings).
+    pub(crate) dev: Arc<Blkfront>,
 }
 
 impl Drop for RingInfo {
-    /// Closes the port; the fields then drop in order: slot pages and ring pages revoked and
-    /// freed, or leaked if the backend still maps them (counted in the device's `leaks`).
+    /// Closes the port; the fields then drop: slot pages and ring pages revoked and freed, or
+    /// leaked if the backend still maps them (counted in the device's `leaks`).
     fn drop(&mut self) {
         let _ = self.port.close();
     }
 }
 
-/// What the I/O paths read: the rings, the bindings of their handlers and the negotiated
-/// features. Field order is drop order: the bindings first (each handler reads its ring).
-#[derive(Default)]
-pub(crate) struct DataPath {
-    /// One per ring, in ring order, each pointing at its boxed [`RingInfo`]; empty once stopped.
-    pub(crate) bindings: KVec<EvtchnBinding>,
-    pub(crate) rings: KVec<KBox<RingInfo>>,
+impl EvtchnTarget for RingInfo {
+    fn event(&self, _port: u32) -> u32 {
+        ring_event(&self.dev, self)
+    }
+}
+
+/// What `queue_rq` and the request timeout read, handed to the disk when it is made
+/// (`sys::Disk::new`) and fixed for its life: the device, its rings and the negotiated features.
+pub(crate) struct DiskData {
+    pub(crate) dev: Arc<Blkfront>,
+    pub(crate) rings: KVec<Arc<RingInfo>>,
     pub(crate) feat: Features,
 }
 
@@ -97,16 +101,16 @@ pub(crate) struct DataPath {
 impl sys::BlkMqOps for Blkfront {
     /// `queue_rq` of hw queue `hwq` (after `blk_mq_start_request`).
     fn queue_rq(io: sys::DiskIo<'_>, hwq: u32, rq: sys::Rq) -> i32 {
-        let info = io.dev();
+        let d = io.data();
+        let info = &*d.dev;
         if info.error.load(Ordering::Acquire) || info.state.load(Ordering::Acquire) != st::CONNECTED
         {
             return sys::sts::IOERR;
         }
-        let dp = io.dp();
-        let Some(r) = dp.rings.get(hwq as usize) else {
+        let Some(r) = d.rings.get(hwq as usize) else {
             return sys::sts::IOERR;
         };
-        submit(info, &dp.feat, r, rq)
+        submit(info, &d.feat, r, rq)
     }
 
     /// blk-mq timeout of a request (default 30 s; kblockd work, process context). While the
@@ -116,7 +120,8 @@ impl sys::BlkMqOps for Blkfront {
     /// (add_disk's partition read in particular, which holds the xenbus watch thread that would
     /// deliver the backend's `Closing`).
     fn timeout(io: sys::DiskIo<'_>) -> bool {
-        let info = io.dev();
+        let d = io.data();
+        let info = &*d.dev;
         if !info.error.load(Ordering::Acquire) {
             let bs = match info.dev.otherend_state() {
                 Some(XenbusState::Connected) | None => return false,
@@ -125,10 +130,10 @@ impl sys::BlkMqOps for Blkfront {
             info.set_error(format_args!(
                 "backend {} with {} request(s) unanswered",
                 bs.name(),
-                inflight(io.dp())
+                inflight(&d.rings)
             ));
         }
-        for r in io.dp().rings.iter() {
+        for r in d.rings.iter() {
             process_ring(info, r);
         }
         true
@@ -441,8 +446,8 @@ pub(crate) fn ring_event(info: &Blkfront, r: &RingInfo) -> u32 {
 }
 
 /// Requests in flight over all rings.
-pub(crate) fn inflight(dp: &DataPath) -> usize {
-    dp.rings
+pub(crate) fn inflight(rings: &[Arc<RingInfo>]) -> usize {
+    rings
         .iter()
         .map(|r| r.lock.lock().slots.iter().filter(|s| s.busy).count())
         .sum()

@@ -175,11 +175,14 @@ impl Drop for TagSet {
     }
 }
 
-/// A gendisk allocated on a [`TagSet`]. Dropping an added disk removes it (`del_gendisk`, which
-/// fails new I/O and waits for what is in flight) and releases our reference.
+/// A gendisk allocated on a [`TagSet`], owning the [`crate::DiskData`] its block layer calls
+/// read (its queuedata). Dropping an added disk removes it (`del_gendisk`, which fails new I/O
+/// and waits for what is in flight) and releases our reference; the data goes last.
 pub(crate) struct Disk {
     gd: *mut b::gendisk,
     added: bool,
+    /// From `KBox::into_raw`; freed by our drop, after the disk.
+    data: *mut crate::DiskData,
 }
 
 // SAFETY: a kernel object usable from any thread.
@@ -188,24 +191,24 @@ unsafe impl Send for Disk {}
 unsafe impl Sync for Disk {}
 
 impl Disk {
-    /// Allocates the disk and its queue with limits `lim`; `queuedata` is handed to
-    /// `xpv_blkfront_queue_rq`.
-    ///
-    /// # Safety
-    /// `queuedata` must stay valid until the disk is dropped.
-    pub(crate) unsafe fn new(
-        set: &TagSet,
-        lim: &DiskLimits,
-        queuedata: *mut c_void,
-    ) -> Result<Self> {
+    /// Allocates the disk and its queue with limits `lim`; `data` is what its block layer
+    /// calls ([`BlkMqOps`]) see, through a [`DiskIo`].
+    pub(crate) fn new(set: &TagSet, lim: &DiskLimits, data: KBox<crate::DiskData>) -> Result<Self> {
+        let data = KBox::into_raw(data);
         let mut err = 0;
-        // SAFETY: `set` is a live tag set, `lim` readable, `err` writable; the caller keeps
-        // `queuedata` valid.
-        let gd = unsafe { b::xpv_shim_alloc_disk(set.0, lim, queuedata, &mut err) };
+        // SAFETY: `set` is a live tag set, `lim` readable, `err` writable; `data` stays valid
+        // until the disk is gone (our drop frees it last).
+        let gd = unsafe { b::xpv_shim_alloc_disk(set.0, lim, data.cast(), &mut err) };
         if gd.is_null() {
+            // SAFETY: from `KBox::into_raw` above, not handed out.
+            drop(unsafe { KBox::from_raw(data) });
             return Err(Error::from_errno(if err < 0 { err } else { -12 }));
         }
-        Ok(Self { gd, added: false })
+        Ok(Self {
+            gd,
+            added: false,
+            data,
+        })
     }
 
     /// Major, minors and name (`name` NUL-terminated), removable/CD-ROM flags.
@@ -273,12 +276,15 @@ impl Drop for Disk {
             // SAFETY: allocated, never added: drop our reference.
             unsafe { b::xpv_shim_put_disk(self.gd) };
         }
+        // SAFETY: from `KBox::into_raw` in `new`; the disk is removed (no block layer call runs
+        // or comes), freed once.
+        drop(unsafe { KBox::from_raw(self.data) });
     }
 }
 
 /// The block layer's calls into one of our disks, typed: helpers.c's `blk_mq_ops` call the
-/// entry points below with the disk's queuedata (its device, `crate::Blkfront`, which outlives
-/// the disk), and they make these calls with a [`DiskIo`] of that device.
+/// entry points below with the disk's queuedata (its [`crate::DiskData`], which the disk owns),
+/// and they make these calls with a [`DiskIo`] of it.
 pub(crate) trait BlkMqOps {
     /// `queue_rq` of hardware queue `hwq` with a started request; returns a `sts::*` status
     /// (anything but `OK` and `RESOURCE` fails the request).
@@ -288,37 +294,29 @@ pub(crate) trait BlkMqOps {
 }
 
 /// A block layer call into one of a device's disks (`queue_rq`, a request timeout), and
-/// through it the device and its data path. Made only by the entry points below, for the
-/// duration of the call: while it runs the disk and its tag set exist, so the data path is not
-/// replaced or changed (`Locked::dp_mut` refuses while they exist).
-pub(crate) struct DiskIo<'a>(&'a crate::Blkfront);
+/// through it the disk's data. Made only by the entry points below, for the duration of the
+/// call (while it runs the disk, and so its data, exists).
+pub(crate) struct DiskIo<'a>(&'a crate::DiskData);
 
 impl<'a> DiskIo<'a> {
-    /// The device whose disk is called.
-    pub(crate) fn dev(&self) -> &'a crate::Blkfront {
+    /// The disk's data: its device, rings and features.
+    pub(crate) fn data(&self) -> &'a crate::DiskData {
         self.0
-    }
-
-    /// Its data path, read-only.
-    pub(crate) fn dp(&self) -> &'a crate::DataPath {
-        // SAFETY: changed only through `Locked::dp_mut`, which refuses while the disk or its tag
-        // set exists, and they exist while the block layer calls into the disk (this value).
-        unsafe { &*self.0.dp.get() }
     }
 }
 
 /// `queue_rq` (helpers.c, after `blk_mq_start_request`).
 ///
 /// # Safety
-/// `data` is the queuedata of one of our disks (a live `Blkfront`), `rq` a started request.
+/// `data` is the queuedata of one of our disks (its `DiskData`), `rq` a started request.
 #[no_mangle]
 unsafe extern "C" fn xpv_blkfront_queue_rq(
     data: *mut c_void,
     hwq: u32,
     rq: *mut RawRequest,
 ) -> i32 {
-    // SAFETY: the disk's queuedata is its device, which outlives the disk.
-    let info = unsafe { &*(data as *const crate::Blkfront) };
+    // SAFETY: the disk's queuedata, which the disk frees only after it is removed.
+    let info = unsafe { &*(data as *const crate::DiskData) };
     // SAFETY: a started request, ours until completed.
     let rq = unsafe { Rq::from_raw(rq) };
     <crate::Blkfront as BlkMqOps>::queue_rq(DiskIo(info), hwq, rq)
@@ -327,25 +325,26 @@ unsafe extern "C" fn xpv_blkfront_queue_rq(
 /// The request timeout (helpers.c's `.timeout`): nonzero to end the request.
 ///
 /// # Safety
-/// `data` is the queuedata of one of our disks (a live `Blkfront`).
+/// `data` is the queuedata of one of our disks (its `DiskData`).
 #[no_mangle]
 unsafe extern "C" fn xpv_blkfront_rq_timeout(data: *mut c_void) -> i32 {
-    // SAFETY: the disk's queuedata is its device, which outlives the disk.
-    let info = unsafe { &*(data as *const crate::Blkfront) };
+    // SAFETY: the disk's queuedata, which the disk frees only after it is removed.
+    let info = unsafe { &*(data as *const crate::DiskData) };
     i32::from(<crate::Blkfront as BlkMqOps>::timeout(DiskIo(info)))
 }
 
-/// The event channel handler of a ring (installed by `connect::setup_rings`), for
-/// `datapath::ring_event`.
-///
-/// # Safety
-/// `data` is the `RingInfo` registered with the binding, alive until the binding is dropped;
-/// its device outlives it.
-pub(crate) unsafe extern "C" fn ring_event(_port: u32, data: *mut c_void) -> u32 {
-    // SAFETY: per the binding's contract.
-    let r = unsafe { &*(data as *const crate::RingInfo) };
-    // SAFETY: the device outlives its rings.
-    crate::ring_event(unsafe { &*r.dev }, r)
+/// The kernel address of a bounce page of ours, for [`Rq::copy`].
+#[repr(transparent)]
+pub(crate) struct PagePtr(*mut c_void);
+
+// SAFETY: a plain address of a page its holder (a ring slot) owns.
+unsafe impl Send for PagePtr {}
+
+impl PagePtr {
+    /// The address of `p`'s page.
+    pub(crate) fn of(p: &crate::GrantedPage) -> Self {
+        Self(p.as_ptr().cast())
+    }
 }
 
 /// A started blk-mq request handed to `queue_rq`, until it is completed. Neither `Clone` nor
@@ -392,12 +391,13 @@ impl Rq {
 
     /// Copies the data into (`to_pages`) or out of the bounce pages `pages` (page-sized,
     /// kernel addresses we own), packed linearly. `Err` if it does not fit.
-    pub(crate) fn copy(&self, pages: &[*mut c_void], to_pages: bool) -> Result {
-        // SAFETY: a live request; `pages` are `pages.len()` valid pages of ours.
+    pub(crate) fn copy(&self, pages: &[PagePtr], to_pages: bool) -> Result {
+        // SAFETY: a live request; `pages` are `pages.len()` valid pages of ours (`PagePtr` is a
+        // transparent `*mut c_void`).
         let r = unsafe {
             b::xpv_shim_rq_copy(
                 self.0,
-                pages.as_ptr(),
+                pages.as_ptr().cast(),
                 pages.len() as u32,
                 i32::from(to_pages),
             )

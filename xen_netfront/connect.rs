@@ -9,7 +9,7 @@ use super::*;
 /// Writes the keys of our queues (`tx-ring-ref`, `rx-ring-ref`, `event-channel[-tx|-rx]`; under
 /// `queue-N/` with several queues, plus `multi-queue-num-queues`) and the features we offer, in
 /// one transaction (netif.h "Multi-queue", "Split event channels").
-pub(crate) fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::Result<(), Errno> {
+pub(crate) fn write_keys(dev: &Device, queues: &[Arc<Queue>]) -> core::result::Result<(), Errno> {
     let x = dev.xdev;
     abi_xenbus_client::with_transaction(|tx| {
         let multi = queues.len() > 1;
@@ -58,7 +58,7 @@ pub(crate) fn write_keys(dev: &Device, queues: &[KBox<Queue>]) -> core::result::
 }
 
 /// Backend in InitWait: read its features, build the rings, publish them, go Connected.
-pub(crate) fn connect(dev: &Device) -> Result {
+pub(crate) fn connect(dev: &Arc<Device>) -> Result {
     let net = dev.net().ok_or(EINVAL)?;
     if let Err(e) = dev.leaks.check(grant::MAX_LEAKED_PAGES_PER_DEVICE) {
         // A backend that keeps our pages mapped across reconnects would make us leak a set of
@@ -98,26 +98,15 @@ pub(crate) fn connect(dev: &Device) -> Result {
     let rtnl = Rtnl::lock();
     let mut ctl = dev.ctl(&rtnl);
     let mut bindings = KVec::new();
-    // The bindings point into `queues`: on any error they go before the queues do.
-    let bound = (|| -> Result {
-        for (i, q) in queues.iter().enumerate() {
-            let data = &**q as *const Queue as *mut c_void;
-            let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
-            for port in ports.into_iter().flatten() {
-                // Queue i's events (tx and rx) on CPU i mod n, with per-vCPU upcall vectors.
-                port.spread(i as u32);
-                // The handler only schedules NAPI, fine in hard IRQ context.
-                // SAFETY: the queue is boxed (stable address) and outlives the binding: `bindings`
-                // is emptied before the queues, below on error and by `DataPath`'s field order.
-                let b = unsafe { EvtchnBinding::new(port, sys::evtchn_handler, data) }?;
-                bindings.push(b, GFP_KERNEL)?;
-            }
+    for (i, q) in queues.iter().enumerate() {
+        let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
+        for port in ports.into_iter().flatten() {
+            // Queue i's events (tx and rx) on CPU i mod n, with per-vCPU upcall vectors.
+            port.spread(i as u32);
+            // The handler only schedules NAPI, fine in hard IRQ context. On an error the
+            // bindings made so far drop before the queues (declared after them).
+            bindings.push(Binding::new(port, q.clone())?, GFP_KERNEL)?;
         }
-        Ok(())
-    })();
-    if let Err(e) = bound {
-        drop(bindings);
-        return Err(e);
     }
     // SAFETY: rtnl is held; the data path is stopped: a device is connected only from
     // disconnected (`connect` runs after `disconnect` or at first), which left `connected` false,

@@ -48,7 +48,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
-use kernel::sync::{new_mutex, Mutex};
+use kernel::sync::{new_mutex, Arc, Mutex, UniqueArc};
 
 #[macro_use]
 #[path = "../xen_proto/src/kernel_common.rs"]
@@ -63,11 +63,11 @@ mod queue;
 mod sys;
 
 use abi::Errno;
-use abi_client::{EvtchnBinding, Grant, Port};
+use abi_client::{Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use connect::*;
 use granted_pages::GrantedPage;
-use kernel_frontend::{Bound, Frontend, Reporter};
+use kernel_frontend::{Binding, Bound, EvtchnTarget, Frontend, Reporter};
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use queue::*;
 use ring::SharedRing;
@@ -134,8 +134,8 @@ struct Ctl {
 #[derive(Default)]
 struct DataPath {
     /// Handlers first: dropped (unbound) before the queues they point to. Held for that drop.
-    _bindings: KVec<EvtchnBinding>,
-    queues: KVec<KBox<Queue>>,
+    _bindings: KVec<Binding<Queue>>,
+    queues: KVec<Arc<Queue>>,
 }
 
 /// A bound `vif` device.
@@ -179,7 +179,7 @@ impl Device {
     }
 
     /// The queues of the current connection (empty when disconnected).
-    fn queues(&self) -> &[KBox<Queue>] {
+    fn queues(&self) -> &[Arc<Queue>] {
         // SAFETY: shared reads; `dp` is only written by `replace_data_path`, whose contract
         // excludes every reader.
         unsafe { &(*self.dp.get()).queues }
@@ -249,12 +249,12 @@ impl Frontend for Device {
         &DEVICES
     }
 
-    fn probe(xdev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>> {
+    fn probe(xdev: XenbusDevice, bound: Bound<'_, Self>) -> Result<Arc<Self>> {
         probe(xdev, bound)
     }
 
-    fn otherend_changed(&self, state: XenbusState) {
-        otherend_changed(self, state)
+    fn otherend_changed(this: &Arc<Self>, state: XenbusState) {
+        otherend_changed(this, state)
     }
 
     fn remove(&self) {
@@ -267,7 +267,7 @@ impl Frontend for Device {
 }
 
 /// `probe`: a new `vif` device; its state.
-fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<KBox<Device>> {
+fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
     let pi = abi_client::platform_info()?;
     if !unplug::has_pv_nic_devices(pi.unplug) {
         pr_info!(
@@ -291,7 +291,7 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<KBox<Device>> {
         return Err(EINVAL);
     };
     let dev = {
-        let mut dev = KBox::new(
+        let mut dev = UniqueArc::new(
             Device {
                 xdev,
                 net: None,
@@ -334,11 +334,11 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<KBox<Device>> {
             backend
         );
     }
-    Ok(dev)
+    Ok(dev.into())
 }
 
 /// `otherend_changed`: the backend's state machine (`netback_changed`).
-fn otherend_changed(dev: &Device, state: XenbusState) {
+fn otherend_changed(dev: &Arc<Device>, state: XenbusState) {
     let ours = {
         let rtnl = Rtnl::lock();
         dev.ctl(&rtnl).state

@@ -49,7 +49,8 @@ pub(crate) struct RxQ {
 pub(crate) struct Queue {
     pub(crate) idx: u32,
     pub(crate) net: NetDev,
-    pub(crate) dev: *const Device,
+    /// The device (a reference cycle, broken when `disconnect` frees the queues).
+    pub(crate) dev: Arc<Device>,
     /// Set by the event channel handler of the tx (or only) port, cleared by the poll that EOIs.
     pub(crate) eoi_tx: AtomicBool,
     /// The same for the rx port (split event channels).
@@ -79,9 +80,15 @@ unsafe impl Send for Queue {}
 /// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
 ///
 /// An event that brings no unconsumed response on its ring(s) is spurious and EOIed as such at
-/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`. Called
-/// by `sys::evtchn_handler`, the handler the bindings install.
-pub(crate) fn evtchn_handler(q: &Queue, port: u32) -> u32 {
+/// once (a flooding backend gets throttled, XSA-391), as Linux's `xennet_handle_rx/tx`. The
+/// handler the queue's bindings install (`kernel_frontend::Binding`).
+impl EvtchnTarget for Queue {
+    fn event(&self, port: u32) -> u32 {
+        evtchn_handler(self, port)
+    }
+}
+
+fn evtchn_handler(q: &Queue, port: u32) -> u32 {
     let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
     let split = q.rx_port.is_some();
     let tx_work =
@@ -116,8 +123,7 @@ impl Queue {
     }
 
     pub(crate) fn dev(&self) -> &Device {
-        // SAFETY: the device outlives its queues (they are freed in its teardown).
-        unsafe { &*self.dev }
+        &self.dev
     }
 
     pub(crate) fn stats(&self) -> &QStats {
@@ -317,12 +323,12 @@ pub(crate) fn tx_has_room(tx: &TxQ) -> bool {
 /// Builds queue `idx`: ring pages, slot pages, event channel; all rx requests posted. With
 /// `direct` (trusted backend) tx packets are granted in place when they fit.
 pub(crate) fn new_queue(
-    dev: &Device,
+    dev: &Arc<Device>,
     net: NetDev,
     idx: u32,
     split: bool,
     direct: bool,
-) -> Result<KBox<Queue>> {
+) -> Result<Arc<Queue>> {
     let dom = dev.backend;
     // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
     // and counted in `dev.leaks` if still mapped) when dropped, on every path.
@@ -358,11 +364,11 @@ pub(crate) fn new_queue(
     } else {
         None
     };
-    Ok(KBox::new(
+    Ok(Arc::new(
         Queue {
             idx,
             net,
-            dev,
+            dev: dev.clone(),
             eoi_tx: AtomicBool::new(false),
             eoi_rx: AtomicBool::new(false),
             tx_cons: AtomicU32::new(0),

@@ -423,17 +423,6 @@ unsafe extern "C" fn xpv_nf_rs_stat_value(rs: *mut c_void, i: i32) -> u64 {
     NetDevOps::stat_value(unsafe { device(rs) }, u32::try_from(i).unwrap_or(0))
 }
 
-/// The event channel handler of a queue's port(s) (installed by `connect::connect`), for
-/// `queue::evtchn_handler`.
-///
-/// # Safety
-/// `data` is the `Queue` registered with the binding, alive until the binding is dropped
-/// (teardown drops the bindings first).
-pub(crate) unsafe extern "C" fn evtchn_handler(port: u32, data: *mut c_void) -> u32 {
-    // SAFETY: per the binding's contract.
-    crate::evtchn_handler(unsafe { &*(data as *const crate::Queue) }, port)
-}
-
 /// The rtnl lock, held until dropped.
 pub(crate) struct Rtnl(());
 

@@ -42,6 +42,12 @@ impl Drop for FrontendRegistration {
 #[derive(Debug, Clone, Copy)]
 pub struct XenbusDevice(*mut XenbusDevHandle);
 
+// SAFETY: a handle of a kernel device; the calls made through it (xenstore, state switches,
+// event channel allocation) take their own locks and may come from any thread.
+unsafe impl Send for XenbusDevice {}
+// SAFETY: as Send; every method takes `&self` and the handle is never changed.
+unsafe impl Sync for XenbusDevice {}
+
 impl XenbusDevice {
     /// Wraps the handle a callback received.
     ///

@@ -11,12 +11,16 @@
 //! them once the backend has unmapped them; they still count in the device's [`LeakCount`], so
 //! the per-device bound `grant::MAX_LEAKED_PAGES_PER_DEVICE` still stops reconnect loops.
 //!
-//! Includers must also include `abi.rs`, `abi_client.rs` and `grant.rs` as siblings. The pages come
+//! [`GrantedRing`] is a shared ring (`ring.rs`) in such pages, owning them.
+//!
+//! Includers must also include `abi.rs`, `abi_client.rs`, `grant.rs` and `ring.rs` as siblings. The pages come
 //! from `xen_platform` (`xpv_pages_alloc`/`xpv_pages_free`, see `abi.rs`).
 
 use super::abi::{xpv_pages_alloc, xpv_pages_defer, xpv_pages_free, Errno, PAGES_MAX_ORDER};
 use super::abi_client::Grant;
 use super::grant::LeakCount;
+use super::ring::{AnyBitPattern, SharedRing};
+use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
 /// Bytes per page (Xen's and x86's 4 KiB).
@@ -169,5 +173,49 @@ impl<const N: usize> Drop for GrantedPages<N> {
         }
         // SAFETY: allocated by `xpv_pages_alloc` with this order, no grant of it left, freed once.
         unsafe { xpv_pages_free(self.va.as_ptr().cast(), self.order) };
+    }
+}
+
+/// A shared ring (`io/ring.h`, `SHARED_RING_INIT`/`FRONT_RING_INIT`) in `2^order` pages of
+/// ours granted to the backend (`ring-ref`), owning both: the ring is used through
+/// `Deref`/`DerefMut` to its [`SharedRing`], the grants read through [`Self::pages`]. The ring
+/// goes before its pages (revoked and freed, or leaked if still mapped, by their drop).
+pub struct GrantedRing<Req: Copy, Rsp: AnyBitPattern, const N: usize> {
+    // Field order is drop order: the view before the memory it points into.
+    ring: SharedRing<Req, Rsp>,
+    pages: GrantedPages<N>,
+}
+
+// SAFETY: the ring's raw pointer is into `pages`, which this value owns (and which are `Send`);
+// the ring is used only through this value.
+unsafe impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> Send for GrantedRing<Req, Rsp, N> {}
+
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> GrantedRing<Req, Rsp, N> {
+    /// Initialises a ring over all of `pages` (zeroed again, indices reset) and takes them.
+    /// `None` (the pages dropped) if not even one entry fits.
+    pub fn new(pages: GrantedPages<N>) -> Option<Self> {
+        // SAFETY: `bytes()` writable bytes of pages this value will own, page-aligned; the ring
+        // is the only user on our side, and it is dropped before the pages (field order).
+        let ring = unsafe { SharedRing::init(pages.as_ptr(), pages.bytes()) }?;
+        Some(Self { ring, pages })
+    }
+
+    /// The ring's pages (for their grant references).
+    pub fn pages(&self) -> &GrantedPages<N> {
+        &self.pages
+    }
+}
+
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> Deref for GrantedRing<Req, Rsp, N> {
+    type Target = SharedRing<Req, Rsp>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.ring
+    }
+}
+
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> DerefMut for GrantedRing<Req, Rsp, N> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.ring
     }
 }

@@ -11,14 +11,17 @@
 //! ```
 
 use super::abi_client::Work;
+use super::abi_client::{EvtchnBinding, Port};
 use super::abi_xenbus::{self, XenbusDevHandle, XenbusFrontendDriver};
 use super::abi_xenbus_client::XenbusDevice;
 use super::grant::LeakCount;
 use super::xenbus_state::XenbusState;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
+use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// Applies `<module>.<param>=<value>` options of the kernel command line, as `modprobe` would
 /// pass them (busybox `insmod` in an initramfs does not). `names` are the full option names
@@ -59,8 +62,10 @@ pub(crate) fn params_from_cmdline(
 pub(crate) const MAX_DEVICES: usize = 64;
 
 /// A xenbus frontend driver, typed (as the kernel's `#[vtable]` driver traits): the implementing
-/// type is one device's state, owned by [`Devices`] from a successful [`Frontend::probe`] until
-/// [`Frontend::remove`] has returned, when it is dropped. xenbus calls the three of one device
+/// type is one device's state, held by [`Devices`] from a successful [`Frontend::probe`] until
+/// [`Frontend::remove`] has returned, when its reference is dropped. The state is reference
+/// counted (`Arc`) so that what the device makes (ring handlers, disks) can hold it; `remove`
+/// drops those, so the state is freed with the table's reference. xenbus calls the three of one device
 /// one at a time (`include/xen/xenbus.h` `struct xenbus_driver`'s probe, otherend_changed,
 /// remove); the C ABI and its `unsafe` are here, in [`driver`]'s adapters.
 pub(crate) trait Frontend: Sized + Send + Sync + 'static {
@@ -71,11 +76,11 @@ pub(crate) trait Frontend: Sized + Send + Sync + 'static {
     /// A new device (`dev` valid until `remove` has returned): its state, or the errno with
     /// which xenbus declines it (`ENODEV`: not ours to bind). `bound` shows the devices bound
     /// already and gives the new one's leak counter and violation reporter.
-    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<KBox<Self>>;
+    fn probe(dev: XenbusDevice, bound: Bound<'_, Self>) -> Result<Arc<Self>>;
 
     /// The backend's `state` node changed (Unknown if it could not be read), and once right after
     /// a successful probe with its current value.
-    fn otherend_changed(&self, state: XenbusState);
+    fn otherend_changed(this: &Arc<Self>, state: XenbusState);
 
     /// The device goes (hot-unplug, unbind or unload): release what needs the device's xenstore
     /// nodes or a wait; the state is dropped when this returns.
@@ -147,6 +152,12 @@ impl<T> Clone for Reporter<T> {
 }
 
 impl<T> Copy for Reporter<T> {}
+
+// SAFETY: a reference to a static slot whose shared use (`Reporter::queue`) is atomics and
+// `Work::queue` (`Work` is `Sync`); see `Devices`' `Sync`.
+unsafe impl<T: Frontend> Send for Reporter<T> {}
+// SAFETY: as Send.
+unsafe impl<T: Frontend> Sync for Reporter<T> {}
 
 impl<T: Frontend> Reporter<T> {
     /// Queues the device's report (a no-op if it is already queued or the device is gone). Any
@@ -249,7 +260,7 @@ unsafe extern "C" fn probe_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_
     let bound = Bound { devices, slot };
     match T::probe(dev, bound) {
         Ok(d) => {
-            slot.d.store(KBox::into_raw(d), Ordering::Release);
+            slot.d.store(Arc::into_raw(d).cast_mut(), Ordering::Release);
             0
         }
         Err(e) => {
@@ -295,11 +306,18 @@ unsafe extern "C" fn otherend_changed_c<T: Frontend>(
     let Some(slot) = T::devices().slot(h) else {
         return;
     };
-    // SAFETY: published by `probe_c`, freed only by `remove_c`, which xenbus does not run
-    // concurrently with this device's other callbacks.
-    if let Some(d) = unsafe { slot.d.load(Ordering::Acquire).as_ref() } {
-        d.otherend_changed(XenbusState::from_u32(state).unwrap_or(XenbusState::Unknown));
+    let p = slot.d.load(Ordering::Acquire);
+    if p.is_null() {
+        return;
     }
+    // SAFETY: from `Arc::into_raw` in `probe_c`; the table's reference is dropped only by
+    // `remove_c`, which xenbus does not run concurrently with this device's other callbacks.
+    // `ManuallyDrop`: we borrow that reference, we do not take it.
+    let d = ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+    T::otherend_changed(
+        &d,
+        XenbusState::from_u32(state).unwrap_or(XenbusState::Unknown),
+    );
 }
 
 /// # Safety
@@ -317,7 +335,52 @@ unsafe extern "C" fn remove_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c
     slot.d.store(core::ptr::null_mut(), Ordering::Release);
     slot.h.store(core::ptr::null_mut(), Ordering::Release);
     if !p.is_null() {
-        // SAFETY: from `KBox::into_raw` in `probe_c`; unpublished, no callback can reach it.
-        drop(unsafe { KBox::from_raw(p) });
+        // SAFETY: from `Arc::into_raw` in `probe_c`; unpublished, no callback can reach it: the
+        // table's reference, dropped once.
+        drop(unsafe { Arc::from_raw(p) });
     }
+}
+
+/// What the events of a port are for (a ring, a queue): [`EvtchnTarget::event`] runs in hard
+/// interrupt context with the port masked, so it must not sleep (spinlocks with interrupts off,
+/// atomics, NAPI scheduling).
+pub(crate) trait EvtchnTarget: Send + Sync + 'static {
+    /// An event on `port`; returns an `abi::evtchn_ret` value (EOI now, later, or spurious).
+    fn event(&self, port: u32) -> u32;
+}
+
+/// A handler installed on a port for `T` (`abi_client::EvtchnBinding`), holding a reference
+/// to its target. Dropping it removes the handler, waiting for a running call, and then drops
+/// the reference; the port stays open.
+pub(crate) struct Binding<T: EvtchnTarget> {
+    // Field order is drop order: the handler is gone before the target can be.
+    _binding: EvtchnBinding,
+    _target: Arc<T>,
+}
+
+impl<T: EvtchnTarget> Binding<T> {
+    /// Installs `target`'s handler on `port` and unmasks it.
+    ///
+    /// # Errors
+    /// The errno of `xpv_evtchn_bind` (`EINVAL` for a bad port, `EBUSY` if it has a handler).
+    pub(crate) fn new(port: Port, target: Arc<T>) -> Result<Self> {
+        let data = (&*target as *const T).cast_mut().cast::<c_void>();
+        // SAFETY: `data` is the target, which `target` keeps alive until after the binding is
+        // dropped (field order); `event_c::<T>` only calls `T::event` with it, which the trait
+        // requires to be safe in hard interrupt context.
+        let binding = unsafe { EvtchnBinding::new(port, event_c::<T>, data) }?;
+        Ok(Self {
+            _binding: binding,
+            _target: target,
+        })
+    }
+}
+
+/// The handler [`Binding`] installs.
+///
+/// # Safety
+/// `data` is the `T` of a live [`Binding`] (see `Binding::new`).
+unsafe extern "C" fn event_c<T: EvtchnTarget>(port: u32, data: *mut c_void) -> u32 {
+    // SAFETY: per the contract.
+    T::event(unsafe { &*(data as *const T) }, port)
 }
