@@ -248,7 +248,7 @@ pub(crate) fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq
                     }
                 }
             } else {
-                let Some(ipage) = slot.ind.as_ref() else {
+                let Some(ipage) = slot.ind.as_mut() else {
                     slot.end_direct();
                     return sys::sts::IOERR;
                 };
@@ -432,8 +432,8 @@ pub(crate) fn process_ring(info: &Blkfront, r: &RingInfo) -> bool {
 /// is given on return: `SPURIOUS` (throttled by xen_platform) when there was nothing to do.
 /// Once the device is in its error state (a protocol violation) the port is left masked and
 /// unacknowledged (`LATE` without a later EOI), as Linux's `blkif_interrupt` does: the backend
-/// gets no more of our attention until the device is set up afresh (new ports). Called by
-/// `sys::ring_event`, the handler the binding installs.
+/// gets no more of our attention until the device is set up afresh (new ports). Called through
+/// the ring's `EvtchnTarget` impl, from the handler its `Binding` installs.
 pub(crate) fn ring_event(info: &Blkfront, r: &RingInfo) -> u32 {
     let work = process_ring(info, r);
     if info.error.load(Ordering::Acquire) {

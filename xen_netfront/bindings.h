@@ -66,10 +66,12 @@ int xpv_nf_txq_stopped(struct net_device *dev, u32 q);
 /* The per-queue tx spinlock (bh-safe), protecting the tx ring against xmit vs. completion. */
 void xpv_nf_tx_lock(struct net_device *dev, u32 q);
 void xpv_nf_tx_unlock(struct net_device *dev, u32 q);
-/* NAPI of queue q: enable, disable (waits for a running poll), schedule (any context),
- * complete_done (returns non-zero if the poll may stop: then re-arm). */
+/* NAPI of queue q: schedule (any context), complete_done (returns non-zero if the poll may
+ * stop: then re-arm). */
+/* napi_enable of queue q unless enabled already; napi_disable of every enabled queue (each
+ * waits for its running poll). */
 void xpv_nf_napi_enable(struct net_device *dev, u32 q);
-void xpv_nf_napi_disable(struct net_device *dev, u32 q);
+void xpv_nf_napi_disable_all(struct net_device *dev);
 void xpv_nf_napi_schedule(struct net_device *dev, u32 q);
 int xpv_nf_napi_complete(struct net_device *dev, u32 q, int work);
 

@@ -95,7 +95,7 @@ pub(crate) fn connect(dev: &Arc<Device>) -> Result {
         pr_err!("{}: writing the ring keys failed: {}\n", net.name(), e);
         Error::from(e)
     })?;
-    let rtnl = Rtnl::lock();
+    let mut rtnl = Rtnl::lock();
     let mut ctl = dev.ctl(&rtnl);
     let mut bindings = KVec::new();
     for (i, q) in queues.iter().enumerate() {
@@ -108,21 +108,16 @@ pub(crate) fn connect(dev: &Arc<Device>) -> Result {
             bindings.push(Binding::new(port, q.clone())?, GFP_KERNEL)?;
         }
     }
-    // SAFETY: rtnl is held; the data path is stopped: a device is connected only from
-    // disconnected (`connect` runs after `disconnect` or at first), which left `connected` false,
-    // the tx queues disabled and NAPI off, and `start_data_path` runs below.
-    let old = unsafe {
-        dev.replace_data_path(
-            &rtnl,
-            DataPath {
-                _bindings: bindings,
-                queues,
-            },
-        )
+    // A device is connected only from disconnected (`connect` runs after `disconnect` or at
+    // first), so its data path is stopped already; this proves it.
+    let mut stopped = net.stop_data_path(&mut rtnl);
+    let new = DataPath {
+        _bindings: bindings,
+        queues,
     };
-    drop(old);
+    drop(dev.dp.replace(&mut stopped, new).map_err(|_| EINVAL)?);
     ctl.feats = feats;
-    net.set_queues(&rtnl, nq)?;
+    net.set_queues(stopped.rtnl(), nq)?;
     dev.nq.store(nq, Ordering::Relaxed);
     let mut nf = 0;
     if feats.sg {
@@ -140,7 +135,7 @@ pub(crate) fn connect(dev: &Arc<Device>) -> Result {
     if feats.gso_tcpv6 {
         nf |= sys::F_TSO6;
     }
-    net.set_features(&rtnl, nf);
+    net.set_features(stopped.rtnl(), nf);
     dev.broken.store(false, Ordering::Release);
     dev.connected.store(true, Ordering::Release);
     if let Err(e) = dev.xdev.switch_state(XenbusState::Connected) {
@@ -149,10 +144,11 @@ pub(crate) fn connect(dev: &Arc<Device>) -> Result {
         return Err(e.into());
     }
     ctl.state = XenbusState::Connected as u32;
+    // Else `ndo_open` starts it.
     if net.running() {
-        start_data_path(dev, &mut ctl);
+        stopped.start(nq, true);
     }
-    for q in dev.queues() {
+    for q in dev.queues(&rtnl) {
         let _ = q.rxp().notify();
     }
     pr_info!(
@@ -185,47 +181,37 @@ pub(crate) fn max_queues() -> u32 {
     v.clamp(1, sys::MAX_QUEUES as u32)
 }
 
-pub(crate) fn start_data_path(dev: &Device, ctl: &mut Ctl) {
+/// `ndo_open`: NAPI on for the current queues (if any), transmit on if connected.
+pub(crate) fn start_data_path(dev: &Device, rtnl: &mut Rtnl) {
     let Some(net) = dev.net() else { return };
-    if !ctl.napi_on && !dev.queues().is_empty() {
-        for q in dev.queues() {
-            net.napi_enable(q.idx);
-        }
-        ctl.napi_on = true;
-        for q in dev.queues() {
-            net.napi_schedule(q.idx);
-        }
-    }
-    if dev.connected.load(Ordering::Acquire) {
-        net.tx_start_all();
-    }
+    let nq = dev.queues(rtnl).len() as u32;
+    net.stop_data_path(rtnl)
+        .start(nq, dev.connected.load(Ordering::Acquire));
 }
 
-pub(crate) fn stop_data_path(dev: &Device, ctl: &mut Ctl) {
-    let Some(net) = dev.net() else { return };
-    net.tx_disable();
-    if ctl.napi_on {
-        for q in dev.queues() {
-            net.napi_disable(q.idx);
-        }
-        ctl.napi_on = false;
+/// `ndo_stop`: transmit and NAPI off.
+pub(crate) fn stop_data_path(dev: &Device, rtnl: &mut Rtnl) {
+    if let Some(net) = dev.net() {
+        let _stopped = net.stop_data_path(rtnl);
     }
 }
 
 /// Tears the rings down (backend closed, or device going away): data path stopped first, then
 /// handlers unbound, then grants revoked and pages freed (or leaked if still mapped).
 pub(crate) fn disconnect(dev: &Device) {
-    let rtnl = Rtnl::lock();
-    let mut ctl = dev.ctl(&rtnl);
+    let mut rtnl = Rtnl::lock();
+    let ctl = dev.ctl(&rtnl);
     dev.connected.store(false, Ordering::Release);
-    if let Some(n) = dev.net() {
-        n.carrier(false);
-    }
-    stop_data_path(dev, &mut ctl);
+    let Some(net) = dev.net() else {
+        return;
+    };
+    net.carrier(false);
     let before = dev.leaks.get();
-    // SAFETY: rtnl is held and the data path was stopped just above (`connected` false, tx
-    // disabled, NAPI off); no `queues()` reference is live here.
-    drop(unsafe { dev.replace_data_path(&rtnl, DataPath::default()) });
+    {
+        let mut stopped = net.stop_data_path(&mut rtnl);
+        // Bindings first, then the queues: revoked and freed.
+        drop(dev.dp.replace(&mut stopped, DataPath::default()));
+    }
     drop(ctl);
     drop(rtnl);
     let leaked = dev.leaks.get().saturating_sub(before);

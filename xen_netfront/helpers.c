@@ -66,6 +66,8 @@ struct xpv_nf_priv {
 	void *rs;
 	u32 nq;
 	u32 neg; /* XPV_NF_F_* negotiated with the backend */
+	/* NAPI contexts enabled (xpv_nf_napi_enable), so that all can be disabled at once. */
+	DECLARE_BITMAP(napi_on, XPV_NF_MAX_QUEUES);
 };
 
 static struct xpv_nf_priv *priv_of(struct net_device *dev)
@@ -215,6 +217,7 @@ struct net_device *xpv_nf_alloc(void *rs, const u8 *mac)
 	p->rs = rs;
 	p->nq = nq;
 	p->neg = 0;
+	bitmap_zero(p->napi_on, XPV_NF_MAX_QUEUES);
 	for (i = 0; i < nq; i++) {
 		spin_lock_init(&p->tx_lock[i]);
 		netif_napi_add(dev, &p->napi[i], xpv_nf_poll);
@@ -349,12 +352,21 @@ void xpv_nf_tx_unlock(struct net_device *dev, u32 q)
 
 void xpv_nf_napi_enable(struct net_device *dev, u32 q)
 {
-	napi_enable(&priv_of(dev)->napi[q]);
+	struct xpv_nf_priv *p = priv_of(dev);
+
+	if (q < XPV_NF_MAX_QUEUES && !test_and_set_bit(q, p->napi_on))
+		napi_enable(&p->napi[q]);
 }
 
-void xpv_nf_napi_disable(struct net_device *dev, u32 q)
+void xpv_nf_napi_disable_all(struct net_device *dev)
 {
-	napi_disable(&priv_of(dev)->napi[q]);
+	struct xpv_nf_priv *p = priv_of(dev);
+	u32 q;
+
+	for_each_set_bit(q, p->napi_on, XPV_NF_MAX_QUEUES) {
+		napi_disable(&p->napi[q]);
+		clear_bit(q, p->napi_on);
+	}
 }
 
 void xpv_nf_napi_schedule(struct net_device *dev, u32 q)

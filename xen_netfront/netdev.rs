@@ -7,20 +7,22 @@ use super::*;
 
 /// The operations helpers.c's tables call, through the entry points in `sys.rs`.
 impl sys::NetDevOps for Device {
-    fn open(&self, rtnl: &Rtnl) {
-        start_data_path(self, &mut self.ctl(rtnl));
+    fn open(&self, rtnl: &mut Rtnl) {
+        let _ctl = self.ctl(rtnl);
+        start_data_path(self, rtnl);
     }
 
-    fn stop(&self, rtnl: &Rtnl) {
-        stop_data_path(self, &mut self.ctl(rtnl));
+    fn stop(&self, rtnl: &mut Rtnl) {
+        let _ctl = self.ctl(rtnl);
+        stop_data_path(self, rtnl);
     }
 
-    fn xmit(&self, skb: TxSkb, q: u32) {
-        xmit(self, skb, q)
+    fn xmit(&self, skb: TxSkb, x: &sys::Xmit) {
+        xmit(self, skb, x)
     }
 
-    fn poll(&self, q: u32, budget: i32) -> i32 {
-        poll(self, q, budget)
+    fn poll(&self, napi: sys::NapiPoll, budget: i32) -> i32 {
+        poll(self, napi, budget)
     }
 
     fn stats(&self, out: &mut [u64]) {
@@ -66,13 +68,14 @@ impl sys::NetDevOps for Device {
 
 /// `ndo_start_xmit`: copies the packet into slot pages (or grants it in place) and posts it.
 /// Always consumes the skb.
-fn xmit(dev: &Device, skb: TxSkb, q: u32) {
+fn xmit(dev: &Device, skb: TxSkb, x: &sys::Xmit) {
+    let q = x.queue();
     let st = &dev.stats[(q as usize).min(sys::MAX_QUEUES - 1)];
     if !dev.connected.load(Ordering::Acquire) {
         st.add(TX_DROPPED, 1);
         return;
     }
-    let Some(queue) = dev.queue(q) else {
+    let Some(queue) = dev.dp.in_xmit(x).and_then(|d| d.queues.get(q as usize)) else {
         st.add(TX_DROPPED, 1);
         return;
     };
@@ -81,9 +84,11 @@ fn xmit(dev: &Device, skb: TxSkb, q: u32) {
         st.add(TX_DROPPED, 1);
         return;
     }
-    let _g = queue.net.tx_lock(q);
-    // SAFETY: tx spinlock held.
-    let tx = unsafe { &mut *queue.tx.get() };
+    let mut g = queue.net.tx_lock(q);
+    let Some(tx) = queue.tx.get(&mut g).map(|t| &mut **t) else {
+        st.add(TX_DROPPED, 1);
+        return;
+    };
     let mut ch = [sys::Chunk::default(); netif::MAX_TX_SLOTS];
     // Trusted: in place if the packet fits in the slots a backend accepts, else copied.
     let posted = match tx.direct.then(|| skb.chunks(&mut ch)) {
@@ -282,45 +287,55 @@ pub(crate) fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &
     }
 }
 
-/// NAPI poll of queue `q`: tx completions, then up to `budget` rx packets; late EOI when idle.
-fn poll(dev: &Device, q: u32, budget: i32) -> i32 {
-    let Some(queue) = dev.queue(q) else {
-        if let Some(n) = dev.net() {
-            n.napi_complete(q, 0);
-        }
+/// NAPI poll of a queue: tx completions, then up to `budget` rx packets; late EOI when idle.
+///
+/// The last look for responses and the EOIs come before `napi_complete_done`, while the poll is
+/// still ours: an event after them makes NAPI poll again (its missed state) instead of racing a
+/// new poll on another CPU with this one.
+fn poll(dev: &Device, mut napi: sys::NapiPoll, budget: i32) -> i32 {
+    let q = napi.queue();
+    let queue = dev
+        .dp
+        .in_poll(&napi)
+        .and_then(|d| d.queues.get(q as usize).cloned());
+    let Some(queue) = queue else {
+        napi.complete(0);
         return 0;
     };
     if dev.broken.load(Ordering::Acquire) {
-        queue.net.napi_complete(q, 0);
+        napi.complete(0);
         return 0;
     }
     let r = queue
-        .tx_gc()
-        .and_then(|t| queue.rx_poll(budget).map(|w| (t, w)));
+        .tx_gc(&napi)
+        .and_then(|t| queue.rx_poll(&mut napi, budget).map(|w| (t, w)));
     let (_txd, work) = match r {
         Ok(v) => v,
         Err(e) => {
             dev.fail(q, e);
-            queue.net.napi_complete(q, 0);
+            napi.complete(0);
             return 0;
         }
     };
-    if work < budget && queue.net.napi_complete(q, work) {
-        // SAFETY: NAPI is complete, but a new poll cannot start before we reschedule it or the
-        // handler does after EOI; until then only we touch `rx`.
-        let rx = unsafe { &mut *queue.rx.get() };
-        let more_rx = rx.ring.final_check_for_responses().unwrap_or(1) != 0;
-        if more_rx {
-            queue.net.napi_schedule(q);
-        } else {
-            // The handler already sorted out spurious events: these had responses.
-            if queue.eoi_tx.swap(false, Ordering::AcqRel) {
-                let _ = queue.port.0.eoi(false);
-            }
-            if queue.eoi_rx.swap(false, Ordering::AcqRel) {
-                let _ = queue.rxp().eoi(false);
-            }
-        }
+    if work >= budget {
+        return work;
     }
+    let more_rx = queue
+        .rx
+        .get(&mut napi)
+        .map_or(0, |rx| rx.ring.final_check_for_responses().unwrap_or(1))
+        != 0;
+    if more_rx {
+        // Responses came meanwhile: stay scheduled, NAPI polls again.
+        return budget;
+    }
+    // The handler already sorted out spurious events: these had responses.
+    if queue.eoi_tx.swap(false, Ordering::AcqRel) {
+        let _ = queue.port.0.eoi(false);
+    }
+    if queue.eoi_rx.swap(false, Ordering::AcqRel) {
+        let _ = queue.rxp().eoi(false);
+    }
+    napi.complete(work);
     work
 }

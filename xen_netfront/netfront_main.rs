@@ -43,7 +43,6 @@
 //! `netdev.rs` the net_device operations (open, stop, transmit, NAPI poll, statistics);
 //! `sys.rs` the kernel bindings and their safe wrappers.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -66,11 +65,10 @@ use abi::Errno;
 use abi_client::{Grant, Port};
 use abi_xenbus_client::XenbusDevice;
 use connect::*;
-use granted_pages::GrantedPage;
+use granted_pages::{GrantedPage, GrantedRing};
 use kernel_frontend::{Binding, Bound, EvtchnTarget, Frontend, Reporter};
 use netif::{Features, RxAssembler, RxRequest, RxResponse, TxRequest, TxResponse};
 use queue::*;
-use ring::SharedRing;
 use sys::{NetDev, Rtnl, TxSkb};
 use xenbus_state::XenbusState;
 
@@ -122,15 +120,14 @@ impl QStats {
 /// order: see [`Device::ctl`]). The data path never touches it.
 #[derive(Default)]
 struct Ctl {
-    napi_on: bool,
     feats: Features,
     /// Our xenbus state (what we last switched to).
     state: u32,
 }
 
-/// The queues of a connection with the event channel bindings that point into them. The data
-/// path (xmit, NAPI poll) reads it through [`Device::queue`]; it is replaced only by
-/// [`Device::replace_data_path`], whose callers have stopped the data path first.
+/// The queues of a connection with the event channel bindings that hold them. The data path
+/// (xmit, NAPI poll) reads it through `Device::dp` with its key; it is replaced only with the
+/// data path stopped (`sys::Stopped`).
 #[derive(Default)]
 struct DataPath {
     /// Handlers first: dropped (unbound) before the queues they point to. Held for that drop.
@@ -144,8 +141,8 @@ struct Device {
     net: Option<NetDev>,
     backend: u16,
     ctl: Pin<KBox<Mutex<Ctl>>>,
-    /// Kept apart from `ctl` so that no `&mut Ctl` aliases the data path's shared reads.
-    dp: UnsafeCell<DataPath>,
+    /// Kept apart from `ctl`: read without a lock by the data path.
+    dp: sys::DataPathCell<DataPath>,
     /// The data path may transmit (backend connected, not closing).
     connected: AtomicBool,
     /// A protocol violation stopped the device.
@@ -160,12 +157,6 @@ struct Device {
     stats: [QStats; sys::MAX_QUEUES],
 }
 
-// SAFETY: `dp` is read shared and replaced only while nothing reads it (see
-// `Device::replace_data_path`); the rest is a mutex, atomics and handles usable from any thread.
-unsafe impl Sync for Device {}
-// SAFETY: as above.
-unsafe impl Send for Device {}
-
 impl Device {
     fn net(&self) -> Option<NetDev> {
         self.net
@@ -178,29 +169,9 @@ impl Device {
         self.ctl.lock()
     }
 
-    /// The queues of the current connection (empty when disconnected).
-    fn queues(&self) -> &[Arc<Queue>] {
-        // SAFETY: shared reads; `dp` is only written by `replace_data_path`, whose contract
-        // excludes every reader.
-        unsafe { &(*self.dp.get()).queues }
-    }
-
-    /// Queue `q`, for the data path: valid while `connected` or NAPI runs (teardown first stops
-    /// both, under rtnl, before replacing the queues).
-    fn queue(&self, q: u32) -> Option<&Queue> {
-        self.queues().get(q as usize).map(|b| &**b)
-    }
-
-    /// Installs `new` as the data path and returns the old one, for the caller to drop (its
-    /// bindings go first, then its queues: revoked and freed).
-    ///
-    /// # Safety
-    /// Nothing reads `dp` meanwhile: rtnl is held (open, stop, ethtool and the other rtnl users
-    /// wait) and the data path is stopped (`connected` false and the tx queues disabled, so no
-    /// xmit; NAPI disabled, so no poll), and no reference from [`Self::queues`] is live.
-    unsafe fn replace_data_path(&self, _rtnl: &Rtnl, new: DataPath) -> DataPath {
-        // SAFETY: per the contract, no other reference to `dp` exists.
-        core::mem::replace(unsafe { &mut *self.dp.get() }, new)
+    /// The queues of the current connection (empty when disconnected), under rtnl.
+    fn queues<'a>(&'a self, rtnl: &'a Rtnl) -> &'a [Arc<Queue>] {
+        &self.dp.get(rtnl).queues
     }
 
     /// A protocol violation: stop the data path, keep the port masked.
@@ -297,7 +268,7 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
                 net: None,
                 backend,
                 ctl: KBox::pin_init(new_mutex!(Ctl::default()), GFP_KERNEL)?,
-                dp: UnsafeCell::new(DataPath::default()),
+                dp: sys::DataPathCell::new(None, DataPath::default()),
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
                 reporter: bound.reporter(),
@@ -311,6 +282,7 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
         // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
         let net = unsafe { NetDev::alloc(rs, &mac) }?;
         dev.net = Some(net);
+        dev.dp = sys::DataPathCell::new(Some(net), DataPath::default());
         // Child of the xen bus device, as Linux's netfront (`SET_NETDEV_DEV`): the
         // `/sys/class/net/X/device` link, ethtool's bus-info `vif-0`, udev's `enX0` name.
         if let Err(e) = net.register(xdev.device_ptr()) {
@@ -345,8 +317,8 @@ fn otherend_changed(dev: &Arc<Device>, state: XenbusState) {
     };
     let has_rings = {
         // Under rtnl: not while connect or disconnect replaces the queues.
-        let _rtnl = Rtnl::lock();
-        !dev.queues().is_empty()
+        let rtnl = Rtnl::lock();
+        !dev.queues(&rtnl).is_empty()
     };
     match state {
         XenbusState::InitWait if !has_rings => {
@@ -412,8 +384,8 @@ fn otherend_changed(dev: &Arc<Device>, state: XenbusState) {
 fn remove(dev: &Device) {
     let has_rings = {
         // Under rtnl: not while connect or disconnect replaces the queues.
-        let _rtnl = Rtnl::lock();
-        !dev.queues().is_empty()
+        let rtnl = Rtnl::lock();
+        !dev.queues(&rtnl).is_empty()
     };
     if has_rings {
         // Ask the backend to close and give it a moment to unmap our pages.

@@ -15,9 +15,12 @@ impl Drop for OwnedPort {
     }
 }
 
+/// A ring in one granted page, which the queue shares (its event handler peeks at `rsp_prod`).
+pub(crate) type QueueRing<Req, Rsp> = GrantedRing<Req, Rsp, 1, Arc<GrantedPage>>;
+
 /// Transmit side of a queue; protected by the queue's tx spinlock.
 pub(crate) struct TxQ {
-    pub(crate) ring: SharedRing<TxRequest, TxResponse>,
+    pub(crate) ring: QueueRing<TxRequest, TxResponse>,
     /// One read-only granted page per slot id.
     pub(crate) pages: KVec<GrantedPage>,
     /// Trusted backend: packets are granted in place, unless they need more slots than a
@@ -36,7 +39,7 @@ pub(crate) struct TxQ {
 
 /// Receive side of a queue; used by its NAPI poll only (or with NAPI disabled).
 pub(crate) struct RxQ {
-    pub(crate) ring: SharedRing<RxRequest, RxResponse>,
+    pub(crate) ring: QueueRing<RxRequest, RxResponse>,
     /// One writable granted page per slot id (request `i` uses slot `i % RING`).
     pub(crate) pages: KVec<GrantedPage>,
     pub(crate) asm: RxAssembler,
@@ -59,23 +62,18 @@ pub(crate) struct Queue {
     /// handler can tell an event that brings responses from a spurious one.
     pub(crate) tx_cons: AtomicU32,
     pub(crate) rx_cons: AtomicU32,
-    pub(crate) tx: UnsafeCell<TxQ>,
-    pub(crate) rx: UnsafeCell<RxQ>,
+    /// Boxed apart (several KiB each), so that the queue is built on the heap, not the stack.
+    pub(crate) tx: sys::TxLocked<KBox<TxQ>>,
+    pub(crate) rx: sys::PollOwned<KBox<RxQ>>,
     /// The event channel (`event-channel`), or the tx one with split channels
     /// (`event-channel-tx`).
     pub(crate) port: OwnedPort,
     /// With `feature-split-event-channels`: the rx port (`event-channel-rx`).
     pub(crate) rx_port: Option<OwnedPort>,
-    // The ring pages last: the rings above point into them.
-    pub(crate) tx_ring_page: GrantedPage,
-    pub(crate) rx_ring_page: GrantedPage,
+    /// The rings' pages, shared with the rings in `tx` and `rx` (for the handler's peek).
+    pub(crate) tx_ring_page: Arc<GrantedPage>,
+    pub(crate) rx_ring_page: Arc<GrantedPage>,
 }
-
-// SAFETY: `tx` is only accessed under the queue's tx spinlock, `rx` only from the queue's NAPI
-// poll or while NAPI is disabled (connect/teardown under rtnl); the rest is atomics and handles.
-unsafe impl Sync for Queue {}
-// SAFETY: as above; the raw pointers are plain addresses of objects that outlive the queue.
-unsafe impl Send for Queue {}
 
 /// Event channel handler (hard IRQ, port masked): schedule the poll, EOI there (late EOI).
 ///
@@ -109,11 +107,7 @@ fn evtchn_handler(q: &Queue, port: u32) -> u32 {
 
 /// The backend's `rsp_prod` of the shared ring in `page` (an atomic read of shared memory).
 pub(crate) fn rsp_prod(page: &GrantedPage) -> u32 {
-    // SAFETY: the page holds a shared ring whose header (`ring::SringHeader`, 4-byte aligned
-    // atomics) starts at offset 0; it lives as long as `page`; the field is only accessed
-    // atomically on our side.
-    let h = unsafe { &*(page.as_ptr() as *const ring::SringHeader) };
-    h.rsp_prod.load(Ordering::Acquire)
+    page.sring_header().rsp_prod.load(Ordering::Acquire)
 }
 
 impl Queue {
@@ -131,10 +125,12 @@ impl Queue {
     }
 
     /// Frees the slots of answered tx requests; wakes the queue if there is room again.
-    pub(crate) fn tx_gc(&self) -> Result<u32, netif::NetifError> {
-        let _g = self.net.tx_lock(self.idx);
-        // SAFETY: tx spinlock held.
-        let tx = unsafe { &mut *self.tx.get() };
+    pub(crate) fn tx_gc(&self, napi: &sys::NapiPoll) -> Result<u32, netif::NetifError> {
+        let mut g = self.net.tx_lock(self.idx);
+        let tx: &mut TxQ = self
+            .tx
+            .get(&mut g)
+            .ok_or(netif::NetifError::BadTxId(u16::MAX))?;
         let mut done = 0u32;
         loop {
             let mut n = tx
@@ -187,15 +183,18 @@ impl Queue {
             && self.net.txq_stopped(self.idx)
             && tx_has_room(tx)
         {
-            self.net.txq_wake(self.idx);
+            self.net.txq_wake(self.idx, napi);
         }
         Ok(done)
     }
 
     /// Receives up to `budget` packets.
-    pub(crate) fn rx_poll(&self, budget: i32) -> Result<i32, netif::NetifError> {
-        // SAFETY: only this queue's NAPI poll (serialised by NAPI) gets here.
-        let rx = unsafe { &mut *self.rx.get() };
+    pub(crate) fn rx_poll(
+        &self,
+        napi: &mut sys::NapiPoll,
+        budget: i32,
+    ) -> Result<i32, netif::NetifError> {
+        let rx: &mut RxQ = self.rx.get(napi).ok_or(netif::NetifError::RxTooLong)?;
         let mut work = 0i32;
         let mut posted = false;
         let res = loop {
@@ -333,14 +332,11 @@ pub(crate) fn new_queue(
     // A zeroed page granted to the backend (read-only: tx data), revoked and freed (or leaked
     // and counted in `dev.leaks` if still mapped) when dropped, on every path.
     let page = |readonly: bool| GrantedPage::new(dom, 0, readonly, dev.leaks);
-    let tx_ring_page = page(false)?;
-    let rx_ring_page = page(false)?;
-    // SAFETY: the ring pages are ours, 4096 bytes, page-aligned, and live as long as the queue
-    // (fields dropped after the rings); only the rings access them on our side.
-    let tx_ring = unsafe { SharedRing::init(tx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
-    // SAFETY: as above.
-    let mut rx_ring: SharedRing<RxRequest, RxResponse> =
-        unsafe { SharedRing::init(rx_ring_page.as_ptr(), 4096) }.ok_or(EINVAL)?;
+    let tx_ring_page = Arc::new(page(false)?, GFP_KERNEL)?;
+    let rx_ring_page = Arc::new(page(false)?, GFP_KERNEL)?;
+    let tx_ring = QueueRing::new(tx_ring_page.clone()).ok_or(EINVAL)?;
+    let mut rx_ring: QueueRing<RxRequest, RxResponse> =
+        QueueRing::new(rx_ring_page.clone()).ok_or(EINVAL)?;
     let mut txp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut free = [0u16; RING];
@@ -373,23 +369,37 @@ pub(crate) fn new_queue(
             eoi_rx: AtomicBool::new(false),
             tx_cons: AtomicU32::new(0),
             rx_cons: AtomicU32::new(0),
-            tx: UnsafeCell::new(TxQ {
-                ring: tx_ring,
-                pages: txp,
-                direct,
-                grants: [const { None }; RING],
-                skbs: [const { None }; RING],
-                free,
-                nfree: RING,
-                inflight: [false; RING],
-            }),
-            rx: UnsafeCell::new(RxQ {
-                ring: rx_ring,
-                pages: rxp,
-                asm: RxAssembler::new(true),
-                cur: None,
-                cur_bad: false,
-            }),
+            tx: sys::TxLocked::new(
+                net,
+                idx,
+                KBox::new(
+                    TxQ {
+                        ring: tx_ring,
+                        pages: txp,
+                        direct,
+                        grants: [const { None }; RING],
+                        skbs: [const { None }; RING],
+                        free,
+                        nfree: RING,
+                        inflight: [false; RING],
+                    },
+                    GFP_KERNEL,
+                )?,
+            ),
+            rx: sys::PollOwned::new(
+                net,
+                idx,
+                KBox::new(
+                    RxQ {
+                        ring: rx_ring,
+                        pages: rxp,
+                        asm: RxAssembler::new(true),
+                        cur: None,
+                        cur_bad: false,
+                    },
+                    GFP_KERNEL,
+                )?,
+            ),
             port,
             rx_port,
             tx_ring_page,

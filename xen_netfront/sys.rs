@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The one place where xen_netfront touches raw kernel bindings: our bindgen output
 //! (`bindings_gen.rs`, from `bindings.h` over the shims in `helpers.c`) and safe wrappers over it:
-//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]) and the
-//! rtnl lock ([`Rtnl`]). Pages granted to the backend are owned by `GrantedPage`
+//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]), the
+//! rtnl lock ([`Rtnl`]), and a queue's transmit and receive state reachable only with its tx
+//! lock held ([`TxLocked`]) or from its NAPI poll ([`PollOwned`], [`NapiPoll`]). Pages granted to the backend are owned by `GrantedPage`
 //! (`xen_proto/src/granted_pages.rs`, shared with xen_blkfront).
 
 use crate::granted_pages::GrantedPage;
 use crate::netif;
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -156,16 +159,22 @@ impl NetDev {
         unsafe { b::xpv_nf_carrier(self.0.as_ptr(), i32::from(on)) }
     }
 
-    /// `netif_tx_disable`: stops every queue and waits for running transmits.
+    /// `netif_tx_disable`: stops every queue and waits for running transmits (the core calls
+    /// `ndo_start_xmit` with the queue's xmit lock held, which this takes).
     pub(crate) fn tx_disable(&self) {
         // SAFETY: live device.
         unsafe { b::xpv_nf_tx_disable(self.0.as_ptr()) }
     }
 
-    /// `netif_tx_start_all_queues`.
-    pub(crate) fn tx_start_all(&self) {
-        // SAFETY: live device.
-        unsafe { b::xpv_nf_tx_start_all(self.0.as_ptr()) }
+    /// Stops the data path: transmit disabled ([`Self::tx_disable`]), then every NAPI context
+    /// disabled (each waits for its running poll). May sleep. Until the proof is dropped or
+    /// [`Stopped::start`]ed, nothing can start them again: starting takes the proof, and the
+    /// only other way, [`Self::txq_wake`], needs a poll in progress.
+    pub(crate) fn stop_data_path<'r>(&self, rtnl: &'r mut Rtnl) -> Stopped<'r> {
+        self.tx_disable();
+        // SAFETY: live device; process context (the caller holds rtnl, a mutex).
+        unsafe { b::xpv_nf_napi_disable_all(self.0.as_ptr()) };
+        Stopped { net: *self, rtnl }
     }
 
     /// Stops tx queue `q`.
@@ -174,8 +183,12 @@ impl NetDev {
         unsafe { b::xpv_nf_txq_stop(self.0.as_ptr(), q) }
     }
 
-    /// Wakes tx queue `q`.
-    pub(crate) fn txq_wake(&self, q: u32) {
+    /// Wakes tx queue `q`, from a poll of this device (`napi`: so not while its data path is
+    /// [`Stopped`]); nothing if `napi` is another device's.
+    pub(crate) fn txq_wake(&self, q: u32, napi: &NapiPoll) {
+        if napi.net.0 != self.0 {
+            return;
+        }
         // SAFETY: as `txq_stop`.
         unsafe { b::xpv_nf_txq_wake(self.0.as_ptr(), q) }
     }
@@ -190,31 +203,17 @@ impl NetDev {
     pub(crate) fn tx_lock(&self, q: u32) -> TxLockGuard {
         // SAFETY: live device, q in range; released by the guard.
         unsafe { b::xpv_nf_tx_lock(self.0.as_ptr(), q) };
-        TxLockGuard { dev: *self, q }
-    }
-
-    /// `napi_enable` of queue `q` (must be disabled).
-    pub(crate) fn napi_enable(&self, q: u32) {
-        // SAFETY: live device, q in range.
-        unsafe { b::xpv_nf_napi_enable(self.0.as_ptr(), q) }
-    }
-
-    /// `napi_disable` of queue `q` (must be enabled): waits for a running poll. May sleep.
-    pub(crate) fn napi_disable(&self, q: u32) {
-        // SAFETY: live device, q in range.
-        unsafe { b::xpv_nf_napi_disable(self.0.as_ptr(), q) }
+        TxLockGuard {
+            dev: *self,
+            q,
+            _not_send: PhantomData,
+        }
     }
 
     /// `napi_schedule` of queue `q`; any context.
     pub(crate) fn napi_schedule(&self, q: u32) {
         // SAFETY: live device, q in range.
         unsafe { b::xpv_nf_napi_schedule(self.0.as_ptr(), q) }
-    }
-
-    /// `napi_complete_done`: whether the poll may end (then the driver re-arms its interrupt).
-    pub(crate) fn napi_complete(&self, q: u32, work: i32) -> bool {
-        // SAFETY: called from queue q's poll.
-        unsafe { b::xpv_nf_napi_complete(self.0.as_ptr(), q, work) != 0 }
     }
 
     /// A new rx skb for queue `q` (from its poll), `None` without memory.
@@ -274,10 +273,207 @@ impl NetDev {
     }
 }
 
-/// Holds a tx queue's spinlock.
+/// Holds a tx queue's spinlock (on this thread: not `Send`).
 pub(crate) struct TxLockGuard {
     dev: NetDev,
     q: u32,
+    _not_send: PhantomData<*mut ()>,
+}
+
+/// Proof of exclusive access to one queue's state for as long as it is borrowed mutably: the
+/// queue's tx lock held ([`TxLockGuard`]), or the queue's NAPI poll in progress ([`NapiPoll`]).
+/// Made only in this file, and implemented only here (sealed).
+pub(crate) trait QueueKey: sealed::Sealed {
+    /// The net_device and queue it is for.
+    fn key(&self) -> (NetDev, u32);
+}
+
+/// Keeps [`QueueKey`] to this file's types: other files cannot name `Sealed`.
+mod sealed {
+    pub(crate) trait Sealed {}
+    impl Sealed for super::TxLockGuard {}
+    impl Sealed for super::NapiPoll {}
+}
+
+impl QueueKey for TxLockGuard {
+    fn key(&self) -> (NetDev, u32) {
+        (self.dev, self.q)
+    }
+}
+
+impl QueueKey for NapiPoll {
+    fn key(&self) -> (NetDev, u32) {
+        (self.net, self.q)
+    }
+}
+
+/// State of `net`'s queue `q` reached only with key `K` ([`QueueKey`]): [`TxLocked`] with the
+/// tx lock, [`PollOwned`] from the NAPI poll.
+pub(crate) struct QueueCell<T, K> {
+    net: NetDev,
+    q: u32,
+    v: UnsafeCell<T>,
+    _key: PhantomData<fn(&mut K)>,
+}
+
+/// Queue `q`'s transmit state: reached only with its tx lock held ([`NetDev::tx_lock`]).
+pub(crate) type TxLocked<T> = QueueCell<T, TxLockGuard>;
+/// Queue `q`'s receive state: reached only from its NAPI poll ([`NapiPoll`]).
+pub(crate) type PollOwned<T> = QueueCell<T, NapiPoll>;
+
+// SAFETY: the value is reached only through `get`, by the one holder of the queue's key (its tx
+// lock, or its poll in progress).
+unsafe impl<T: Send, K> Send for QueueCell<T, K> {}
+// SAFETY: as Send.
+unsafe impl<T: Send, K> Sync for QueueCell<T, K> {}
+
+impl<T, K: QueueKey> QueueCell<T, K> {
+    /// `v` as the state of `net`'s queue `q`.
+    pub(crate) fn new(net: NetDev, q: u32, v: T) -> Self {
+        Self {
+            net,
+            q,
+            v: UnsafeCell::new(v),
+            _key: PhantomData,
+        }
+    }
+
+    /// The state, for as long as `key` is borrowed; `None` if `key` is another queue's.
+    pub(crate) fn get<'a>(&'a self, key: &'a mut K) -> Option<&'a mut T> {
+        let (net, q) = key.key();
+        if net.0 != self.net.0 || q != self.q {
+            return None;
+        }
+        // SAFETY: one key of the queue exists at a time (its tx spinlock, or NAPI's one poll of
+        // it), and `key` is borrowed mutably for the reference's life: no other reference exists.
+        Some(unsafe { &mut *self.v.get() })
+    }
+}
+
+/// Proof that `net`'s data path is stopped, held with rtnl ([`NetDev::stop_data_path`]): no
+/// `ndo_start_xmit` or NAPI poll of it runs or can start, so its [`DataPathCell`] may be
+/// replaced.
+pub(crate) struct Stopped<'r> {
+    net: NetDev,
+    rtnl: &'r mut Rtnl,
+}
+
+impl Stopped<'_> {
+    /// The rtnl lock held.
+    pub(crate) fn rtnl(&self) -> &Rtnl {
+        self.rtnl
+    }
+
+    /// Starts the data path again: NAPI of queues `0..nq` enabled and scheduled, then, if `tx`,
+    /// every transmit queue started.
+    pub(crate) fn start(self, nq: u32, tx: bool) {
+        let p = self.net.0.as_ptr();
+        for q in 0..nq.min(MAX_QUEUES as u32) {
+            // SAFETY: live device, q in range; process context (rtnl held).
+            unsafe { b::xpv_nf_napi_enable(p, q) };
+            // SAFETY: as above; any context.
+            unsafe { b::xpv_nf_napi_schedule(p, q) };
+        }
+        if tx {
+            // SAFETY: live device.
+            unsafe { b::xpv_nf_tx_start_all(p) };
+        }
+    }
+}
+
+/// A device's data path (its queues): read without a lock by `ndo_start_xmit` ([`Xmit`]) and
+/// NAPI polls ([`NapiPoll`]) of its net_device, and under rtnl; replaced only with the
+/// net_device's data path [`Stopped`], so never under a reader.
+pub(crate) struct DataPathCell<T> {
+    net: Option<NetDev>,
+    v: UnsafeCell<T>,
+}
+
+// SAFETY: shared reads from any thread (`T: Sync`); the one write (`replace`) excludes every
+// reader (see the type), and moves values in and out (`T: Send`).
+unsafe impl<T: Send + Sync> Sync for DataPathCell<T> {}
+// SAFETY: as Sync.
+unsafe impl<T: Send + Sync> Send for DataPathCell<T> {}
+
+impl<T> DataPathCell<T> {
+    /// `v` as the data path of `net` (`None`: no net_device yet, so no reader but rtnl's).
+    pub(crate) fn new(net: Option<NetDev>, v: T) -> Self {
+        Self {
+            net,
+            v: UnsafeCell::new(v),
+        }
+    }
+
+    fn ours(&self, net: NetDev) -> bool {
+        self.net.is_some_and(|n| n.0 == net.0)
+    }
+
+    /// Read under rtnl.
+    pub(crate) fn get<'a>(&'a self, _rtnl: &'a Rtnl) -> &'a T {
+        // SAFETY: `replace` needs a `Stopped`, which holds rtnl mutably: not while this borrow of
+        // it lives (and no other thread holds rtnl meanwhile).
+        unsafe { &*self.v.get() }
+    }
+
+    /// Read from `ndo_start_xmit` of our net_device (`None` for another's).
+    pub(crate) fn in_xmit<'a>(&'a self, x: &'a Xmit) -> Option<&'a T> {
+        // SAFETY: a `Stopped` (needed to replace) exists only while no transmit runs.
+        self.ours(x.net).then(|| unsafe { &*self.v.get() })
+    }
+
+    /// Read from a NAPI poll of our net_device (`None` for another's).
+    pub(crate) fn in_poll<'a>(&'a self, p: &'a NapiPoll) -> Option<&'a T> {
+        // SAFETY: a `Stopped` (needed to replace) exists only while no poll runs.
+        self.ours(p.net).then(|| unsafe { &*self.v.get() })
+    }
+
+    /// Installs `new` and returns the old value; `Err(new)` if `s` stops another net_device.
+    pub(crate) fn replace(&self, s: &mut Stopped<'_>, new: T) -> Result<T, T> {
+        if !self.ours(s.net) {
+            return Err(new);
+        }
+        // SAFETY: our net_device's data path is stopped (no transmit or poll reads), and `s`
+        // borrows rtnl mutably (no rtnl reader either).
+        Ok(core::mem::replace(unsafe { &mut *self.v.get() }, new))
+    }
+}
+
+/// An `ndo_start_xmit` call in progress on one transmit queue, made by its entry point.
+pub(crate) struct Xmit {
+    net: NetDev,
+    q: u32,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Xmit {
+    /// The transmit queue.
+    pub(crate) fn queue(&self) -> u32 {
+        self.q
+    }
+}
+
+/// A NAPI poll of one queue in progress, handed to [`NetDevOps::poll`] by its entry point and
+/// ended by [`NapiPoll::complete`] (or by returning the whole budget). NAPI runs one poll of a
+/// queue at a time, until it completes, so its holder is the queue's only poller.
+pub(crate) struct NapiPoll {
+    net: NetDev,
+    q: u32,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl NapiPoll {
+    /// The queue polled.
+    pub(crate) fn queue(&self) -> u32 {
+        self.q
+    }
+
+    /// `napi_complete_done`: `true` if the poll ended (the driver re-arms its events), `false`
+    /// if an event came during the poll (NAPI's missed state): NAPI then polls again. Either
+    /// way this poll is over.
+    pub(crate) fn complete(self, work: i32) -> bool {
+        // SAFETY: called from queue q's poll (this value), once (it is consumed).
+        unsafe { b::xpv_nf_napi_complete(self.net.0.as_ptr(), self.q, work) != 0 }
+    }
 }
 
 impl Drop for TxLockGuard {
@@ -292,13 +488,13 @@ impl Drop for TxLockGuard {
 /// driver's device (`crate::Device`, the `rs` pointer given to [`NetDev::alloc`]).
 pub(crate) trait NetDevOps {
     /// `ndo_open`, rtnl held.
-    fn open(&self, rtnl: &Rtnl);
+    fn open(&self, rtnl: &mut Rtnl);
     /// `ndo_stop`, rtnl held.
-    fn stop(&self, rtnl: &Rtnl);
-    /// `ndo_start_xmit` on tx queue `q` (its tx lock not held): the skb is the driver's now.
-    fn xmit(&self, skb: TxSkb, q: u32);
-    /// NAPI poll of queue `q`: at most `budget` packets; the work done.
-    fn poll(&self, q: u32, budget: i32) -> i32;
+    fn stop(&self, rtnl: &mut Rtnl);
+    /// `ndo_start_xmit` `x` (the driver's tx lock not held): the skb is the driver's now.
+    fn xmit(&self, skb: TxSkb, x: &Xmit);
+    /// NAPI poll `napi` of its queue: at most `budget` packets; the work done.
+    fn poll(&self, napi: NapiPoll, budget: i32) -> i32;
     /// `ndo_get_stats64`: the device's `NSTATS` counters summed over its queues into `out`.
     fn stats(&self, out: &mut [u64]);
     /// `ethtool -S`: the number of counters.
@@ -331,9 +527,9 @@ unsafe fn device<'a>(rs: *mut c_void) -> &'a crate::Device {
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
     // SAFETY: the core calls ndo_open with rtnl held.
-    let rtnl = unsafe { Rtnl::assume_held() };
+    let mut rtnl = unsafe { Rtnl::assume_held() };
     // SAFETY: see above.
-    NetDevOps::open(unsafe { device(rs) }, &rtnl);
+    NetDevOps::open(unsafe { device(rs) }, &mut rtnl);
     0
 }
 
@@ -344,9 +540,9 @@ unsafe extern "C" fn xpv_nf_rs_open(rs: *mut c_void) -> i32 {
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_stop(rs: *mut c_void) {
     // SAFETY: the core calls ndo_stop with rtnl held.
-    let rtnl = unsafe { Rtnl::assume_held() };
+    let mut rtnl = unsafe { Rtnl::assume_held() };
     // SAFETY: see above.
-    NetDevOps::stop(unsafe { device(rs) }, &rtnl);
+    NetDevOps::stop(unsafe { device(rs) }, &mut rtnl);
 }
 
 /// `ndo_start_xmit`; always consumes the skb.
@@ -358,7 +554,16 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut RawSkb, q: u32) -
     // SAFETY: the skb of this ndo_start_xmit call, ours now.
     if let Some(skb) = unsafe { TxSkb::from_raw(skb) } {
         // SAFETY: see above.
-        NetDevOps::xmit(unsafe { device(rs) }, skb, q);
+        let dev = unsafe { device(rs) };
+        // Transmits are of the net_device, so it exists.
+        if let Some(net) = dev.net {
+            let x = Xmit {
+                net,
+                q,
+                _not_send: PhantomData,
+            };
+            NetDevOps::xmit(dev, skb, &x);
+        }
     }
     0
 }
@@ -370,7 +575,17 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut RawSkb, q: u32) -
 #[no_mangle]
 unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
     // SAFETY: see above.
-    NetDevOps::poll(unsafe { device(rs) }, q, budget)
+    let dev = unsafe { device(rs) };
+    // Polls are of the net_device's NAPI contexts, so it exists.
+    let Some(net) = dev.net else {
+        return 0;
+    };
+    let napi = NapiPoll {
+        net,
+        q,
+        _not_send: PhantomData,
+    };
+    NetDevOps::poll(dev, napi, budget)
 }
 
 /// `ndo_get_stats64`.
@@ -469,6 +684,10 @@ pub(crate) type Chunk = b::xpv_nf_chunk;
 /// A reference to an skb handed to `ndo_start_xmit`: we own it and free it (consume or drop)
 /// exactly once. [`TxSkb::get`] makes more references to the same packet.
 pub(crate) struct TxSkb(NonNull<b::sk_buff>);
+
+// SAFETY: a reference to an skb we own, which may be freed or kept on any CPU (completions run
+// in NAPI on whichever CPU polls).
+unsafe impl Send for TxSkb {}
 
 impl TxSkb {
     /// Takes ownership of the skb passed to `ndo_start_xmit`.

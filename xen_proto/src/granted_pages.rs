@@ -19,7 +19,7 @@
 use super::abi::{xpv_pages_alloc, xpv_pages_defer, xpv_pages_free, Errno, PAGES_MAX_ORDER};
 use super::abi_client::Grant;
 use super::grant::LeakCount;
-use super::ring::{AnyBitPattern, SharedRing};
+use super::ring::{AnyBitPattern, SharedRing, SringHeader};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
@@ -48,6 +48,9 @@ pub type GrantedPage = GrantedPages<1>;
 // SAFETY: the pages are plain kernel memory owned by this value; `leaks` is an atomic counter
 // (`Sync`). Access to the page contents is synchronised by the owner.
 unsafe impl<const N: usize> Send for GrantedPages<N> {}
+// SAFETY: through `&self` the contents are only read as atomics (`sring_header`); writes need
+// `&mut self` (or a raw pointer from `as_ptr`, whose user answers for it).
+unsafe impl<const N: usize> Sync for GrantedPages<N> {}
 
 impl<const N: usize> GrantedPages<N> {
     /// Allocates `2^order` zeroed pages (may sleep) and grants each to `domid`, read-only if
@@ -107,7 +110,7 @@ impl<const N: usize> GrantedPages<N> {
     /// them at any time): e.g. the segment descriptors of a blkif indirect page (`io/blkif.h`,
     /// `BLKIF_OP_INDIRECT`). Returns `false`, writing nothing, if that `T` does not lie wholly
     /// inside the pages. `T` is plain data (`Copy`) with an alignment of at most a page.
-    pub fn write_volatile<T: Copy>(&self, i: usize, v: T) -> bool {
+    pub fn write_volatile<T: Copy>(&mut self, i: usize, v: T) -> bool {
         let size = core::mem::size_of::<T>();
         let fits = match i.checked_add(1).and_then(|n| n.checked_mul(size)) {
             Some(end) => end <= self.bytes(),
@@ -118,9 +121,20 @@ impl<const N: usize> GrantedPages<N> {
         }
         // SAFETY: inside our live allocation (checked above); aligned, as the pages start on a
         // page boundary and `i * size_of::<T>()` is a multiple of `align_of::<T>()`. No Rust
-        // reference to the contents exists (`buf_mut` needs `&mut self`).
+        // reference to the contents exists (`&mut self`).
         unsafe { core::ptr::write_volatile(self.va.as_ptr().cast::<T>().add(i), v) };
         true
+    }
+
+    /// The first page viewed as a shared ring's header (`io/ring.h`: `req_prod`, `req_event`,
+    /// `rsp_prod`, `rsp_event`), read atomically: an event handler peeking at the backend's
+    /// `rsp_prod` while the ring's owner uses the ring ([`GrantedRing`] writes the header only
+    /// atomically).
+    pub fn sring_header(&self) -> &SringHeader {
+        // SAFETY: the pages are page-aligned and larger than the header (16 bytes of four
+        // `AtomicU32`); every access to them through `&self` is atomic (see `Sync`), so this
+        // shared view races with no non-atomic access of ours.
+        unsafe { &*self.va.as_ptr().cast::<SringHeader>() }
     }
 
     /// The grant reference of page `i`, to hand to the backend (0 for a page out of range).
@@ -176,37 +190,69 @@ impl<const N: usize> Drop for GrantedPages<N> {
     }
 }
 
-/// A shared ring (`io/ring.h`, `SHARED_RING_INIT`/`FRONT_RING_INIT`) in `2^order` pages of
-/// ours granted to the backend (`ring-ref`), owning both: the ring is used through
-/// `Deref`/`DerefMut` to its [`SharedRing`], the grants read through [`Self::pages`]. The ring
-/// goes before its pages (revoked and freed, or leaked if still mapped, by their drop).
-pub struct GrantedRing<Req: Copy, Rsp: AnyBitPattern, const N: usize> {
-    // Field order is drop order: the view before the memory it points into.
-    ring: SharedRing<Req, Rsp>,
-    pages: GrantedPages<N>,
+/// What keeps granted pages allocated and in place while it exists: the pages themselves, or a
+/// shared reference to them (the kernel's `Arc<GrantedPages<N>>`, in `kernel_frontend.rs`), so
+/// that a [`GrantedRing`] can share its pages with a handler that peeks at the header.
+///
+/// # Safety
+/// [`HoldsPages::granted`] returns the same pages for the life of the value, and they stay
+/// allocated (not revoked or freed) as long as it lives, wherever it is moved.
+pub unsafe trait HoldsPages<const N: usize> {
+    /// The pages held.
+    fn granted(&self) -> &GrantedPages<N>;
 }
 
-// SAFETY: the ring's raw pointer is into `pages`, which this value owns (and which are `Send`);
-// the ring is used only through this value.
-unsafe impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> Send for GrantedRing<Req, Rsp, N> {}
+// SAFETY: the pages' memory does not move with the value, and is freed only by its drop.
+unsafe impl<const N: usize> HoldsPages<N> for GrantedPages<N> {
+    fn granted(&self) -> &GrantedPages<N> {
+        self
+    }
+}
 
-impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> GrantedRing<Req, Rsp, N> {
-    /// Initialises a ring over all of `pages` (zeroed again, indices reset) and takes them.
-    /// `None` (the pages dropped) if not even one entry fits.
-    pub fn new(pages: GrantedPages<N>) -> Option<Self> {
-        // SAFETY: `bytes()` writable bytes of pages this value will own, page-aligned; the ring
-        // is the only user on our side, and it is dropped before the pages (field order).
-        let ring = unsafe { SharedRing::init(pages.as_ptr(), pages.bytes()) }?;
+/// A shared ring (`io/ring.h`, `SHARED_RING_INIT`/`FRONT_RING_INIT`) in `2^order` pages of
+/// ours granted to the backend (`ring-ref`), held by `P` (the pages, or a shared reference to
+/// them): the ring is used through `Deref`/`DerefMut` to its [`SharedRing`], the grants read
+/// through [`Self::pages`]. The ring view goes before `P` (field order); the pages are revoked
+/// and freed (or leaked if still mapped) when their last holder drops them.
+pub struct GrantedRing<Req: Copy, Rsp: AnyBitPattern, const N: usize, P = GrantedPages<N>>
+where
+    P: HoldsPages<N>,
+{
+    // Field order is drop order: the view before the memory it points into.
+    ring: SharedRing<Req, Rsp>,
+    pages: P,
+}
+
+// SAFETY: the ring's raw pointer is into the pages `pages` holds (which are `Send`, and whose
+// other holders only read the header atomically); the ring is used only through this value.
+unsafe impl<Req: Copy, Rsp: AnyBitPattern, const N: usize, P: HoldsPages<N> + Send> Send
+    for GrantedRing<Req, Rsp, N, P>
+{
+}
+
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize, P: HoldsPages<N>> GrantedRing<Req, Rsp, N, P> {
+    /// Initialises a ring over all of the pages `pages` holds (zeroed again, indices reset)
+    /// and keeps `pages`. `None` (`pages` dropped) if not even one entry fits.
+    pub fn new(pages: P) -> Option<Self> {
+        let g = pages.granted();
+        // SAFETY: `bytes()` writable bytes, page-aligned, kept allocated by `pages` (which this
+        // value keeps, and drops after the ring: field order). Other holders can reach them
+        // through `&GrantedPages` only, which reads nothing but the header, atomically
+        // (`GrantedPages::sring_header`); writes need `&mut GrantedPages`, which no holder
+        // has while they are shared.
+        let ring = unsafe { SharedRing::init(g.as_ptr(), g.bytes()) }?;
         Some(Self { ring, pages })
     }
 
     /// The ring's pages (for their grant references).
     pub fn pages(&self) -> &GrantedPages<N> {
-        &self.pages
+        self.pages.granted()
     }
 }
 
-impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> Deref for GrantedRing<Req, Rsp, N> {
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize, P: HoldsPages<N>> Deref
+    for GrantedRing<Req, Rsp, N, P>
+{
     type Target = SharedRing<Req, Rsp>;
 
     fn deref(&self) -> &Self::Target {
@@ -214,7 +260,9 @@ impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> Deref for GrantedRing<Req, R
     }
 }
 
-impl<Req: Copy, Rsp: AnyBitPattern, const N: usize> DerefMut for GrantedRing<Req, Rsp, N> {
+impl<Req: Copy, Rsp: AnyBitPattern, const N: usize, P: HoldsPages<N>> DerefMut
+    for GrantedRing<Req, Rsp, N, P>
+{
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.ring
     }

@@ -15,6 +15,7 @@ use super::abi_client::{EvtchnBinding, Port};
 use super::abi_xenbus::{self, XenbusDevHandle, XenbusFrontendDriver};
 use super::abi_xenbus_client::XenbusDevice;
 use super::grant::LeakCount;
+use super::granted_pages::{GrantedPages, HoldsPages};
 use super::xenbus_state::XenbusState;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -338,6 +339,14 @@ unsafe extern "C" fn remove_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c
         // SAFETY: from `Arc::into_raw` in `probe_c`; unpublished, no callback can reach it: the
         // table's reference, dropped once.
         drop(unsafe { Arc::from_raw(p) });
+    }
+}
+
+// SAFETY: the `Arc` keeps the pages allocated (their memory never moves) until its last
+// reference drops; it gives out `&GrantedPages` only.
+unsafe impl<const N: usize> HoldsPages<N> for Arc<GrantedPages<N>> {
+    fn granted(&self) -> &GrantedPages<N> {
+        self
     }
 }
 

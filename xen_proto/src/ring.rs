@@ -251,7 +251,9 @@ impl<Req: Copy, Rsp: AnyBitPattern> SharedRing<Req, Rsp> {
     ///
     /// # Safety
     /// `base` must point to `bytes` writable bytes that stay valid, and are accessed only through
-    /// this ring (and by the backend), for as long as the returned value exists.
+    /// this ring (and by the backend), for as long as the returned value exists; except the
+    /// header's indices ([`SringHeader`]), which others may access atomically (a handler
+    /// peeking at `rsp_prod`). The header is written only atomically, here too.
     pub unsafe fn init(base: *mut u8, bytes: usize) -> Option<Self> {
         let ring = FrontRing::new(ring_size(bytes, Self::ENTRY_BYTES))?;
         let align = core::mem::align_of::<SringHeader>()
@@ -261,16 +263,22 @@ impl<Req: Copy, Rsp: AnyBitPattern> SharedRing<Req, Rsp> {
         if (base as usize) & (align - 1) != 0 {
             return None;
         }
-        // SAFETY: the caller guarantees `bytes` writable bytes at `base`.
-        unsafe { core::ptr::write_bytes(base, 0, bytes) };
+        let indices = core::mem::size_of::<SringHeader>();
+        // SAFETY: the caller guarantees `bytes` writable bytes at `base`, more than the header
+        // (`FrontRing::new` found room for an entry after it); past the indices only we access
+        // them.
+        unsafe { core::ptr::write_bytes(base.add(indices), 0, bytes - indices) };
         let this = Self {
             base,
             ring,
             entry_bytes: Self::ENTRY_BYTES,
             _types: core::marker::PhantomData,
         };
-        this.header().req_event.store(1, Ordering::Relaxed);
-        this.header().rsp_event.store(1, Ordering::Relaxed);
+        let h = this.header();
+        h.req_prod.store(0, Ordering::Relaxed);
+        h.rsp_prod.store(0, Ordering::Relaxed);
+        h.req_event.store(1, Ordering::Relaxed);
+        h.rsp_event.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         Some(this)
     }
