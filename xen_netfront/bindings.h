@@ -22,9 +22,8 @@ struct sk_buff;
 #define XPV_NF_F_TSO6 (1u << 4)
 
 /* Allocates an Ethernet net_device ("eth%d") with room for XPV_NF_MAX_QUEUES queues (one in use)
- * and their NAPI contexts; `rs` is handed back to every xpv_nf_rs_* callback. NULL on failure.
- * Not registered yet. */
-struct net_device *xpv_nf_alloc(void *rs, const u8 *mac);
+ * and their NAPI contexts. NULL on failure. Not registered yet (see xpv_nf_register). */
+struct net_device *xpv_nf_alloc(const u8 *mac);
 /* netif_set_real_num_{tx,rx}_queues (rtnl held); 0 or a negative errno. */
 int xpv_nf_set_queues(struct net_device *dev, u32 nq);
 /* Module parameter max_queues (0: default). */
@@ -36,10 +35,12 @@ void xpv_nf_param_set(u32 which, u32 value);
 /* Exported by xen_platform: reads /proc/cmdline into buf, NUL-terminated; the length or a
  * negative errno. */
 long xpv_shim_read_cmdline(char *buf, unsigned long len);
-/* SET_NETDEV_DEV(dev, parent) (parent: the xen bus device, a struct device *), then
- * register_netdev; 0 or a negative errno. */
-int xpv_nf_register(struct net_device *dev, void *parent);
-/* unregister_netdev (stops the device first). */
+/* Sets `rs` (handed back to every xpv_nf_rs_* callback), SET_NETDEV_DEV(dev, parent) (parent:
+ * the xen bus device, a struct device *), then register_netdev; 0 or a negative errno (then
+ * `rs` is cleared again). */
+int xpv_nf_register(struct net_device *dev, void *parent, void *rs);
+/* unregister_netdev (stops the device first, waiting for its callbacks), every NAPI context
+ * disabled, `rs` cleared: no xpv_nf_rs_* callback runs or comes after it. */
 void xpv_nf_unregister(struct net_device *dev);
 /* Removes the NAPI contexts and frees the device (after unregister, or if never registered). */
 void xpv_nf_free(struct net_device *dev);

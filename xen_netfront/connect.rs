@@ -59,7 +59,7 @@ pub(crate) fn write_keys(dev: &Device, queues: &[Arc<Queue>]) -> core::result::R
 
 /// Backend in InitWait: read its features, build the rings, publish them, go Connected.
 pub(crate) fn connect(dev: &Arc<Device>) -> Result {
-    let net = dev.net().ok_or(EINVAL)?;
+    let net = dev.net();
     if let Err(e) = dev.leaks.check(grant::MAX_LEAKED_PAGES_PER_DEVICE) {
         // A backend that keeps our pages mapped across reconnects would make us leak a set of
         // rings each time: stop here.
@@ -183,7 +183,7 @@ pub(crate) fn max_queues() -> u32 {
 
 /// `ndo_open`: NAPI on for the current queues (if any), transmit on if connected.
 pub(crate) fn start_data_path(dev: &Device, rtnl: &mut Rtnl) {
-    let Some(net) = dev.net() else { return };
+    let net = dev.net();
     let nq = dev.queues(rtnl).len() as u32;
     net.stop_data_path(rtnl)
         .start(nq, dev.connected.load(Ordering::Acquire));
@@ -191,9 +191,7 @@ pub(crate) fn start_data_path(dev: &Device, rtnl: &mut Rtnl) {
 
 /// `ndo_stop`: transmit and NAPI off.
 pub(crate) fn stop_data_path(dev: &Device, rtnl: &mut Rtnl) {
-    if let Some(net) = dev.net() {
-        let _stopped = net.stop_data_path(rtnl);
-    }
+    let _stopped = dev.net().stop_data_path(rtnl);
 }
 
 /// Tears the rings down (backend closed, or device going away): data path stopped first, then
@@ -202,9 +200,7 @@ pub(crate) fn disconnect(dev: &Device) {
     let mut rtnl = Rtnl::lock();
     let ctl = dev.ctl(&rtnl);
     dev.connected.store(false, Ordering::Release);
-    let Some(net) = dev.net() else {
-        return;
-    };
+    let net = dev.net();
     net.carrier(false);
     let before = dev.leaks.get();
     {
@@ -216,7 +212,8 @@ pub(crate) fn disconnect(dev: &Device) {
     drop(rtnl);
     let leaked = dev.leaks.get().saturating_sub(before);
     if leaked != 0 {
-        if let Some(n) = dev.net() {
+        {
+            let n = dev.net();
             pr_warn!(
                 "{}: {} pages still mapped by the backend: not reused, freed once it unmaps them ({} by this device)\n",
                 n.name(),

@@ -203,7 +203,7 @@ static int xpv_nf_poll(struct napi_struct *napi, int budget)
 	return xpv_nf_rs_poll(p->rs, napi - p->napi, budget);
 }
 
-struct net_device *xpv_nf_alloc(void *rs, const u8 *mac)
+struct net_device *xpv_nf_alloc(const u8 *mac)
 {
 	struct net_device *dev;
 	struct xpv_nf_priv *p;
@@ -214,7 +214,7 @@ struct net_device *xpv_nf_alloc(void *rs, const u8 *mac)
 		return NULL;
 	p = netdev_priv(dev);
 	p->dev = dev;
-	p->rs = rs;
+	p->rs = NULL;
 	p->nq = nq;
 	p->neg = 0;
 	bitmap_zero(p->napi_on, XPV_NF_MAX_QUEUES);
@@ -241,15 +241,23 @@ struct net_device *xpv_nf_alloc(void *rs, const u8 *mac)
 	return dev;
 }
 
-int xpv_nf_register(struct net_device *dev, void *parent)
+int xpv_nf_register(struct net_device *dev, void *parent, void *rs)
 {
+	int err;
+
+	priv_of(dev)->rs = rs;
 	SET_NETDEV_DEV(dev, parent);
-	return register_netdev(dev);
+	err = register_netdev(dev);
+	if (err)
+		priv_of(dev)->rs = NULL;
+	return err;
 }
 
 void xpv_nf_unregister(struct net_device *dev)
 {
 	unregister_netdev(dev);
+	xpv_nf_napi_disable_all(dev);
+	priv_of(dev)->rs = NULL;
 }
 
 void xpv_nf_free(struct net_device *dev)

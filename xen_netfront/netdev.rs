@@ -84,7 +84,7 @@ fn xmit(dev: &Device, skb: TxSkb, x: &sys::Xmit) {
         st.add(TX_DROPPED, 1);
         return;
     }
-    let mut g = queue.net.tx_lock(q);
+    let mut g = queue.net().tx_lock(q);
     let Some(tx) = queue.tx.get(&mut g).map(|t| &mut **t) else {
         st.add(TX_DROPPED, 1);
         return;
@@ -101,13 +101,13 @@ fn xmit(dev: &Device, skb: TxSkb, x: &sys::Xmit) {
             st.add(TX_BYTES, info.len as u64);
         }
         Err(TxDrop::Full) => {
-            queue.net.txq_stop(q);
+            queue.net().txq_stop(q);
             st.add(TX_DROPPED, 1);
         }
         Err(TxDrop::Error) => st.add(TX_ERRORS, 1),
     }
     if !tx_has_room(tx) {
-        queue.net.txq_stop(q);
+        queue.net().txq_stop(q);
     }
 }
 

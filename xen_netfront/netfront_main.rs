@@ -43,11 +43,10 @@
 //! `netdev.rs` the net_device operations (open, stop, transmit, NAPI poll, statistics);
 //! `sys.rs` the kernel bindings and their safe wrappers.
 
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
-use kernel::sync::{new_mutex, Arc, Mutex, UniqueArc};
+use kernel::sync::{new_mutex, Arc, Mutex};
 
 #[macro_use]
 #[path = "../xen_proto/src/kernel_common.rs"]
@@ -138,7 +137,8 @@ struct DataPath {
 /// A bound `vif` device.
 struct Device {
     xdev: XenbusDevice,
-    net: Option<NetDev>,
+    /// Registered for this device from probe until `remove`; freed with it.
+    net: sys::NetDevBox,
     backend: u16,
     ctl: Pin<KBox<Mutex<Ctl>>>,
     /// Kept apart from `ctl`: read without a lock by the data path.
@@ -158,8 +158,8 @@ struct Device {
 }
 
 impl Device {
-    fn net(&self) -> Option<NetDev> {
-        self.net
+    fn net(&self) -> NetDev<'_> {
+        self.net.get()
     }
 
     /// The control state, locked. Taken with rtnl held (the witness), so the lock order is
@@ -178,10 +178,7 @@ impl Device {
     fn fail(&self, q: u32, what: netif::NetifError) {
         if !self.broken.swap(true, Ordering::AcqRel) {
             let net = self.net();
-            let name = net
-                .as_ref()
-                .and_then(|n| n.name().to_str().ok())
-                .unwrap_or("vif");
+            let name = net.name().to_str().unwrap_or("vif");
             pr_err!(
                 "{} queue {}: protocol violation by the backend: {:?}; device stopped\n",
                 name,
@@ -189,9 +186,7 @@ impl Device {
                 what
             );
             self.connected.store(false, Ordering::Release);
-            if let Some(n) = self.net() {
-                n.carrier(false);
-            }
+            net.carrier(false);
             self.reporter.queue();
         }
     }
@@ -261,14 +256,16 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
         xdev.fatal(EINVAL.into(), "parsing mac");
         return Err(EINVAL);
     };
+    let net = sys::NetDevBox::alloc(&mac)?;
+    let dp = sys::DataPathCell::new(net.get(), DataPath::default());
     let dev = {
-        let mut dev = UniqueArc::new(
+        let dev = Arc::new(
             Device {
                 xdev,
-                net: None,
+                net,
                 backend,
                 ctl: KBox::pin_init(new_mutex!(Ctl::default()), GFP_KERNEL)?,
-                dp: sys::DataPathCell::new(None, DataPath::default()),
+                dp,
                 connected: AtomicBool::new(false),
                 broken: AtomicBool::new(false),
                 reporter: bound.reporter(),
@@ -278,21 +275,14 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
             },
             GFP_KERNEL,
         )?;
-        let rs = &mut *dev as *mut Device as *mut c_void;
-        // SAFETY: `rs` is the boxed device, which is freed only after the net_device.
-        let net = unsafe { NetDev::alloc(rs, &mac) }?;
-        dev.net = Some(net);
-        dev.dp = sys::DataPathCell::new(Some(net), DataPath::default());
         // Child of the xen bus device, as Linux's netfront (`SET_NETDEV_DEV`): the
-        // `/sys/class/net/X/device` link, ethtool's bus-info `vif-0`, udev's `enX0` name.
-        if let Err(e) = net.register(xdev.device_ptr()) {
-            // SAFETY: never registered; no callback can run.
-            unsafe { net.free() };
-            return Err(e);
-        }
+        // `/sys/class/net/X/device` link, ethtool's bus-info `vif-0`, udev's `enX0` name. On
+        // an error the device (and its net_device, never registered) is freed here.
+        dev.net.register(&dev, xdev.device_ptr())?;
         dev
     };
-    if let Some(n) = dev.net {
+    {
+        let n = dev.net();
         pr_info!(
             "{}: vif {} mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, backend domain {}\n",
             n.name(),
@@ -306,7 +296,7 @@ fn probe(xdev: XenbusDevice, bound: Bound<'_, Device>) -> Result<Arc<Device>> {
             backend
         );
     }
-    Ok(dev.into())
+    Ok(dev)
 }
 
 /// `otherend_changed`: the backend's state machine (`netback_changed`).
@@ -333,17 +323,17 @@ fn otherend_changed(dev: &Arc<Device>, state: XenbusState) {
         }
         // Link up only once our keys are all written and we announced Connected (`ours`).
         XenbusState::Connected if has_rings && ours == XenbusState::Connected as u32 => {
-            if let Some(n) = dev.net() {
-                if !dev.broken.load(Ordering::Acquire) && dev.connected.load(Ordering::Acquire) {
-                    n.carrier(true);
-                    pr_info!("{}: backend connected, link up\n", n.name());
-                }
+            let n = dev.net();
+            if !dev.broken.load(Ordering::Acquire) && dev.connected.load(Ordering::Acquire) {
+                n.carrier(true);
+                pr_info!("{}: backend connected, link up\n", n.name());
             }
         }
         XenbusState::Closing => {
             // Stop sending; the rings go once the backend has unmapped them (Closed).
             dev.connected.store(false, Ordering::Release);
-            if let Some(n) = dev.net() {
+            {
+                let n = dev.net();
                 n.carrier(false);
                 n.tx_disable();
             }
@@ -367,7 +357,8 @@ fn otherend_changed(dev: &Arc<Device>, state: XenbusState) {
             let online = dev.xdev.read_otherend_u32(b"online").is_ok_and(|v| v == 1);
             let next = xenbus_state::state_after_backend_closed(online);
             if next != XenbusState::Closed {
-                if let Some(n) = dev.net() {
+                {
+                    let n = dev.net();
                     pr_info!(
                         "{}: backend closed but still online: waiting for it to restart\n",
                         n.name()
@@ -403,18 +394,13 @@ fn remove(dev: &Device) {
             .xdev
             .wait_otherend(&[XenbusState::Closed, XenbusState::Unknown], 5000);
     }
-    if let Some(n) = dev.net() {
-        // As Linux's `xennet_remove`: the carrier goes off while the device is still registered
-        // (unregistering then waits for the link-watch event that this queues).
-        n.carrier(false);
-        n.unregister();
-    }
+    // As Linux's `xennet_remove`: the carrier goes off while the device is still registered
+    // (unregistering then waits for the link-watch event that this queues).
+    dev.net().carrier(false);
+    dev.net.unregister();
     disconnect(dev);
-    if let Some(n) = dev.net() {
-        pr_info!("vif device removed\n");
-        // SAFETY: unregistered, queues and handlers gone: no callback can run any more.
-        unsafe { n.free() };
-    }
+    // The net_device is freed with the device, once the adapter lets go of it.
+    pr_info!("vif device removed\n");
 }
 
 static DRIVER: abi_xenbus::XenbusFrontendDriver = kernel_frontend::driver::<Device>("vif", "vif");

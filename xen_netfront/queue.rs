@@ -51,7 +51,6 @@ pub(crate) struct RxQ {
 /// One tx/rx ring pair with its event channel and NAPI context.
 pub(crate) struct Queue {
     pub(crate) idx: u32,
-    pub(crate) net: NetDev,
     /// The device (a reference cycle, broken when `disconnect` frees the queues).
     pub(crate) dev: Arc<Device>,
     /// Set by the event channel handler of the tx (or only) port, cleared by the poll that EOIs.
@@ -101,7 +100,7 @@ fn evtchn_handler(q: &Queue, port: u32) -> u32 {
     } else {
         q.eoi_tx.store(true, Ordering::Release);
     }
-    q.net.napi_schedule(q.idx);
+    q.net().napi_schedule(q.idx);
     abi::evtchn_ret::LATE
 }
 
@@ -120,13 +119,19 @@ impl Queue {
         &self.dev
     }
 
+    /// The device's net_device.
+    pub(crate) fn net(&self) -> NetDev<'_> {
+        self.dev.net()
+    }
+
     pub(crate) fn stats(&self) -> &QStats {
         &self.dev().stats[self.idx as usize]
     }
 
     /// Frees the slots of answered tx requests; wakes the queue if there is room again.
     pub(crate) fn tx_gc(&self, napi: &sys::NapiPoll) -> Result<u32, netif::NetifError> {
-        let mut g = self.net.tx_lock(self.idx);
+        let net = self.net();
+        let mut g = net.tx_lock(self.idx);
         let tx: &mut TxQ = self
             .tx
             .get(&mut g)
@@ -180,10 +185,10 @@ impl Queue {
         self.tx_cons
             .store(tx.ring.state().rsp_cons(), Ordering::Release);
         if self.dev().connected.load(Ordering::Acquire)
-            && self.net.txq_stopped(self.idx)
+            && net.txq_stopped(self.idx)
             && tx_has_room(tx)
         {
-            self.net.txq_wake(self.idx, napi);
+            net.txq_wake(self.idx, napi);
         }
         Ok(done)
     }
@@ -220,7 +225,7 @@ impl Queue {
                     }
                 };
                 if step.first {
-                    rx.cur = self.net.rx_alloc(self.idx);
+                    rx.cur = self.net().rx_alloc(self.idx);
                     rx.cur_bad = rx.cur.is_none();
                 }
                 let slot = step.slot as usize;
@@ -251,7 +256,7 @@ impl Queue {
                         st.add(RX_ERRORS, 1);
                     } else if let (false, Some(skb)) = (rx.cur_bad, skb) {
                         let csum = netif::RxChecksum::from_rx(p.flags, p.gso.is_some());
-                        match self.net.rx_deliver(self.idx, skb, csum, p.gso) {
+                        match self.net().rx_deliver(self.idx, skb, csum, p.gso) {
                             Ok(()) => {
                                 st.add(RX_PACKETS, 1);
                                 st.add(RX_BYTES, u64::from(p.len));
@@ -323,7 +328,7 @@ pub(crate) fn tx_has_room(tx: &TxQ) -> bool {
 /// `direct` (trusted backend) tx packets are granted in place when they fit.
 pub(crate) fn new_queue(
     dev: &Arc<Device>,
-    net: NetDev,
+    net: NetDev<'_>,
     idx: u32,
     split: bool,
     direct: bool,
@@ -363,7 +368,6 @@ pub(crate) fn new_queue(
     Ok(Arc::new(
         Queue {
             idx,
-            net,
             dev: dev.clone(),
             eoi_tx: AtomicBool::new(false),
             eoi_rx: AtomicBool::new(false),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The one place where xen_netfront touches raw kernel bindings: our bindgen output
 //! (`bindings_gen.rs`, from `bindings.h` over the shims in `helpers.c`) and safe wrappers over it:
-//! a net_device handle ([`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]), the
+//! the net_device ([`NetDevBox`], handles [`NetDev`]), owned skbs for tx ([`TxSkb`]) and rx ([`RxSkb`]), the
 //! rtnl lock ([`Rtnl`]), and a queue's transmit and receive state reachable only with its tx
 //! lock held ([`TxLocked`]) or from its NAPI poll ([`PollOwned`], [`NapiPoll`]). Pages granted to the backend are owned by `GrantedPage`
 //! (`xen_proto/src/granted_pages.rs`, shared with xen_blkfront).
@@ -12,8 +12,10 @@ use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 bindgen_module!();
 
@@ -72,51 +74,104 @@ pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// A net_device allocated by [`NetDev::alloc`]. A plain handle (copyable): the owner frees it
-/// once with [`NetDev::free`]; the other methods may be used until then.
-#[derive(Clone, Copy)]
-pub(crate) struct NetDev(NonNull<b::net_device>);
+/// The driver's net_device, owned: allocated by [`NetDevBox::alloc`], freed when dropped
+/// (unregistered first if it still is). While registered its operations call the device it was
+/// registered for (`crate::Device`), of which it holds a reference until unregistered.
+pub(crate) struct NetDevBox {
+    p: NonNull<b::net_device>,
+    /// The device the operations call (`Arc::into_raw`), while registered; else null.
+    reg: AtomicPtr<crate::Device>,
+}
 
-// SAFETY: the kernel's net_device functions wrapped here may be called from any thread.
-unsafe impl Send for NetDev {}
-// SAFETY: as above; all state behind the handle is synchronised by the kernel or by our locks.
-unsafe impl Sync for NetDev {}
+// SAFETY: the kernel's net_device functions wrapped here may be called from any thread; `reg`
+// is an atomic.
+unsafe impl Send for NetDevBox {}
+// SAFETY: as above.
+unsafe impl Sync for NetDevBox {}
 
-impl NetDev {
-    /// Allocates "eth%d" with room for [`MAX_QUEUES`] queues (one in use) and MAC `mac`; `rs`
-    /// is passed to every `xpv_nf_rs_*` callback and must stay valid until [`NetDev::free`].
-    ///
-    /// # Safety
-    /// `rs` must point to the driver's device state, valid until `free` returns.
-    pub(crate) unsafe fn alloc(rs: *mut c_void, mac: &[u8; 6]) -> Result<Self> {
-        // SAFETY: `mac` is 6 readable bytes; `rs` is opaque to C.
-        let p = unsafe { b::xpv_nf_alloc(rs, mac.as_ptr()) };
-        NonNull::new(p).map(Self).ok_or(ENOMEM)
+impl NetDevBox {
+    /// Allocates "eth%d" with room for [`MAX_QUEUES`] queues (one in use) and MAC `mac`; not
+    /// registered.
+    pub(crate) fn alloc(mac: &[u8; 6]) -> Result<Self> {
+        // SAFETY: `mac` is 6 readable bytes.
+        let p = unsafe { b::xpv_nf_alloc(mac.as_ptr()) };
+        let p = NonNull::new(p).ok_or(ENOMEM)?;
+        Ok(Self {
+            p,
+            reg: AtomicPtr::new(core::ptr::null_mut()),
+        })
     }
 
-    /// `SET_NETDEV_DEV(dev, parent)` then `register_netdev`. `parent` is the xen bus device
-    /// (`XenbusDevice::device_ptr`), which outlives the net_device (unregistered in `remove`).
-    pub(crate) fn register(&self, parent: *mut c_void) -> Result {
-        // SAFETY: a live, unregistered device; `parent` a live struct device or null.
-        match unsafe { b::xpv_nf_register(self.0.as_ptr(), parent) } {
+    /// A handle for the net_device's other calls, for as long as this is borrowed.
+    pub(crate) fn get(&self) -> NetDev<'_> {
+        NetDev(self.p, PhantomData)
+    }
+
+    /// `SET_NETDEV_DEV(dev, parent)` then `register_netdev`, with `dev` as the device its
+    /// operations call (a reference is kept until [`Self::unregister`]). `parent` is the xen
+    /// bus device (`XenbusDevice::device_ptr`), which outlives the net_device (unregistered in
+    /// `remove`). `EBUSY` if registered already.
+    pub(crate) fn register(&self, dev: &Arc<crate::Device>, parent: *mut c_void) -> Result {
+        let rs = Arc::into_raw(dev.clone()).cast_mut();
+        if self
+            .reg
+            .compare_exchange(
+                core::ptr::null_mut(),
+                rs,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: from `Arc::into_raw` just above, not handed out.
+            drop(unsafe { Arc::from_raw(rs) });
+            return Err(EBUSY);
+        }
+        // SAFETY: a live, unregistered device; `parent` a live struct device or null; `rs` stays
+        // valid while registered (the reference in `reg`).
+        match unsafe { b::xpv_nf_register(self.p.as_ptr(), parent, rs.cast()) } {
             0 => Ok(()),
-            e => Err(Error::from_errno(e)),
+            e => {
+                self.reg.store(core::ptr::null_mut(), Ordering::Release);
+                // SAFETY: from `Arc::into_raw` above; registration failed, C forgot it.
+                drop(unsafe { Arc::from_raw(rs) });
+                Err(Error::from_errno(e))
+            }
         }
     }
 
-    /// `unregister_netdev` (closes the device first; takes rtnl, so not with [`Rtnl`] held).
+    /// `unregister_netdev` (closes the device first and waits for its callbacks; takes rtnl, so
+    /// not with [`Rtnl`] held nor from one of its operations), every NAPI context disabled, then
+    /// the device's reference dropped. Nothing if not registered.
     pub(crate) fn unregister(&self) {
-        // SAFETY: a registered device.
-        unsafe { b::xpv_nf_unregister(self.0.as_ptr()) }
+        let rs = self.reg.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if rs.is_null() {
+            return;
+        }
+        // SAFETY: a registered device (we held `rs`, which only registration sets).
+        unsafe { b::xpv_nf_unregister(self.p.as_ptr()) };
+        // SAFETY: from `Arc::into_raw` in `register`; no operation runs or comes any more.
+        drop(unsafe { Arc::from_raw(rs) });
     }
+}
 
-    /// Frees the device (after [`Self::unregister`], or if never registered).
-    ///
-    /// # Safety
-    /// No other use of this handle (or its copies) after this call; no callback may be running.
-    pub(crate) unsafe fn free(self) {
-        // SAFETY: the caller guarantees this is the last use.
-        unsafe { b::xpv_nf_free(self.0.as_ptr()) }
+impl Drop for NetDevBox {
+    fn drop(&mut self) {
+        self.unregister();
+        // SAFETY: ours, unregistered (or never registered): no callback runs; no handle
+        // (`NetDev<'_>` borrows us) is left.
+        unsafe { b::xpv_nf_free(self.p.as_ptr()) }
+    }
+}
+
+/// A handle of a [`NetDevBox`], for as long as it is borrowed (copyable).
+#[derive(Clone, Copy)]
+pub(crate) struct NetDev<'a>(NonNull<b::net_device>, PhantomData<&'a NetDevBox>);
+
+impl<'a> NetDev<'a> {
+    /// The net_device's address, as an identity (never dereferenced).
+    fn ident(&self) -> NonNull<b::net_device> {
+        self.0
     }
 
     /// The interface name ("eth0").
@@ -170,11 +225,18 @@ impl NetDev {
     /// disabled (each waits for its running poll). May sleep. Until the proof is dropped or
     /// [`Stopped::start`]ed, nothing can start them again: starting takes the proof, and the
     /// only other way, [`Self::txq_wake`], needs a poll in progress.
-    pub(crate) fn stop_data_path<'r>(&self, rtnl: &'r mut Rtnl) -> Stopped<'r> {
+    pub(crate) fn stop_data_path<'r>(&self, rtnl: &'r mut Rtnl) -> Stopped<'r>
+    where
+        'a: 'r,
+    {
         self.tx_disable();
         // SAFETY: live device; process context (the caller holds rtnl, a mutex).
         unsafe { b::xpv_nf_napi_disable_all(self.0.as_ptr()) };
-        Stopped { net: *self, rtnl }
+        Stopped {
+            net: self.0,
+            rtnl,
+            _dev: PhantomData,
+        }
     }
 
     /// Stops tx queue `q`.
@@ -186,7 +248,7 @@ impl NetDev {
     /// Wakes tx queue `q`, from a poll of this device (`napi`: so not while its data path is
     /// [`Stopped`]); nothing if `napi` is another device's.
     pub(crate) fn txq_wake(&self, q: u32, napi: &NapiPoll) {
-        if napi.net.0 != self.0 {
+        if napi.net != self.0 {
             return;
         }
         // SAFETY: as `txq_stop`.
@@ -200,11 +262,11 @@ impl NetDev {
     }
 
     /// Takes queue `q`'s tx spinlock (bottom halves disabled) until the guard drops.
-    pub(crate) fn tx_lock(&self, q: u32) -> TxLockGuard {
+    pub(crate) fn tx_lock(&self, q: u32) -> TxLockGuard<'a> {
         // SAFETY: live device, q in range; released by the guard.
         unsafe { b::xpv_nf_tx_lock(self.0.as_ptr(), q) };
         TxLockGuard {
-            dev: *self,
+            dev: self.0,
             q,
             _not_send: PhantomData,
         }
@@ -273,65 +335,78 @@ impl NetDev {
     }
 }
 
-/// Holds a tx queue's spinlock (on this thread: not `Send`).
-pub(crate) struct TxLockGuard {
-    dev: NetDev,
+/// A net_device's address as an identity, or for a call made while it is known to live (a
+/// callback of it, a lock of it held).
+type Ident = NonNull<b::net_device>;
+
+/// Holds a tx queue's spinlock (on this thread: not `Send`), while the net_device is borrowed.
+pub(crate) struct TxLockGuard<'a> {
+    dev: Ident,
     q: u32,
-    _not_send: PhantomData<*mut ()>,
+    _not_send: PhantomData<(*mut (), &'a NetDevBox)>,
 }
 
 /// Proof of exclusive access to one queue's state for as long as it is borrowed mutably: the
 /// queue's tx lock held ([`TxLockGuard`]), or the queue's NAPI poll in progress ([`NapiPoll`]).
 /// Made only in this file, and implemented only here (sealed).
 pub(crate) trait QueueKey: sealed::Sealed {
+    /// Which state it opens ([`TxKind`], [`PollKind`]).
+    type Kind;
     /// The net_device and queue it is for.
-    fn key(&self) -> (NetDev, u32);
+    fn key(&self) -> (Ident, u32);
 }
 
 /// Keeps [`QueueKey`] to this file's types: other files cannot name `Sealed`.
 mod sealed {
     pub(crate) trait Sealed {}
-    impl Sealed for super::TxLockGuard {}
+    impl Sealed for super::TxLockGuard<'_> {}
     impl Sealed for super::NapiPoll {}
 }
 
-impl QueueKey for TxLockGuard {
-    fn key(&self) -> (NetDev, u32) {
+/// The kind of [`TxLockGuard`].
+pub(crate) struct TxKind;
+/// The kind of [`NapiPoll`].
+pub(crate) struct PollKind;
+
+impl QueueKey for TxLockGuard<'_> {
+    type Kind = TxKind;
+    fn key(&self) -> (Ident, u32) {
         (self.dev, self.q)
     }
 }
 
 impl QueueKey for NapiPoll {
-    fn key(&self) -> (NetDev, u32) {
+    type Kind = PollKind;
+    fn key(&self) -> (Ident, u32) {
         (self.net, self.q)
     }
 }
 
-/// State of `net`'s queue `q` reached only with key `K` ([`QueueKey`]): [`TxLocked`] with the
-/// tx lock, [`PollOwned`] from the NAPI poll.
+/// State of a net_device's queue reached only with a key of kind `K` ([`QueueKey`]):
+/// [`TxLocked`] with the tx lock, [`PollOwned`] from the NAPI poll.
 pub(crate) struct QueueCell<T, K> {
-    net: NetDev,
+    net: Ident,
     q: u32,
     v: UnsafeCell<T>,
     _key: PhantomData<fn(&mut K)>,
 }
 
 /// Queue `q`'s transmit state: reached only with its tx lock held ([`NetDev::tx_lock`]).
-pub(crate) type TxLocked<T> = QueueCell<T, TxLockGuard>;
+pub(crate) type TxLocked<T> = QueueCell<T, TxKind>;
 /// Queue `q`'s receive state: reached only from its NAPI poll ([`NapiPoll`]).
-pub(crate) type PollOwned<T> = QueueCell<T, NapiPoll>;
+pub(crate) type PollOwned<T> = QueueCell<T, PollKind>;
 
 // SAFETY: the value is reached only through `get`, by the one holder of the queue's key (its tx
-// lock, or its poll in progress).
+// lock, or its poll in progress); `net` is only compared.
 unsafe impl<T: Send, K> Send for QueueCell<T, K> {}
 // SAFETY: as Send.
 unsafe impl<T: Send, K> Sync for QueueCell<T, K> {}
 
-impl<T, K: QueueKey> QueueCell<T, K> {
+impl<T, K> QueueCell<T, K> {
     /// `v` as the state of `net`'s queue `q`.
-    pub(crate) fn new(net: NetDev, q: u32, v: T) -> Self {
+    pub(crate) fn new(net: NetDev<'_>, q: u32, v: T) -> Self {
         Self {
-            net,
+            net: net.ident(),
             q,
             v: UnsafeCell::new(v),
             _key: PhantomData,
@@ -339,9 +414,9 @@ impl<T, K: QueueKey> QueueCell<T, K> {
     }
 
     /// The state, for as long as `key` is borrowed; `None` if `key` is another queue's.
-    pub(crate) fn get<'a>(&'a self, key: &'a mut K) -> Option<&'a mut T> {
+    pub(crate) fn get<'a, Q: QueueKey<Kind = K>>(&'a self, key: &'a mut Q) -> Option<&'a mut T> {
         let (net, q) = key.key();
-        if net.0 != self.net.0 || q != self.q {
+        if net != self.net || q != self.q {
             return None;
         }
         // SAFETY: one key of the queue exists at a time (its tx spinlock, or NAPI's one poll of
@@ -350,12 +425,13 @@ impl<T, K: QueueKey> QueueCell<T, K> {
     }
 }
 
-/// Proof that `net`'s data path is stopped, held with rtnl ([`NetDev::stop_data_path`]): no
-/// `ndo_start_xmit` or NAPI poll of it runs or can start, so its [`DataPathCell`] may be
-/// replaced.
+/// Proof that a net_device's data path is stopped, held with rtnl
+/// ([`NetDev::stop_data_path`]): no `ndo_start_xmit` or NAPI poll of it runs or can start, so
+/// its [`DataPathCell`] may be replaced.
 pub(crate) struct Stopped<'r> {
-    net: NetDev,
+    net: Ident,
     rtnl: &'r mut Rtnl,
+    _dev: PhantomData<&'r NetDevBox>,
 }
 
 impl Stopped<'_> {
@@ -367,7 +443,7 @@ impl Stopped<'_> {
     /// Starts the data path again: NAPI of queues `0..nq` enabled and scheduled, then, if `tx`,
     /// every transmit queue started.
     pub(crate) fn start(self, nq: u32, tx: bool) {
-        let p = self.net.0.as_ptr();
+        let p = self.net.as_ptr();
         for q in 0..nq.min(MAX_QUEUES as u32) {
             // SAFETY: live device, q in range; process context (rtnl held).
             unsafe { b::xpv_nf_napi_enable(p, q) };
@@ -385,7 +461,7 @@ impl Stopped<'_> {
 /// NAPI polls ([`NapiPoll`]) of its net_device, and under rtnl; replaced only with the
 /// net_device's data path [`Stopped`], so never under a reader.
 pub(crate) struct DataPathCell<T> {
-    net: Option<NetDev>,
+    net: Ident,
     v: UnsafeCell<T>,
 }
 
@@ -396,16 +472,16 @@ unsafe impl<T: Send + Sync> Sync for DataPathCell<T> {}
 unsafe impl<T: Send + Sync> Send for DataPathCell<T> {}
 
 impl<T> DataPathCell<T> {
-    /// `v` as the data path of `net` (`None`: no net_device yet, so no reader but rtnl's).
-    pub(crate) fn new(net: Option<NetDev>, v: T) -> Self {
+    /// `v` as the data path of `net`.
+    pub(crate) fn new(net: NetDev<'_>, v: T) -> Self {
         Self {
-            net,
+            net: net.ident(),
             v: UnsafeCell::new(v),
         }
     }
 
-    fn ours(&self, net: NetDev) -> bool {
-        self.net.is_some_and(|n| n.0 == net.0)
+    fn ours(&self, net: Ident) -> bool {
+        self.net == net
     }
 
     /// Read under rtnl.
@@ -440,7 +516,7 @@ impl<T> DataPathCell<T> {
 
 /// An `ndo_start_xmit` call in progress on one transmit queue, made by its entry point.
 pub(crate) struct Xmit {
-    net: NetDev,
+    net: Ident,
     q: u32,
     _not_send: PhantomData<*mut ()>,
 }
@@ -456,7 +532,7 @@ impl Xmit {
 /// ended by [`NapiPoll::complete`] (or by returning the whole budget). NAPI runs one poll of a
 /// queue at a time, until it completes, so its holder is the queue's only poller.
 pub(crate) struct NapiPoll {
-    net: NetDev,
+    net: Ident,
     q: u32,
     _not_send: PhantomData<*mut ()>,
 }
@@ -472,20 +548,20 @@ impl NapiPoll {
     /// way this poll is over.
     pub(crate) fn complete(self, work: i32) -> bool {
         // SAFETY: called from queue q's poll (this value), once (it is consumed).
-        unsafe { b::xpv_nf_napi_complete(self.net.0.as_ptr(), self.q, work) != 0 }
+        unsafe { b::xpv_nf_napi_complete(self.net.as_ptr(), self.q, work) != 0 }
     }
 }
 
-impl Drop for TxLockGuard {
+impl Drop for TxLockGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: taken in `NetDev::tx_lock`.
-        unsafe { b::xpv_nf_tx_unlock(self.dev.0.as_ptr(), self.q) }
+        unsafe { b::xpv_nf_tx_unlock(self.dev.as_ptr(), self.q) }
     }
 }
 
 /// The operations of our net_device, typed: helpers.c's `net_device_ops` and `ethtool_ops` call
 /// the `xpv_nf_rs_*` entry points below, which turn their raw arguments into these calls on the
-/// driver's device (`crate::Device`, the `rs` pointer given to [`NetDev::alloc`]).
+/// driver's device (`crate::Device`, the `rs` pointer given to [`NetDevBox::register`]).
 pub(crate) trait NetDevOps {
     /// `ndo_open`, rtnl held.
     fn open(&self, rtnl: &mut Rtnl);
@@ -508,8 +584,8 @@ pub(crate) trait NetDevOps {
 /// The device behind helpers.c's `rs` pointer.
 ///
 /// # Safety
-/// `rs` is the device given to [`NetDev::alloc`]; the device outlives its net_device, so it is
-/// alive during any of the net_device's operations.
+/// `rs` is the device given to [`NetDevBox::register`], which holds a reference to it until
+/// its operations have ended ([`NetDevBox::unregister`]), so it is alive during any of them.
 unsafe fn device<'a>(rs: *mut c_void) -> &'a crate::Device {
     // SAFETY: per the contract.
     unsafe { &*(rs as *const crate::Device) }
@@ -555,15 +631,12 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut RawSkb, q: u32) -
     if let Some(skb) = unsafe { TxSkb::from_raw(skb) } {
         // SAFETY: see above.
         let dev = unsafe { device(rs) };
-        // Transmits are of the net_device, so it exists.
-        if let Some(net) = dev.net {
-            let x = Xmit {
-                net,
-                q,
-                _not_send: PhantomData,
-            };
-            NetDevOps::xmit(dev, skb, &x);
-        }
+        let x = Xmit {
+            net: dev.net.get().ident(),
+            q,
+            _not_send: PhantomData,
+        };
+        NetDevOps::xmit(dev, skb, &x);
     }
     0
 }
@@ -576,12 +649,8 @@ unsafe extern "C" fn xpv_nf_rs_xmit(rs: *mut c_void, skb: *mut RawSkb, q: u32) -
 unsafe extern "C" fn xpv_nf_rs_poll(rs: *mut c_void, q: u32, budget: i32) -> i32 {
     // SAFETY: see above.
     let dev = unsafe { device(rs) };
-    // Polls are of the net_device's NAPI contexts, so it exists.
-    let Some(net) = dev.net else {
-        return 0;
-    };
     let napi = NapiPoll {
-        net,
+        net: dev.net.get().ident(),
         q,
         _not_send: PhantomData,
     };
