@@ -414,7 +414,6 @@ static void xpv_work_fn(struct work_struct *work)
 
 struct xpv_work *xpv_work_new(void (*fn)(void *data), void *data);
 void xpv_work_queue(struct xpv_work *w);
-void xpv_work_cancel(struct xpv_work *w);
 void xpv_work_free(struct xpv_work *w);
 
 struct xpv_work *xpv_work_new(void (*fn)(void *data), void *data)
@@ -435,12 +434,6 @@ void xpv_work_queue(struct xpv_work *w)
 	schedule_work(&w->work);
 }
 EXPORT_SYMBOL_GPL(xpv_work_queue);
-
-void xpv_work_cancel(struct xpv_work *w)
-{
-	cancel_work_sync(&w->work);
-}
-EXPORT_SYMBOL_GPL(xpv_work_cancel);
 
 void xpv_work_free(struct xpv_work *w)
 {

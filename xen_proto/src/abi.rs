@@ -285,10 +285,8 @@ extern "C" {
     /// Queues `w` (`schedule_work`: a no-op if already queued). Any context.
     pub fn xpv_work_queue(w: *mut XpvWork);
 
-    /// Cancels `w` if queued and waits for a running call (`cancel_work_sync`). May sleep.
-    pub fn xpv_work_cancel(w: *mut XpvWork);
-
-    /// Cancels `w` as [`xpv_work_cancel`], then frees it. May sleep.
+    /// Cancels `w` if queued and waits for a running call (`cancel_work_sync`), then frees it.
+    /// May sleep.
     pub fn xpv_work_free(w: *mut XpvWork);
 }
 

@@ -9,8 +9,8 @@ use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
     xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
     xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation, xpv_platform_get_info,
-    xpv_work_cancel, xpv_work_free, xpv_work_new, xpv_work_queue, Errno, EvtchnHandler,
-    PlatformInfo, XpvWork, XPV_ABI_VERSION,
+    xpv_work_free, xpv_work_new, xpv_work_queue, Errno, EvtchnHandler, PlatformInfo, XpvWork,
+    XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
@@ -188,8 +188,8 @@ impl Work {
     /// A work item that calls `f(data)`; `Err(Errno::ENOMEM)` without memory. May sleep.
     ///
     /// # Safety
-    /// `data` must stay valid for `f` until the item is dropped (or [`Work::cancel`]ed after its
-    /// last [`Work::queue`]).
+    /// `data` must stay valid for `f` until the item is dropped (which cancels it and waits for a
+    /// running call).
     pub unsafe fn new(
         f: unsafe extern "C" fn(*mut c_void),
         data: *mut c_void,
@@ -206,12 +206,6 @@ impl Work {
     pub fn queue(&self) {
         // SAFETY: from `xpv_work_new`, freed only by drop.
         unsafe { xpv_work_queue(self.0) };
-    }
-
-    /// Cancels it if queued and waits for a running call. May sleep.
-    pub fn cancel(&self) {
-        // SAFETY: as `queue`.
-        unsafe { xpv_work_cancel(self.0) };
     }
 }
 

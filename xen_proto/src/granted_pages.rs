@@ -234,12 +234,11 @@ impl<Req: Copy, Rsp: AnyBitPattern, const N: usize, P: HoldsPages<N>> GrantedRin
     /// Initialises a ring over all of the pages `pages` holds (zeroed again, indices reset)
     /// and keeps `pages`. `None` (`pages` dropped) if not even one entry fits.
     pub fn new(pages: P) -> Option<Self> {
+        // Other holders reach the pages through `&GrantedPages` only, which reads nothing but
+        // the header, atomically (`sring_header`); writes need `&mut GrantedPages`.
         let g = pages.granted();
-        // SAFETY: `bytes()` writable bytes, page-aligned, kept allocated by `pages` (which this
-        // value keeps, and drops after the ring: field order). Other holders can reach them
-        // through `&GrantedPages` only, which reads nothing but the header, atomically
-        // (`GrantedPages::sring_header`); writes need `&mut GrantedPages`, which no holder
-        // has while they are shared.
+        // SAFETY: `bytes()` writable page-aligned bytes, kept allocated by `pages`, which we keep
+        // and drop after the ring (field order); shared only as said above.
         let ring = unsafe { SharedRing::init(g.as_ptr(), g.bytes()) }?;
         Some(Self { ring, pages })
     }

@@ -10,8 +10,7 @@
 //! mod kernel_frontend;
 //! ```
 
-use super::abi_client::Work;
-use super::abi_client::{EvtchnBinding, Port};
+use super::abi_client::{EvtchnBinding, Port, Work};
 use super::abi_xenbus::{self, XenbusDevHandle, XenbusFrontendDriver};
 use super::abi_xenbus_client::XenbusDevice;
 use super::grant::LeakCount;
@@ -66,8 +65,8 @@ pub(crate) const MAX_DEVICES: usize = 64;
 /// type is one device's state, held by [`Devices`] from a successful [`Frontend::probe`] until
 /// [`Frontend::remove`] has returned, when its reference is dropped. The state is reference
 /// counted (`Arc`) so that what the device makes (ring handlers, disks) can hold it; `remove`
-/// drops those, so the state is freed with the table's reference. xenbus calls the three of one device
-/// one at a time (`include/xen/xenbus.h` `struct xenbus_driver`'s probe, otherend_changed,
+/// drops those, so the state is freed with the table's reference. xenbus calls the three of
+/// one device one at a time (`include/xen/xenbus.h` `struct xenbus_driver`'s probe, otherend_changed,
 /// remove); the C ABI and its `unsafe` are here, in [`driver`]'s adapters.
 pub(crate) trait Frontend: Sized + Send + Sync + 'static {
     /// The table of this driver's bound devices (a `static` of the driver:

@@ -530,8 +530,11 @@ mod tests {
         let mut ring = unsafe { SharedRing::<Req, Rsp>::init(base, XEN_PAGE_SIZE) }.unwrap();
         assert_eq!(SharedRing::<Req, Rsp>::ENTRY_BYTES, 16);
         assert_eq!(ring.state().size(), 128);
-        // XSA-403: nothing but the event thresholds is non-zero after init.
+        // XSA-403: nothing but the event thresholds is non-zero after init; the header (written
+        // atomically) holds req_prod 0, req_event 1, rsp_prod 0, rsp_event 1 over the 0xAA fill.
         assert!(page.0[16..].iter().all(|&b| b == 0));
+        let word = |i: usize| u32::from_ne_bytes(page.0[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!((word(0), word(1), word(2), word(3)), (0, 1, 0, 1));
         let mut be = Backend {
             base,
             req_cons: 0,
