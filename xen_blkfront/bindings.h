@@ -72,6 +72,12 @@ u64 xpv_shim_rq_pos(struct request *rq);
 unsigned int xpv_shim_rq_bytes(struct request *rq);
 int xpv_shim_rq_copy(struct request *rq, void *const *pages, unsigned int npages, int to_pages);
 void xpv_shim_complete(struct request *rq, int status);
+/* Suspend/resume (save, migration): blk_mq_quiesce_queue (no queue_rq after it returns),
+ * blk_mq_unquiesce_queue + blk_mq_kick_requeue_list, and blk_mq_requeue_request(rq, false) of a
+ * started request (dispatched again once the queue runs). */
+void xpv_shim_disk_quiesce(struct gendisk *gd);
+void xpv_shim_disk_unquiesce(struct gendisk *gd);
+void xpv_shim_rq_requeue(struct request *rq);
 
 /* One data segment of a request: a page (its frame number) and the bytes in it. */
 struct xpv_seg {

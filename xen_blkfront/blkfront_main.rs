@@ -48,13 +48,14 @@ frontend_modules!();
 mod blkif;
 mod connect;
 mod datapath;
+mod resume;
 mod sys;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/vdev.rs"]
 mod vdev;
 
 use abi::Errno;
-use abi_client::{Grant, Port};
+use abi_client::{Grant, OwnedPort};
 use abi_xenbus_client::XenbusDevice;
 use blkif::{Request, Response};
 use connect::*;
@@ -92,7 +93,7 @@ mod st {
 }
 
 /// Negotiated with the backend at connect.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Features {
     flush_op: Option<u8>,
     fua: bool,
@@ -144,6 +145,16 @@ struct Ctl {
     /// The rings, from `setup_rings` to `free_rings` (the backend may map their pages until it
     /// has closed).
     rings: KVec<Arc<RingInfo>>,
+    /// The disk's queue is quiesced for a suspend (`resume.rs`).
+    quiesced: bool,
+    /// Resumed in a new domain with the disk live: the next connect sets the same rings up
+    /// again and re-issues the requests that were in flight (`resume.rs`).
+    resuming: bool,
+    /// Slots per ring, segments per request and whether they are indirect, as the disk was
+    /// made with (its tag set and queue limits): what a resumed connect must provide again.
+    depth: u32,
+    segs: usize,
+    indirect: bool,
 }
 
 /// A device's ring handlers and rings, as `Ctl` keeps them.
@@ -297,6 +308,11 @@ fn probe_dev(dev: XenbusDevice, bound: Bound<'_, Blkfront>) -> Result<Arc<Blkfro
                     tags: None,
                     bindings: KVec::new(),
                     rings: KVec::new(),
+                    quiesced: false,
+                    resuming: false,
+                    depth: 0,
+                    segs: 0,
+                    indirect: false,
                 }),
                 GFP_KERNEL,
             )?,
@@ -326,6 +342,15 @@ impl Frontend for Blkfront {
     fn report_violation(&self) {
         report_violation(self)
     }
+
+    fn suspend(this: &Arc<Self>) -> Result {
+        resume::suspend(this);
+        Ok(())
+    }
+
+    fn resume(this: &Arc<Self>, cancelled: bool) {
+        resume::resume(this, cancelled)
+    }
 }
 
 /// `otherend_changed`: the backend's state machine (`blkback_changed`).
@@ -333,7 +358,18 @@ fn otherend_changed(info: &Arc<Blkfront>, bs: XenbusState) {
     let state = info.state.load(Ordering::Acquire);
     match bs {
         XenbusState::InitWait => {
-            if state == st::INIT || state == st::CLOSED {
+            if state == st::INIT && info.lock().ctl.resuming {
+                if let Err(e) = resume::resetup_rings(info) {
+                    pr_err!(
+                        "{}: cannot set the rings up again after restore: {:?}\n",
+                        info.name(),
+                        e
+                    );
+                    resume::give_up(info);
+                    info.dev
+                        .fatal(e.into(), "setting up the rings after restore");
+                }
+            } else if state == st::INIT || state == st::CLOSED {
                 if let Err(e) = info.leaks.check(grant::MAX_LEAKED_PAGES_PER_DEVICE) {
                     // A backend that keeps our pages mapped across reconnects would make us
                     // leak a ring's worth each time: stop here.
@@ -359,6 +395,13 @@ fn otherend_changed(info: &Arc<Blkfront>, bs: XenbusState) {
             }
         }
         XenbusState::Connected => match state {
+            st::RINGS if info.lock().ctl.resuming => {
+                if let Err(e) = resume::reconnect(info) {
+                    pr_err!("{}: cannot reconnect after restore: {:?}\n", info.name(), e);
+                    resume::give_up(info);
+                    info.dev.fatal(e.into(), "reconnecting after restore");
+                }
+            }
             st::RINGS => {
                 if let Err(ConnectError(e, what)) = connect(info) {
                     pr_err!("{}: cannot connect: {:?}\n", info.name(), e);

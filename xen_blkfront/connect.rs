@@ -28,16 +28,16 @@ pub(crate) fn read_u32(dev: &XenbusDevice, node: &[u8]) -> Option<u32> {
 pub(crate) fn alloc_ring(info: &Arc<Blkfront>, order: u32, otherend: u16) -> Result<Arc<RingInfo>> {
     let pages = GrantedPages::new(otherend, order, false, info.leaks)?;
     let ring = BlkRing::new(pages).ok_or(EINVAL)?;
+    let port = info.dev.alloc_evtchn()?;
+    // From here on the port is closed by `RingState`'s drop (also if `Arc::new` fails).
     let lock = sys::IrqSpinLock::new(RingState {
         ring,
         slots: KVec::new(),
+        port,
     })?;
-    let port = info.dev.alloc_evtchn()?;
-    // From here on the port is closed by `RingInfo`'s drop (also if `Arc::new` fails).
     Ok(Arc::new(
         RingInfo {
             lock,
-            port,
             dev: info.clone(),
         },
         GFP_KERNEL,
@@ -66,9 +66,10 @@ pub(crate) fn setup_rings(info: &Arc<Blkfront>) -> Result {
         let r = alloc_ring(info, order, otherend)?;
         // Queue i's events on CPU i mod n (with per-vCPU upcall vectors; else all stay on
         // vCPU 0), as blk-mq maps queue i to those CPUs.
-        r.port.spread(i);
+        let port = r.lock.lock().port.port();
+        port.spread(i);
         rings.push(r.clone(), GFP_KERNEL)?;
-        bindings.push(Binding::new(r.port, r)?, GFP_KERNEL)?;
+        bindings.push(Binding::new(port, r)?, GFP_KERNEL)?;
     }
     let persistent = sys::params::feature_persistent();
     abi_xenbus_client::with_transaction(|tx| write_keys(info, &rings, tx, nr, order, persistent))?;
@@ -99,14 +100,14 @@ pub(crate) fn write_keys(
         )?;
     }
     for (q, r) in rings.iter().enumerate() {
-        let (pages, grefs) = {
+        let (pages, grefs, port) = {
             let st = r.lock.lock();
             let p = st.ring.pages();
             let mut g = [0u32; RING_PAGES];
             for (i, x) in g.iter_mut().enumerate().take(p.pages()) {
                 *x = p.gref(i);
             }
-            (p.pages(), g)
+            (p.pages(), g, st.port.port())
         };
         for (i, gref) in grefs.iter().enumerate().take(pages) {
             let gref = format_args!("{}", gref);
@@ -117,7 +118,7 @@ pub(crate) fn write_keys(
                 (true, true) => w(format_args!("queue-{}/ring-ref{}", q, i), gref)?,
             }
         }
-        let port = format_args!("{}", r.port.0);
+        let port = format_args!("{}", port.0);
         if nr > 1 {
             w(format_args!("queue-{}/event-channel", q), port)?;
         } else {
@@ -224,6 +225,42 @@ impl From<kernel::alloc::AllocError> for ConnectError {
 /// [`ConnectError`] with `EINVAL` for unusable backend keys (each logged with its value), or the
 /// error of an allocation or of the block layer.
 pub(crate) fn connect(info: &Arc<Blkfront>) -> Result<(), ConnectError> {
+    let Negotiated {
+        sectors,
+        params,
+        feat,
+        segs,
+        indirect,
+    } = negotiate(info)?;
+    let mut l = info.lock();
+    let nr = l.ctl.rings.len() as u32;
+    let ring_order = l.ctl.ring_order;
+    let ring_slots = ring::ring_size(4096 << ring_order, ENTRY_BYTES);
+    let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
+    alloc_slots(info, &l.ctl.rings, depth, segs, indirect)?;
+    l.ctl.feat = feat;
+    l.ctl.sectors = sectors;
+    l.ctl.sector_size = params.sector_size;
+    l.ctl.depth = depth;
+    l.ctl.segs = segs;
+    l.ctl.indirect = indirect;
+    finish_connect(info, &mut l, depth, ring_slots, params, segs, indirect)
+}
+
+/// What the backend offers, read and checked at connect (and again after a restore).
+pub(crate) struct Negotiated {
+    pub(crate) sectors: u64,
+    pub(crate) params: blkif::DiskParams,
+    pub(crate) feat: Features,
+    pub(crate) segs: usize,
+    pub(crate) indirect: bool,
+}
+
+/// Reads the backend's disk and features (`blkfront_connect`'s reads).
+///
+/// # Errors
+/// As [`connect`], for the backend's keys.
+pub(crate) fn negotiate(info: &Blkfront) -> Result<Negotiated, ConnectError> {
     let dev = &info.dev;
     let Some(sectors) = read_u64(dev, b"sectors") else {
         pr_err!(
@@ -287,15 +324,32 @@ pub(crate) fn connect(info: &Arc<Blkfront>) -> Result<(), ConnectError> {
         trusted: sys::params::trusted() && dev.own_flag(b"trusted", true) && !feat.persistent,
         ..feat
     };
-    let mut l = info.lock();
-    let nr = l.ctl.rings.len() as u32;
-    let ring_order = l.ctl.ring_order;
-    let ring_slots = ring::ring_size(4096 << ring_order, ENTRY_BYTES);
-    let depth = ring_slots.min(MAX_SLOTS_PER_DISK / nr.max(1)).max(1);
-    alloc_slots(info, &l.ctl.rings, depth, segs, indirect)?;
-    l.ctl.feat = feat;
-    l.ctl.sectors = sectors;
-    l.ctl.sector_size = params.sector_size;
+    Ok(Negotiated {
+        sectors,
+        params,
+        feat,
+        segs,
+        indirect,
+    })
+}
+
+/// The rest of [`connect`], with the slots allocated: the tag set and the disk.
+fn finish_connect(
+    info: &Arc<Blkfront>,
+    l: &mut Locked<'_>,
+    depth: u32,
+    ring_slots: u32,
+    params: blkif::DiskParams,
+    segs: usize,
+    indirect: bool,
+) -> Result<(), ConnectError> {
+    let dev = &info.dev;
+    let (nr, ring_order, sectors, feat) = (
+        l.ctl.rings.len() as u32,
+        l.ctl.ring_order,
+        l.ctl.sectors,
+        l.ctl.feat,
+    );
     let tags = sys::TagSet::new(nr, depth)?;
     let gran = if feat.granularity.is_power_of_two() && feat.granularity >= params.sector_size {
         feat.granularity
@@ -464,6 +518,15 @@ pub(crate) fn stop(info: &Blkfront) -> bool {
         for r in l.ctl.rings.iter() {
             process_ring(info, r);
         }
+    }
+    if l.ctl.quiesced {
+        // Requests held for a resume that will not come: let them fail (state CLOSING) rather
+        // than keep del_gendisk waiting for them.
+        if let Some(d) = l.ctl.disk.as_ref() {
+            d.unquiesce();
+        }
+        l.ctl.quiesced = false;
+        l.ctl.resuming = false;
     }
     if let Some(d) = l.ctl.disk.take() {
         drop(d);

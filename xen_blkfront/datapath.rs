@@ -42,7 +42,7 @@ pub(crate) struct Slot {
 impl Slot {
     /// Revokes the direct grants of a finished request; `false` if the backend still maps one
     /// of those pages (they are the kernel's, which will reuse them: a trusted backend only).
-    fn end_direct(&mut self) -> bool {
+    pub(crate) fn end_direct(&mut self) -> bool {
         let mut ok = true;
         for d in self.direct.iter_mut().take(self.ndirect) {
             if let Some(g) = d.take() {
@@ -58,6 +58,9 @@ impl Slot {
 pub(crate) struct RingState {
     pub(crate) ring: BlkRing,
     pub(crate) slots: KVec<Slot>,
+    /// The ring's event channel; closed when dropped (replaced after a restore, see
+    /// `connect::resetup_rings`).
+    pub(crate) port: OwnedPort,
 }
 
 /// Most pages of a ring (`2^MAX_RING_PAGE_ORDER`).
@@ -67,20 +70,12 @@ pub(crate) const RING_PAGES: usize = 1 << blkif::MAX_RING_PAGE_ORDER;
 /// (`Ctl::bindings`), the device (`Ctl::rings`) and the disk ([`DiskData`]); freed when the
 /// last of them lets go.
 pub(crate) struct RingInfo {
-    /// The ring (with its pages) and its slots (with their bounce pages).
+    /// The ring (with its pages), its slots (with their bounce pages) and its port: revoked,
+    /// freed and closed when dropped, or leaked if the backend still maps them (counted in the
+    /// device's `leaks`).
     pub(crate) lock: sys::IrqSpinLock<RingState>,
-    /// Closed on drop (no binding holds us by then).
-    pub(crate) port: Port,
     /// The device (a reference cycle, broken when `remove` frees the rings).
     pub(crate) dev: Arc<Blkfront>,
-}
-
-impl Drop for RingInfo {
-    /// Closes the port; the fields then drop: slot pages and ring pages revoked and freed, or
-    /// leaked if the backend still maps them (counted in the device's `leaks`).
-    fn drop(&mut self) {
-        let _ = self.port.close();
-    }
 }
 
 impl EvtchnTarget for RingInfo {
@@ -152,7 +147,8 @@ pub(crate) fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq
         return sys::sts::RESOURCE;
     }
     let handle = info.handle;
-    let RingState { ring, slots } = &mut *g;
+    let RingState { ring, slots, port } = &mut *g;
+    let port = port.port();
     let Some(slot) = usize::try_from(tag).ok().and_then(|t| slots.get_mut(t)) else {
         pr_err!("{}: request tag {} out of range\n", info.name(), tag);
         return sys::sts::IOERR;
@@ -283,7 +279,7 @@ pub(crate) fn submit(info: &Blkfront, feat: &Features, r: &RingInfo, rq: sys::Rq
     slot.read = read;
     slot.rq = Some(rq);
     if ring.push_requests() {
-        let _ = r.port.notify();
+        let _ = port.notify();
     }
     sys::sts::OK
 }
@@ -332,7 +328,7 @@ pub(crate) fn reap(
     out: &mut [Option<(sys::Rq, i32)>; BATCH],
 ) -> (usize, bool) {
     let mut g = r.lock.lock();
-    let RingState { ring, slots } = &mut *g;
+    let RingState { ring, slots, .. } = &mut *g;
     let mut n = 0;
     loop {
         if info.error.load(Ordering::Acquire) {

@@ -242,6 +242,22 @@ void xpv_shim_remove_disk(struct gendisk *gd)
 	put_disk(gd);
 }
 
+void xpv_shim_disk_quiesce(struct gendisk *gd)
+{
+	blk_mq_quiesce_queue(gd->queue);
+}
+
+void xpv_shim_disk_unquiesce(struct gendisk *gd)
+{
+	blk_mq_unquiesce_queue(gd->queue);
+	blk_mq_kick_requeue_list(gd->queue);
+}
+
+void xpv_shim_rq_requeue(struct request *rq)
+{
+	blk_mq_requeue_request(rq, false);
+}
+
 /* For a disk that was never added. */
 void xpv_shim_put_disk(struct gendisk *gd)
 {

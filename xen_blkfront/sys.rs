@@ -248,6 +248,20 @@ impl Disk {
         unsafe { b::xpv_shim_get_capacity(self.gd) }
     }
 
+    /// `blk_mq_quiesce_queue`: when it returns no `queue_rq` runs, and none starts until
+    /// [`Disk::unquiesce`] (requests wait in blk-mq). Process context.
+    pub(crate) fn quiesce(&self) {
+        // SAFETY: a live gendisk with its queue.
+        unsafe { b::xpv_shim_disk_quiesce(self.gd) };
+    }
+
+    /// Ends [`Disk::quiesce`] and runs the requeue list (`blk_mq_unquiesce_queue`,
+    /// `blk_mq_kick_requeue_list`).
+    pub(crate) fn unquiesce(&self) {
+        // SAFETY: a live gendisk, quiesced by `quiesce`.
+        unsafe { b::xpv_shim_disk_unquiesce(self.gd) };
+    }
+
     /// `set_disk_ro`.
     pub(crate) fn set_ro(&self, ro: bool) {
         // SAFETY: a live gendisk.
@@ -414,6 +428,14 @@ impl Rq {
         // SAFETY: a live request; `out` is writable for `out.len()` entries.
         let n = unsafe { b::xpv_shim_rq_segments(self.0, out.as_mut_ptr(), out.len() as u32) };
         usize::try_from(n).ok()
+    }
+
+    /// Gives the request back to blk-mq to dispatch again (`blk_mq_requeue_request(rq, false)`),
+    /// as Linux's `blkif_recover` does with the requests of a ring that is gone; consumed, as
+    /// [`Rq::complete`]. The data is transferred anew: nothing of the first try counts.
+    pub(crate) fn requeue(self) {
+        // SAFETY: a started request, not completed, given up by the caller.
+        unsafe { b::xpv_shim_rq_requeue(self.0) };
     }
 
     /// Completes the request with `status` (`sts::*`, `blk_mq_complete_request`). Any context.

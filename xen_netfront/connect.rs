@@ -36,10 +36,10 @@ pub(crate) fn write_keys(dev: &Device, queues: &[Arc<Queue>]) -> core::result::R
             w("tx-ring-ref", q.tx_ring_page.gref(0))?;
             w("rx-ring-ref", q.rx_ring_page.gref(0))?;
             match &q.rx_port {
-                None => w("event-channel", q.port.0 .0)?,
+                None => w("event-channel", q.port.port().0)?,
                 Some(rp) => {
-                    w("event-channel-tx", q.port.0 .0)?;
-                    w("event-channel-rx", rp.0 .0)?;
+                    w("event-channel-tx", q.port.port().0)?;
+                    w("event-channel-rx", rp.port().0)?;
                 }
             }
         }
@@ -99,7 +99,7 @@ pub(crate) fn connect(dev: &Arc<Device>) -> Result {
     let mut ctl = dev.ctl(&rtnl);
     let mut bindings = KVec::new();
     for (i, q) in queues.iter().enumerate() {
-        let ports = [Some(q.port.0), q.rx_port.as_ref().map(|p| p.0)];
+        let ports = [Some(q.port.port()), q.rx_port.as_ref().map(|p| p.port())];
         for port in ports.into_iter().flatten() {
             // Queue i's events (tx and rx) on CPU i mod n, with per-vCPU upcall vectors.
             port.spread(i as u32);

@@ -283,7 +283,7 @@ pub(crate) fn post_packet(queue: &Queue, tx: &mut TxQ, slots: &[TxSlot], info: &
         }
     }
     if tx.ring.push_requests() {
-        let _ = queue.port.0.notify();
+        let _ = queue.port.port().notify();
     }
 }
 
@@ -331,7 +331,7 @@ fn poll(dev: &Device, mut napi: sys::NapiPoll, budget: i32) -> i32 {
     }
     // The handler already sorted out spurious events: these had responses.
     if queue.eoi_tx.swap(false, Ordering::AcqRel) {
-        let _ = queue.port.0.eoi(false);
+        let _ = queue.port.port().eoi(false);
     }
     if queue.eoi_rx.swap(false, Ordering::AcqRel) {
         let _ = queue.rxp().eoi(false);

@@ -61,7 +61,7 @@ mod queue;
 mod sys;
 
 use abi::Errno;
-use abi_client::{Grant, Port};
+use abi_client::{Grant, OwnedPort, Port};
 use abi_xenbus_client::XenbusDevice;
 use connect::*;
 use granted_pages::{GrantedPage, GrantedRing};
@@ -230,6 +230,52 @@ impl Frontend for Device {
     fn report_violation(&self) {
         report_violation(self)
     }
+
+    fn suspend(this: &Arc<Self>) -> Result {
+        suspend(this);
+        Ok(())
+    }
+
+    fn resume(this: &Arc<Self>, cancelled: bool) {
+        resume(this, cancelled)
+    }
+}
+
+/// Suspend (save, checkpoint, migration; xenbus's `suspend.rs`): the data path stopped (transmit
+/// disabled, every NAPI context disabled), the queues kept. The link stays up (a checkpoint
+/// must not flap it); frames the stack sends meanwhile wait in the qdisc.
+fn suspend(dev: &Device) {
+    let mut rtnl = Rtnl::lock();
+    let _stopped = dev.net().stop_data_path(&mut rtnl);
+    // Dropped without `start`: stays stopped until `resume`.
+}
+
+/// After [`suspend`]. Cancelled (checkpoint): the same queues and backend go on, the data path
+/// starts again (each queue's NAPI polled once, for what came while paused). In a new domain
+/// (Linux's `netfront_resume`, `xennet_disconnect_backend`): the queues, their grants and ports
+/// are of the old domain: dropped (ending those grants cannot block, the ports are not
+/// closed), packets in flight are lost (TCP resends); our state is Initialising, and the new
+/// backend's InitWait connects as at probe, keeping the net_device (same name and MAC).
+fn resume(dev: &Device, cancelled: bool) {
+    if cancelled {
+        let mut rtnl = Rtnl::lock();
+        let n = dev.net();
+        let connected = dev.connected.load(Ordering::Acquire);
+        let running = n.running();
+        let stopped = n.stop_data_path(&mut rtnl);
+        if connected && running {
+            stopped.start(dev.nq.load(Ordering::Relaxed), true);
+        }
+        return;
+    }
+    disconnect(dev);
+    let rtnl = Rtnl::lock();
+    dev.ctl(&rtnl).state = XenbusState::Initialising as u32;
+    let n = dev.net();
+    pr_info!(
+        "{}: restored in a new domain: reconnecting to the backend\n",
+        n.name()
+    );
 }
 
 /// `probe`: a new `vif` device; its state.

@@ -6,15 +6,6 @@
 
 use super::*;
 
-/// An event channel port we allocated; closed on drop (which also removes a handler).
-pub(crate) struct OwnedPort(pub(crate) Port);
-
-impl Drop for OwnedPort {
-    fn drop(&mut self) {
-        let _ = self.0.close();
-    }
-}
-
 /// A ring in one granted page, which the queue shares (its event handler peeks at `rsp_prod`).
 pub(crate) type QueueRing<Req, Rsp> = GrantedRing<Req, Rsp, 1, Arc<GrantedPage>>;
 
@@ -86,7 +77,7 @@ impl EvtchnTarget for Queue {
 }
 
 fn evtchn_handler(q: &Queue, port: u32) -> u32 {
-    let is_rx = q.rx_port.as_ref().is_some_and(|p| p.0 .0 == port);
+    let is_rx = q.rx_port.as_ref().is_some_and(|p| p.port().0 == port);
     let split = q.rx_port.is_some();
     let tx_work =
         (!split || !is_rx) && rsp_prod(&q.tx_ring_page) != q.tx_cons.load(Ordering::Acquire);
@@ -112,7 +103,7 @@ pub(crate) fn rsp_prod(page: &GrantedPage) -> u32 {
 impl Queue {
     /// The port the backend's rx notifications come on and ours go to.
     pub(crate) fn rxp(&self) -> Port {
-        self.rx_port.as_ref().map_or(self.port.0, |p| p.0)
+        self.rx_port.as_ref().map_or(self.port.port(), |p| p.port())
     }
 
     pub(crate) fn dev(&self) -> &Device {
@@ -359,9 +350,9 @@ pub(crate) fn new_queue(
         rx_ring.put_request(req).ok_or(EINVAL)?;
     }
     rx_ring.push_requests();
-    let port = OwnedPort(dev.xdev.alloc_evtchn()?);
+    let port = dev.xdev.alloc_evtchn()?;
     let rx_port = if split {
-        Some(OwnedPort(dev.xdev.alloc_evtchn()?))
+        Some(dev.xdev.alloc_evtchn()?)
     } else {
         None
     };

@@ -86,3 +86,11 @@ long xpv_shim_read_cmdline(char *buf, unsigned long len);
 int xpv_shim_kernel_has_xen(void);
 /* Deferred reclaim (helpers.c): a last try, then leaks what is still mapped. */
 void xpv_shim_pages_deferred_shutdown(void);
+
+/* Suspend for save/restore/migration (manage.c's xen_suspend): stop_machine() runs
+ * xpv_suspend_on_cpu0(data) (Rust) on CPU 0 with every other CPU stopped and interrupts off;
+ * do_settimeofday64 from process context after. */
+int xpv_shim_stop_machine_cpu0(void *data);
+u64 xpv_shim_rdtsc(void);
+int xpv_shim_settime(s64 sec, long nsec);
+void xpv_shim_ktime_real(s64 *sec, long *nsec);

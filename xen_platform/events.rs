@@ -749,3 +749,126 @@ pub(crate) fn notify(port: u32) -> Result<(), Errno> {
 pub(crate) fn stray_count() -> u32 {
     STRAY.load(Ordering::Relaxed)
 }
+
+/// The event channel epoch (see `abi::xpv_evtchn_epoch`): moves on when the domain resumes as a
+/// new domain.
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The current epoch.
+pub(crate) fn epoch() -> u32 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// After `SHUTDOWN_suspend` returned in a new domain, on CPU 0 with the other CPUs stopped and
+/// interrupts off (so no handler runs and nobody binds): every port of the old domain is gone
+/// (Linux's `xen_irq_resume`), so every handler is forgotten, every port masked in the new shared
+/// info page, every port's delivery back on vCPU 0 (Xen binds new ports there), and the
+/// per-vCPU upcall vectors registered again. The old ports' owners find out through
+/// [`epoch`], which moves on, and must not unbind or close them. Returns how many handlers
+/// were dropped.
+pub(crate) fn resume_new_domain() -> u32 {
+    let Some(p) = shared() else { return 0 };
+    // SAFETY: the live mapping (the device is bound while a suspend runs).
+    let (maps, _) = unsafe { views(p) };
+    for w in maps.mask.iter() {
+        w.store(!0, Ordering::SeqCst);
+    }
+    for w in maps.pending.iter() {
+        w.store(0, Ordering::SeqCst);
+    }
+    let mut dropped = 0;
+    for s in SLOTS.iter() {
+        if s.handler.swap(0, Ordering::AcqRel) > BINDING {
+            dropped += 1;
+        }
+        s.data.store(null_mut(), Ordering::Relaxed);
+        s.eoi_at.store(0, Ordering::Relaxed);
+        s.spurious.store(0, Ordering::Relaxed);
+    }
+    for c in Iterator::chain(PORT_CPU.iter(), PORT_HOME.iter()) {
+        c.store(0, Ordering::Relaxed);
+    }
+    for (cpu, pc) in PERCPU.iter().enumerate() {
+        for w in pc.local.iter() {
+            w.store(if cpu == 0 { !0 } else { 0 }, Ordering::SeqCst);
+        }
+    }
+    if VECTOR_MODE.load(Ordering::Acquire) {
+        for pc in PERCPU.iter() {
+            if !pc.vector_on.load(Ordering::Acquire) {
+                continue;
+            }
+            // SAFETY: a live `UpcallIrq` (freed only by the offline callback, which cannot run
+            // while the machine is stopped).
+            let Some(irq) = (unsafe { pc.irq.load(Ordering::Acquire).as_ref() }) else {
+                continue;
+            };
+            let vcpu = pc.vcpu.load(Ordering::Acquire);
+            if hypercall::hvm_set_evtchn_upcall_vector(vcpu, irq.vector()).is_err() {
+                // Logged by the caller after the machine restarts (no printk here).
+                pc.vector_on.store(false, Ordering::Release);
+                VECTOR_FAILED.store(true, Ordering::Release);
+            }
+        }
+    }
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+    dropped
+}
+
+/// A vCPU's upcall vector could not be registered again after a resume.
+pub(crate) static VECTOR_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// `xpv_evtchn_epoch` of `abi.rs`.
+#[no_mangle]
+pub(crate) extern "C" fn xpv_evtchn_epoch() -> u32 {
+    epoch()
+}
+
+/// Xen's wall clock now, `(seconds, nanoseconds)` since the Unix epoch: the shared info page's
+/// `wc_*` (wall time at domain system time 0) plus vCPU 0's system time scaled from the TSC
+/// (`xen.h`, `struct shared_info`, `struct vcpu_time_info`; both read under their version
+/// protocol, retried while Xen updates them). `None` when event handling is not active.
+pub(crate) fn xen_wallclock() -> Option<(i64, u32)> {
+    let p = shared()?;
+    for _ in 0..100 {
+        // SAFETY: the live mapping; the fields are read with volatile loads (Xen writes them
+        // concurrently, and the version protocol tells whether the copy is consistent).
+        let (wv0, wc, tv0, time) = unsafe {
+            let wcp = addr_of!((*p).wc);
+            let tp = addr_of!((*p).vcpu_info[0].time);
+            let wv0 = core::ptr::read_volatile(wcp.cast::<u32>());
+            let tv0 = core::ptr::read_volatile(tp.cast::<u32>());
+            core::sync::atomic::fence(Ordering::Acquire);
+            (
+                wv0,
+                core::ptr::read_volatile(wcp),
+                tv0,
+                core::ptr::read_volatile(tp),
+            )
+        };
+        let tsc = sys::suspend::rdtsc();
+        core::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: as above.
+        let (wv1, tv1) = unsafe {
+            (
+                core::ptr::read_volatile(addr_of!((*p).wc).cast::<u32>()),
+                core::ptr::read_volatile(addr_of!((*p).vcpu_info[0].time).cast::<u32>()),
+            )
+        };
+        if wv0 != wv1 || wv0 & 1 != 0 || tv0 != tv1 || tv0 & 1 != 0 {
+            continue;
+        }
+        if wv0 == 0 || tv0 == 0 {
+            // Never written by Xen (vCPU 0's record is written when it is scheduled).
+            return None;
+        }
+        let t = crate::hvm::VcpuTime::from_words(&time);
+        return Some(crate::hvm::wallclock(
+            wc[1],
+            wc[2],
+            wc[3],
+            t.system_time_at(tsc),
+        ));
+    }
+    None
+}

@@ -241,3 +241,21 @@ pub(crate) fn peek(r: u32) -> Option<GrantEntryValue> {
 pub(crate) fn free_count() -> u32 {
     with_alloc(|a| a.as_ref().map_or(0, |a| a.free_count()))
 }
+
+/// After `SHUTDOWN_suspend` returned in a new domain (CPU 0, the other CPUs stopped,
+/// interrupts off): the new domain's grant table is empty and not in our physmap, so its frames
+/// are placed again at the same guest frames (Linux's `gnttab_resume`). References our users
+/// still hold now read as free entries: ending them succeeds at once, which is right, since no
+/// other domain maps pages of the new domain yet. Returns the frames placed, or Xen's error.
+pub(crate) fn resume_new_domain() -> Result<u32, Errno> {
+    if !ready() {
+        return Ok(0);
+    }
+    with_state(|st| {
+        for i in (0..st.frames).rev() {
+            let mut x = hvm::XenAddToPhysmap::grant_frame(i, st.gpfn + u64::from(i));
+            hypercall::add_to_physmap(&mut x)?;
+        }
+        Ok(st.frames)
+    })
+}

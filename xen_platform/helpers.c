@@ -24,6 +24,9 @@
 #include <linux/smp.h>
 #include <asm/irqdomain.h>
 #include <asm/hw_irq.h>
+#include <linux/stop_machine.h>
+#include <linux/timekeeping.h>
+#include <asm/msr.h>
 #include "bindings.h"
 
 const char *xpv_shim_pci_name(const struct pci_dev *pdev)
@@ -589,3 +592,35 @@ int xpv_memory_reservation(u32 cmd, u64 *gfns, u32 count);
 EXPORT_SYMBOL_GPL(xpv_memory_reservation);
 int xpv_gnttab_end_access(u32 gref);
 EXPORT_SYMBOL_GPL(xpv_gnttab_end_access);
+int xpv_platform_suspend(void);
+EXPORT_SYMBOL_GPL(xpv_platform_suspend);
+u32 xpv_evtchn_epoch(void);
+EXPORT_SYMBOL_GPL(xpv_evtchn_epoch);
+
+int xpv_suspend_on_cpu0(void *data);
+
+int xpv_shim_stop_machine_cpu0(void *data)
+{
+	return stop_machine(xpv_suspend_on_cpu0, data, cpumask_of(0));
+}
+
+u64 xpv_shim_rdtsc(void)
+{
+	return rdtsc_ordered();
+}
+
+int xpv_shim_settime(s64 sec, long nsec)
+{
+	struct timespec64 ts = { .tv_sec = sec, .tv_nsec = nsec };
+
+	return do_settimeofday64(&ts);
+}
+
+void xpv_shim_ktime_real(s64 *sec, long *nsec)
+{
+	struct timespec64 ts;
+
+	ktime_get_real_ts64(&ts);
+	*sec = ts.tv_sec;
+	*nsec = ts.tv_nsec;
+}

@@ -268,3 +268,22 @@ pub(crate) fn gnttab_copy(c: &mut grant::GnttabCopy) -> Result<i16, Errno> {
     })?;
     Ok(c.status)
 }
+
+/// `SCHEDOP_shutdown(SHUTDOWN_suspend)`: the domain is saved (or migrated) from here. Returns
+/// `Ok(0)` in a new domain (restored), `Ok(1)` when cancelled (the same domain goes on), or
+/// Xen's errno. The third argument is the PV start-info frame, 0 for HVM (Linux's
+/// `HYPERVISOR_suspend`). Call with every other CPU stopped and interrupts off.
+pub(crate) fn sched_shutdown_suspend() -> HcResult {
+    let mut a = hvm::SchedShutdown {
+        reason: hvm::SHUTDOWN_SUSPEND,
+    };
+    // SAFETY: `a` is a live `struct sched_shutdown`.
+    result(unsafe {
+        hypercall3(
+            hvm::HYPERVISOR_SCHED_OP,
+            u64::from(hvm::SCHEDOP_SHUTDOWN),
+            &mut a as *mut _ as u64,
+            0,
+        )
+    })
+}

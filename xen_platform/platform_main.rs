@@ -51,6 +51,7 @@ mod events;
 mod gnttab;
 mod hypercall;
 mod selftest;
+mod suspend;
 #[macro_use]
 #[path = "../xen_proto/src/kernel_common.rs"]
 mod kernel_common;
@@ -121,8 +122,32 @@ static XEN_CPUID_BASE: AtomicU32 = AtomicU32::new(0);
 static XEN_DOMID: AtomicU32 = AtomicU32::new(u32::MAX);
 
 static UNPLUG: AtomicU32 = AtomicU32::new(0);
+/// The value written to the unplug port at load ([`UNPLUG_WRITTEN_VALID`] set), 0 if none: a
+/// restored domain has a new device model, which must be told again (`suspend.rs`).
+static UNPLUG_WRITTEN: AtomicU32 = AtomicU32::new(0);
+const UNPLUG_WRITTEN_VALID: u32 = 1 << 16;
 
-fn xen_detected() -> bool {
+/// After a resume in a new domain: the emulated devices unplugged at load are unplugged again
+/// (the new device model has them back; Linux's `xen_hvm_post_suspend` does the same). Returns
+/// the value written, if any.
+pub(crate) fn unplug_again() -> Option<u16> {
+    let v = UNPLUG_WRITTEN.load(Ordering::Relaxed);
+    if v & UNPLUG_WRITTEN_VALID == 0 {
+        return None;
+    }
+    if let Err(e) = unplug::check_platform_magic(&mut Ports) {
+        pr_err!(
+            "resume: unplug handshake failed ({:?}): emulated devices may be back\n",
+            e
+        );
+        return None;
+    }
+    let w = v as u16;
+    sys::PortIo::outw(unplug::XEN_IOPORT_UNPLUG, w);
+    Some(w)
+}
+
+pub(crate) fn xen_detected() -> bool {
     XEN_VERSION.load(Ordering::Acquire) != 0
 }
 
@@ -464,6 +489,7 @@ fn setup(dev: &PciDev) -> Result<Bound> {
     }
     // The 64-bit shared info layout is latched now.
     events::activate();
+    suspend::record(layout.shared_info_gpfn, via.param_value());
     let (kind, n) = via_str(&via);
     pr_info!(
         "shared_info mapped at gpfn {:#x}; event callback via {} {} (IRQ {}, param {:#x}), 2-level event channels\n",
@@ -901,6 +927,7 @@ fn unplug_emulated(cmdline: Option<&[u8]>) {
             pr_warn!("unplug: pulling emulated devices from under their driver, as asked\n");
         }
         sys::PortIo::outw(unplug::XEN_IOPORT_UNPLUG, w);
+        UNPLUG_WRITTEN.store(UNPLUG_WRITTEN_VALID | u32::from(w), Ordering::Relaxed);
         // QEMU removes the NICs from its bus at once (the disks only lose their drives: the IDE
         // controller stays). Linux enumerated them at boot: drop them as a hot-unplug would, so
         // that a NIC driver loaded later does not probe a device that is gone.

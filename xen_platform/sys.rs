@@ -614,3 +614,41 @@ pub(crate) fn pages_deferred_shutdown() {
     // SAFETY: no arguments; may sleep (we are in process context).
     unsafe { b::xpv_shim_pages_deferred_shutdown() };
 }
+
+/// Suspend support (manage.c's `xen_suspend`): the machine stopped around the hypercall.
+pub(crate) mod suspend {
+    use super::b;
+    use kernel::prelude::*;
+
+    /// Runs `xpv_suspend_on_cpu0(data)` (`suspend.rs`) on CPU 0 with every other online CPU
+    /// spinning with interrupts off (`stop_machine`), and returns its result. Process context.
+    pub(crate) fn stop_machine_cpu0<T: Sync>(data: &T) -> i32 {
+        // SAFETY: `data` outlives the call (stop_machine returns after the callback ran); the
+        // callback only reads it through the type it was given as (`suspend.rs`).
+        unsafe { b::xpv_shim_stop_machine_cpu0(data as *const T as *mut core::ffi::c_void) }
+    }
+
+    /// The TSC (`rdtsc_ordered`).
+    pub(crate) fn rdtsc() -> u64 {
+        // SAFETY: reads the time stamp counter.
+        unsafe { b::xpv_shim_rdtsc() }
+    }
+
+    /// `do_settimeofday64`. Process context.
+    pub(crate) fn set_wall_clock(sec: i64, nsec: u32) -> Result {
+        // SAFETY: plain values; the shim builds the timespec64.
+        let r = unsafe { b::xpv_shim_settime(sec, nsec as _) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// `ktime_get_real_ts64`: the kernel's wall clock, `(seconds, nanoseconds)`.
+    pub(crate) fn wall_clock() -> (i64, i64) {
+        let (mut s, mut ns) = (0i64, 0 as kernel::ffi::c_long);
+        // SAFETY: both pointers are valid for writes.
+        unsafe { b::xpv_shim_ktime_real(&mut s, &mut ns) };
+        (s, ns as i64)
+    }
+}

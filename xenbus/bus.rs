@@ -46,7 +46,10 @@ pub(crate) struct Dev {
     pub(crate) devtype: CString,
     id: CString,
     pub(crate) nodename: CString,
-    pub(crate) otherend: CString,
+    /// The backend's directory (`<nodename>/backend`); read again after a restore, whose
+    /// backend is a new one ([`resume_otherend`]).
+    #[pin]
+    pub(crate) otherend: Mutex<CString>,
     pub(crate) otherend_id: u32,
     pub(crate) dev: BusDevice,
     /// Token of the watch on `<otherend>/state` (0: none).
@@ -149,7 +152,7 @@ unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_voi
     let Some(xs) = xs::get() else { return };
     let (Ok(ours_path), Ok(other_path)) = (
         join(dev.nodename.as_bytes(), b"state"),
-        join(dev.otherend.as_bytes(), b"state"),
+        dev.otherend_path(b"state"),
     ) else {
         return;
     };
@@ -442,7 +445,7 @@ fn add(xs: &Xs, t: &[u8], id: &[u8], initial: bool) -> Option<Pin<KBox<Dev>>> {
             devtype,
             id: idc,
             nodename,
-            otherend,
+            otherend <- new_mutex!(otherend),
             otherend_id: backend_id,
             dev,
             watch: AtomicU64::new(0),
@@ -478,10 +481,89 @@ fn add(xs: &Xs, t: &[u8], id: &[u8], initial: bool) -> Option<Pin<KBox<Dev>>> {
     Some(d)
 }
 
+impl Dev {
+    /// `<otherend>/<leaf>`.
+    pub(crate) fn otherend_path(&self, leaf: &[u8]) -> Result<KVec<u8>> {
+        join(self.otherend.lock().as_bytes(), leaf)
+    }
+}
+
+/// After a resume in a new domain (Linux's `talk_to_otherend` in `xenbus_dev_resume`): the
+/// backend is a new one, in the new domain's directory (`backend/vbd/<new domid>/...`): its path
+/// is read again from `<nodename>/backend`, and the backend-state watch moves to it (it fires
+/// once, so the bound frontend sees the new backend's state). A backend in another domain than
+/// before is refused with a `pr_err` (frontends granted their pages to the old one); the
+/// device then keeps its old path and never connects.
+pub(crate) fn resume_otherend(xs: &Xs, d: &Dev) {
+    let node = d.nodename.as_bytes();
+    let backend = match join(node, b"backend").and_then(|p| xs.read(0, &p)) {
+        Ok(r) => r,
+        Err(e) => {
+            pr_err!(
+                "{}: no backend node after restore (errno {})\n",
+                s(node),
+                -e.to_errno()
+            );
+            return;
+        }
+    };
+    let backend = trim(backend.payload());
+    if !valid_path(backend) {
+        pr_err!("{}: refusing backend path {:?}\n", s(node), s(backend));
+        return;
+    }
+    match join(node, b"backend-id").and_then(|p| xs.read_u32(0, &p)) {
+        Ok(v) if v == d.otherend_id => {}
+        r => {
+            pr_err!(
+                "{}: backend domain after restore is {:?}, was {}: not supported\n",
+                s(node),
+                r.ok(),
+                d.otherend_id
+            );
+            return;
+        }
+    }
+    let Ok(new) = cstring(backend) else { return };
+    let old = {
+        let mut o = d.otherend.lock();
+        if o.as_bytes() == backend {
+            None
+        } else {
+            Some(core::mem::replace(&mut *o, new))
+        }
+    };
+    let Some(old) = old else { return };
+    let tok = d.watch.swap(0, Ordering::AcqRel);
+    if tok != 0 {
+        if let Ok(p) = join(old.as_bytes(), b"state") {
+            xs.unwatch(&p, tok);
+        }
+    }
+    if let Ok(p) = join(backend, b"state") {
+        let data = (d as *const Dev).cast_mut().cast::<c_void>();
+        // SAFETY: as in `add`: `data` is the pinned `Dev`, unwatched before it is freed.
+        match unsafe { xs.watch(&p, otherend_cb, data) } {
+            Ok(tok) => d.watch.store(tok, Ordering::Release),
+            Err(e) => pr_err!(
+                "{}: cannot watch the backend state: errno {}\n",
+                s(node),
+                -e.to_errno()
+            ),
+        }
+    }
+    pr_info!(
+        "{}: backend after restore: {} (was {})\n",
+        s(node),
+        s(backend),
+        old.to_str().unwrap_or("?")
+    );
+}
+
 fn remove(xs: &Xs, d: Pin<KBox<Dev>>) {
     let tok = d.watch.swap(0, Ordering::AcqRel);
     if tok != 0 {
-        if let Ok(p) = join(d.otherend.as_bytes(), b"state") {
+        if let Ok(p) = d.otherend_path(b"state") {
             xs.unwatch(&p, tok);
         }
     }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Toolstack requests through `control/`, after Linux's `drivers/xen/manage.c`:
 //! - `control/shutdown` = `poweroff` | `halt` → `orderly_poweroff(false)` (runs
-//!   `/proc/sys/kernel/poweroff_cmd`), `reboot` → `orderly_reboot()`, `suspend` → refused with a
-//!   message (not supported yet; `feature-suspend` is not advertised, so `xl` does not ask).
-//!   The request is acknowledged by writing an empty value in a transaction, as Linux does.
+//!   `/proc/sys/kernel/poweroff_cmd`), `reboot` → `orderly_reboot()`, `suspend` (`xl save`,
+//!   `xl save -c`, `xl migrate`) → `suspend.rs`, run here in the watch callback as Linux runs
+//!   `do_suspend` in its xenwatch thread. The request is acknowledged by writing an empty value
+//!   in a transaction, as Linux does.
 //! - `control/sysrq` = one key → `handle_sysrq(key)`, acknowledged by writing `"\0"`.
-//! - `control/feature-poweroff` and `feature-reboot` are set to `1` (as manage.c does for the
-//!   requests it handles), so `xl shutdown`/`xl reboot` use this path instead of ACPI.
+//! - `control/feature-poweroff`, `feature-reboot` and `feature-suspend` are set to `1` (as
+//!   manage.c does for the requests it handles), so `xl shutdown`/`xl reboot` use this path
+//!   instead of ACPI.
 
 use crate::sys;
 use crate::xs::{self, trim, Xs};
@@ -84,7 +86,8 @@ unsafe extern "C" fn shutdown_cb(_path: *const u8, _len: usize, _data: *mut c_vo
             sys::reboot();
         }
         Req::Suspend => {
-            pr_err!("control/shutdown: suspend is not supported by this xenbus; request ignored\n");
+            pr_info!("control/shutdown: suspend\n");
+            crate::suspend::run(xs);
         }
         Req::Unknown => pr_err!("control/shutdown: unknown request {:?} ignored\n", name),
     }
@@ -128,7 +131,11 @@ impl Control {
     /// Advertises the features and watches `control/shutdown` and `control/sysrq`.
     /// Failures are logged (the guest then only reacts to ACPI); never fatal.
     pub(crate) fn new(xs: &Xs) -> Self {
-        for f in [&b"control/feature-poweroff"[..], b"control/feature-reboot"] {
+        for f in [
+            &b"control/feature-poweroff"[..],
+            b"control/feature-reboot",
+            b"control/feature-suspend",
+        ] {
             if let Err(e) = xs.write(0, f, b"1") {
                 pr_err!(
                     "cannot write {}: errno {}\n",

@@ -121,7 +121,7 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver, bd: &BusDriver, initial_state: bool
             name_of(drv)
         );
         if let (true, Some(cb), Some(xs)) = (initial_state, drv.otherend_changed, xs::get()) {
-            if let Ok(p) = join(d.otherend.as_bytes(), b"state") {
+            if let Ok(p) = d.otherend_path(b"state") {
                 let st = read_state(xs, &p);
                 // SAFETY: bound just now, under the device's lock, as in the watch callback.
                 unsafe { cb(handle(d), st as u32, drv.ctx) };
@@ -294,7 +294,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_info(
     out.otherend_id = d.otherend_id;
     fill_field(&mut out.devtype, d.devtype.as_bytes());
     fill_field(&mut out.nodename, d.nodename.as_bytes());
-    fill_field(&mut out.otherend, d.otherend.as_bytes());
+    fill_field(&mut out.otherend, d.otherend.lock().as_bytes());
     0
 }
 const _: crate::abi_xenbus::DevInfoFn = xpv_xenbus_dev_info;
@@ -344,12 +344,12 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_read(
     }
     // SAFETY: caller's contract.
     let node = unsafe { core::slice::from_raw_parts(node, node_len) };
-    let base = if otherend != 0 {
-        &d.otherend
+    let path = if otherend != 0 {
+        d.otherend_path(node)
     } else {
-        &d.nodename
+        join(d.nodename.as_bytes(), node)
     };
-    let path = match join(base.as_bytes(), node) {
+    let path = match path {
         Ok(p) => p,
         Err(e) => return errno(e),
     };
@@ -609,7 +609,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_wait_otherend(
     let Some(xs) = xs::get() else {
         return -abi::ENODEV;
     };
-    let Ok(path) = join(d.otherend.as_bytes(), b"state") else {
+    let Ok(path) = d.otherend_path(b"state") else {
         return -12;
     };
     match wait_state(xs, &path, timeout_ms, |s| {

@@ -454,6 +454,8 @@ static FE_DRIVER: crate::abi_xenbus::XenbusFrontendDriver = crate::abi_xenbus::f
     fe_probe,
     Some(fe_remove),
     Some(fe_changed),
+    None,
+    None,
 );
 
 /// `frontend-api`: registers a test driver for `vbd` through the exported C ABI (the devices

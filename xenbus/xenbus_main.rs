@@ -37,6 +37,7 @@ mod bus;
 mod control;
 mod frontend;
 mod selftest;
+mod suspend;
 mod sys;
 mod xenbus_dev;
 mod xs;

@@ -31,7 +31,7 @@ use crate::xs_wire::{
 };
 use core::ffi::c_void;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kernel::new_condvar;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -66,6 +66,10 @@ struct State {
     slots: [Option<Slot>; MAX_PENDING],
     /// Set when the connection cannot be trusted any more (see the module docs).
     broken: bool,
+    /// Set while the domain suspends ([`Xs::suspend`]): new requests wait.
+    suspended: bool,
+    /// Resumes in a new domain so far: a transaction started before one is gone.
+    generation: u32,
 }
 
 /// The reader's partial message: header and payload bytes received so far.
@@ -75,11 +79,12 @@ struct Rx {
     asm: Assembler,
 }
 
-#[derive(Clone, Copy)]
 struct WatchEntry {
     token: u64,
     cb: WatchCb,
     data: *mut c_void,
+    /// The watched path, to register the watch again after a restore.
+    path: KVec<u8>,
 }
 
 struct Watches {
@@ -101,7 +106,11 @@ unsafe impl Send for Watches {}
 #[pin_data]
 pub(crate) struct Xs {
     page: sys::MemRemap,
-    port: Port,
+    /// The xenstore event channel port (`HVM_PARAM_STORE_EVTCHN`; new after a restore).
+    port: AtomicU32,
+    /// The handler on `port`; replaced after a restore, dropped by [`Connection`]'s drop.
+    #[pin]
+    binding: Mutex<Option<EvtchnBinding>>,
     #[pin]
     st: Mutex<State>,
     #[pin]
@@ -175,8 +184,9 @@ impl Xs {
     }
 
     fn notify(&self) {
-        if let Err(e) = self.port.notify() {
-            pr_err!("xenstore: notify on port {} failed: {}\n", self.port.0, e);
+        let port = Port(self.port.load(Ordering::Acquire));
+        if let Err(e) = port.notify() {
+            pr_err!("xenstore: notify on port {} failed: {}\n", port.0, e);
         }
     }
 
@@ -203,12 +213,20 @@ impl Xs {
         }
         let mut msg = KVec::from_elem(0u8, len, GFP_KERNEL)?;
         // Claim a slot and an id.
-        let deadline = sys::jiffies() + sys::ms_to_jiffies(REQUEST_TIMEOUT_MS);
+        let mut deadline = sys::jiffies() + sys::ms_to_jiffies(REQUEST_TIMEOUT_MS);
         let req_id = {
             let mut st = self.st.lock();
             loop {
                 if st.broken {
                     return Err(EIO);
+                }
+                if st.suspended {
+                    // The domain is being saved: wait, however long that takes (the time
+                    // does not count against the request's).
+                    let short = sys::jiffies() + sys::ms_to_jiffies(100);
+                    self.wait_until(&mut st, short)?;
+                    deadline = sys::jiffies() + sys::ms_to_jiffies(REQUEST_TIMEOUT_MS);
+                    continue;
                 }
                 if let Some(i) = st.slots.iter().position(|s| s.is_none()) {
                     let mut id = st.next_id;
@@ -486,6 +504,7 @@ impl Xs {
         let mut tries = 0;
         loop {
             tries += 1;
+            let generation = self.st.lock().generation;
             let tx = self.transaction_start()?;
             let r = match f(tx) {
                 Ok(v) => self.transaction_end(tx, true).map(|()| v),
@@ -494,8 +513,10 @@ impl Xs {
                     Err(e)
                 }
             };
+            // A transaction that spanned a restore is gone from the new xenstored: redo it.
+            let restored = r.is_err() && self.st.lock().generation != generation;
             match r {
-                Err(e) if e == EAGAIN && tries < 10 => continue,
+                Err(e) if (e == EAGAIN || restored) && tries < 10 => continue,
                 r => return r,
             }
         }
@@ -511,6 +532,8 @@ impl Xs {
     /// `data` must stay valid for `cb` until `unwatch` returns, and `cb` must be callable from the
     /// watch workqueue with it.
     pub(crate) unsafe fn watch(&self, path: &[u8], cb: WatchCb, data: *mut c_void) -> Result<u64> {
+        let mut copy = KVec::new();
+        copy.extend_from_slice(path, GFP_KERNEL)?;
         let token = {
             let mut w = self.watches.lock();
             let Some(i) = w.list.iter().position(|e| e.is_none()) else {
@@ -518,7 +541,12 @@ impl Xs {
             };
             w.next_token += 1;
             let token = w.next_token;
-            w.list[i] = Some(WatchEntry { token, cb, data });
+            w.list[i] = Some(WatchEntry {
+                token,
+                cb,
+                data,
+                path: copy,
+            });
             token
         };
         let mut tok = [0u8; 24];
@@ -533,7 +561,7 @@ impl Xs {
     fn forget_watch(&self, token: u64) {
         let mut w = self.watches.lock();
         for e in w.list.iter_mut() {
-            if e.is_some_and(|e| e.token == token) {
+            if e.as_ref().is_some_and(|e| e.token == token) {
                 *e = None;
             }
         }
@@ -687,19 +715,156 @@ impl Xs {
             for (token, path) in batch {
                 let entry = {
                     let mut w = self.watches.lock();
-                    let e = w.list.iter().flatten().find(|e| e.token == token).copied();
+                    let e = w
+                        .list
+                        .iter()
+                        .flatten()
+                        .find(|e| e.token == token)
+                        .map(|e| (e.cb, e.data));
                     if e.is_some() {
                         w.running = token;
                     }
                     e
                 };
-                let Some(e) = entry else { continue };
+                let Some((cb, data)) = entry else { continue };
                 // SAFETY: the registrant of the watch guaranteed `data` stays valid for `cb` until
                 // `unwatch` returns, and `unwatch` waits while `running` is this token.
-                unsafe { (e.cb)(path.as_ptr(), path.len(), e.data) };
+                unsafe { cb(path.as_ptr(), path.len(), data) };
                 self.watches.lock().running = 0;
                 self.cv.notify_all();
             }
+        }
+    }
+}
+
+impl Xs {
+    /// Quiesces xenstore for a suspend (Linux's `xs_suspend`): new requests wait from now on,
+    /// and this returns once every request in flight has its reply. The caller (the control
+    /// watch) holds the watch dispatcher, so no other watch callback runs until [`Xs::resume`].
+    ///
+    /// # Errors
+    /// `EBUSY` when requests are still unanswered after 5 s: the gate is opened again and the
+    /// suspend must be refused.
+    pub(crate) fn suspend(&self) -> Result {
+        let mut st = self.st.lock();
+        st.suspended = true;
+        let deadline = sys::jiffies() + sys::ms_to_jiffies(5000);
+        while st.slots.iter().any(|s| s.is_some()) {
+            if !matches!(self.wait_until(&mut st, deadline), Ok(false)) {
+                st.suspended = false;
+                drop(st);
+                self.cv.notify_all();
+                return Err(EBUSY);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a suspend (Linux's `xs_resume` / `xs_suspend_cancel`). After a resume in a new
+    /// domain (`new_domain`): the response ring's stale bytes are discarded and the reader's
+    /// partial message dropped (as `xb_init_comms`), the event channel is read again from
+    /// `HVM_PARAM_STORE_EVTCHN` and bound (the old port is gone), transactions begun before are
+    /// redone by [`Xs::transaction`], and every watch is registered again with its token (the
+    /// new xenstored knows none; each fires once at once, so watchers read the new state).
+    /// Then waiting requests go.
+    pub(crate) fn resume(&self, new_domain: bool) {
+        if new_domain {
+            {
+                let mut rx = self.rx.lock();
+                rx.asm = Assembler::new();
+                let intf = self.intf();
+                let (rc, rp) = (
+                    intf.rsp_cons.load(Ordering::Acquire),
+                    intf.rsp_prod.load(Ordering::Acquire),
+                );
+                if rc != rp {
+                    pr_warn!(
+                        "xenstore: {} bytes of responses from before the save: discarded\n",
+                        rp.wrapping_sub(rc)
+                    );
+                    intf.rsp_cons.store(rp, Ordering::Release);
+                }
+                let (qc, qp) = (
+                    intf.req_cons.load(Ordering::Acquire),
+                    intf.req_prod.load(Ordering::Acquire),
+                );
+                if qc != qp {
+                    pr_warn!(
+                        "xenstore request ring not quiescent after restore ({} bytes pending)\n",
+                        qp.wrapping_sub(qc)
+                    );
+                }
+            }
+            match crate::abi_client::hvm_get_param(crate::hvm::param::STORE_EVTCHN) {
+                Ok(p) if p != 0 && p <= u64::from(u32::MAX) => {
+                    self.port.store(p as u32, Ordering::Release);
+                    let data = (self as *const Xs).cast_mut().cast::<c_void>();
+                    let mut b = self.binding.lock();
+                    // The old binding is of the old domain: dropping it unbinds nothing.
+                    *b = None;
+                    // SAFETY: `self` is the pinned `Xs` of the `Connection`, whose drop clears the
+                    // binding before freeing it; the handler only queues work and wakes waiters.
+                    match unsafe { EvtchnBinding::new(Port(p as u32), xs_event, data) } {
+                        Ok(nb) => *b = Some(nb),
+                        Err(e) => {
+                            drop(b);
+                            self.mark_broken(format_args!(
+                                "cannot bind event channel {} after restore: {}",
+                                p, e
+                            ));
+                        }
+                    }
+                }
+                r => self.mark_broken(format_args!(
+                    "no xenstore event channel after restore ({:?})",
+                    r
+                )),
+            }
+        }
+        {
+            let mut st = self.st.lock();
+            st.suspended = false;
+            if new_domain {
+                st.generation = st.generation.wrapping_add(1);
+            }
+        }
+        self.cv.notify_all();
+        sys::rx_kick();
+        if !new_domain {
+            return;
+        }
+        // Register every watch again. Collected first: the requests must not hold the lock.
+        let mut todo: KVec<(u64, KVec<u8>)> = KVec::new();
+        {
+            let w = self.watches.lock();
+            for e in w.list.iter().flatten() {
+                let mut p = KVec::new();
+                if p.extend_from_slice(&e.path, GFP_KERNEL).is_err()
+                    || todo.push((e.token, p), GFP_KERNEL).is_err()
+                {
+                    pr_err!("xenstore: out of memory: a watch is not registered again\n");
+                }
+            }
+        }
+        let mut failed = 0;
+        for (token, path) in todo.iter() {
+            let mut tok = [0u8; 24];
+            let t = fmt_token(*token, &mut tok);
+            if self.request(0, Request::Watch { path, token: t }).is_err() {
+                failed += 1;
+            }
+        }
+        if failed != 0 {
+            pr_err!(
+                "xenstore: {} of {} watches could not be registered again after restore\n",
+                failed,
+                todo.len()
+            );
+        } else {
+            pr_info!(
+                "xenstore: reconnected, {} watches registered again\n",
+                todo.len()
+            );
         }
     }
 }
@@ -785,7 +950,6 @@ pub(crate) extern "C" fn xpv_xenbus_watch_work() {
 /// The connection and everything that keeps it alive; dropping it disconnects (unbinds the event
 /// channel, drains the workqueues, unmaps the page). The xenstore port is Xen's: never closed.
 pub(crate) struct Connection {
-    binding: Option<EvtchnBinding>,
     xs: Pin<KBox<Xs>>,
 }
 
@@ -812,11 +976,14 @@ impl Connection {
         let xs = match KBox::pin_init(
             pin_init!(Xs {
                 page,
-                port: Port(evtchn as u32),
+                port: AtomicU32::new(evtchn as u32),
+                binding <- new_mutex!(None),
                 st <- new_mutex!(State {
                     next_id: 1,
                     slots: [const { None }; MAX_PENDING],
                     broken: false,
+                    suspended: false,
+                    generation: 0,
                 }),
                 cv <- new_condvar!(),
                 wlock <- new_mutex!(()),
@@ -837,7 +1004,7 @@ impl Connection {
                 return Err(e);
             }
         };
-        let mut conn = Connection { binding: None, xs };
+        let conn = Connection { xs };
         {
             let mut rx = conn.xs.rx.lock();
             rx.buf = KVec::from_elem(0u8, XS_MSG_MAX, GFP_KERNEL)?;
@@ -870,7 +1037,8 @@ impl Connection {
         XS.store(data.cast(), Ordering::Release);
         // SAFETY: `data` points to the pinned `Xs`, which outlives the binding (dropped first in
         // `Drop`); the handler only queues work and wakes waiters, both fine in hard IRQ context.
-        conn.binding = Some(unsafe { EvtchnBinding::new(Port(evtchn as u32), xs_event, data) }?);
+        let binding = unsafe { EvtchnBinding::new(Port(evtchn as u32), xs_event, data) }?;
+        *conn.xs.binding.lock() = Some(binding);
         // Watches of an earlier load of this module would fire into nothing (their tokens are
         // ignored anyway); a xenstored without XS_RESET_WATCHES is not fatal.
         if let Err(e) = conn.xs.reset_watches() {
@@ -903,7 +1071,7 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         // No new events, then no running work items, then nobody can reach `xs`.
-        self.binding = None;
+        *self.xs.binding.lock() = None;
         sys::wq_destroy();
         XS.store(null_mut(), Ordering::Release);
     }

@@ -11,7 +11,7 @@
 //! Only plain data and function pointers cross the boundary; errors are negative errnos.
 
 /// Version of every struct and function in this file; bump on any incompatible change.
-pub const XPV_ABI_VERSION: u32 = 2;
+pub const XPV_ABI_VERSION: u32 = 3;
 
 /// `-ENODEV`: returned when the platform did not find Xen.
 pub const ENODEV: i32 = 19;
@@ -174,6 +174,11 @@ pub type PagesAllocFn = unsafe extern "C" fn(order: u32, gfn: *mut u64) -> *mut 
 /// Signature of `xpv_pages_free`.
 pub type PagesFreeFn = unsafe extern "C" fn(va: *mut core::ffi::c_void, order: u32);
 
+/// [`xpv_platform_suspend`]: the domain was restored or migrated (a new domain).
+pub const SUSPEND_RESUMED: i32 = 0;
+/// [`xpv_platform_suspend`]: the suspend was cancelled (checkpoint); the same domain goes on.
+pub const SUSPEND_CANCELLED: i32 = 1;
+
 /// Largest `order` [`xpv_pages_alloc`] accepts: 16 pages, the largest blkif ring
 /// (`max-ring-page-order` 4, `include/xen/interface/io/blkif.h`).
 pub const PAGES_MAX_ORDER: u32 = 4;
@@ -274,6 +279,26 @@ extern "C" {
         grefs: *const u32,
         n: u32,
     ) -> i32;
+
+    /// Suspends the domain for save, checkpoint or migration (Linux's `xen_suspend`, after
+    /// `drivers/xen/manage.c`): on CPU 0 with every other CPU stopped (`stop_machine`) and
+    /// interrupts off, `SCHEDOP_shutdown(SHUTDOWN_suspend)`
+    /// (`include/xen/interface/sched.h`), then, in a new domain (restore, migration), the
+    /// shared info page, the event callback (INTx/GSI and per-vCPU vectors) and the grant table
+    /// frames set up again, every event channel forgotten (all ports are gone: the epoch of
+    /// [`xpv_evtchn_epoch`] moves on); afterwards the emulated devices are
+    /// unplugged again and the wall clock is set from Xen's (`shared_info` `wc_*` plus vCPU 0's
+    /// system time). The caller must have quiesced every user of event channels and grants.
+    /// Process context, may sleep. Returns [`SUSPEND_RESUMED`] (a new domain), [`SUSPEND_CANCELLED`]
+    /// (`xl save -c`, or the toolstack failed: the same domain goes on, nothing was reset), or a
+    /// negative errno when nothing was done (`-ENODEV`, `-EAGAIN` before the device is bound,
+    /// `stop_machine`'s error).
+    pub fn xpv_platform_suspend() -> i32;
+
+    /// The event channel epoch: it changes when the domain resumes as a new domain, whose ports
+    /// are all new. A port allocated or bound in an earlier epoch is gone: it must not be
+    /// unbound or closed any more (its number may now be someone else's). Any context.
+    pub fn xpv_evtchn_epoch() -> u32;
 
     /// A work item on the system workqueue that will call `f(data)` in process context
     /// (`INIT_WORK`); NULL without memory. May sleep. Provided by `xen_platform` (helpers.c).

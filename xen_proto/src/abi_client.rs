@@ -7,10 +7,10 @@
 
 use super::abi::{
     xpv_evtchn_alloc_unbound, xpv_evtchn_bind, xpv_evtchn_bind_interdomain, xpv_evtchn_close,
-    xpv_evtchn_eoi, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind, xpv_gnttab_end_access,
-    xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation, xpv_platform_get_info,
-    xpv_work_free, xpv_work_new, xpv_work_queue, Errno, EvtchnHandler, PlatformInfo, XpvWork,
-    XPV_ABI_VERSION,
+    xpv_evtchn_eoi, xpv_evtchn_epoch, xpv_evtchn_notify, xpv_evtchn_spread, xpv_evtchn_unbind,
+    xpv_gnttab_end_access, xpv_gnttab_grant_access, xpv_hvm_get_param, xpv_memory_reservation,
+    xpv_platform_get_info, xpv_platform_suspend, xpv_work_free, xpv_work_new, xpv_work_queue,
+    Errno, EvtchnHandler, PlatformInfo, XpvWork, SUSPEND_RESUMED, XPV_ABI_VERSION,
 };
 use core::ffi::c_void;
 
@@ -25,6 +25,19 @@ pub fn platform_info() -> Result<PlatformInfo, Errno> {
     // which the calling module depends on.
     Errno::check(unsafe { xpv_platform_get_info(&mut info) })?;
     Ok(info)
+}
+
+/// Suspends the domain (`xpv_platform_suspend`: the caller quiesced every user of event
+/// channels and grants first): `Ok(true)` when it resumed in a new domain (restore, migration),
+/// `Ok(false)` when the suspend was cancelled (checkpoint: the same domain goes on), or the
+/// errno when nothing was done. Process context.
+pub fn platform_suspend() -> Result<bool, Errno> {
+    // SAFETY: no arguments; provided by xen_platform.
+    match unsafe { xpv_platform_suspend() } {
+        SUSPEND_RESUMED => Ok(true),
+        r if r > 0 => Ok(false),
+        r => Err(Errno::from_ret(r)),
+    }
 }
 
 /// Reads HVM parameter `index` (`hvm::param::*`) of this domain, or a negative errno.
@@ -100,11 +113,56 @@ impl Port {
     }
 }
 
+/// The current event channel epoch (`xpv_evtchn_epoch`): it moves on when the domain resumes
+/// as a new domain, in which every port of the old one is gone.
+pub fn evtchn_epoch() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { xpv_evtchn_epoch() }
+}
+
+/// A port we allocated, closed when dropped, unless it belongs to an earlier epoch (the domain
+/// was restored or migrated since: the port is gone, and its number may now be someone else's).
+#[derive(Debug)]
+pub struct OwnedPort {
+    port: Port,
+    epoch: u32,
+}
+
+impl OwnedPort {
+    /// Takes ownership of `port`, allocated in the current epoch.
+    pub fn new(port: Port) -> Self {
+        Self {
+            port,
+            epoch: evtchn_epoch(),
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> Port {
+        self.port
+    }
+
+    /// Whether the port still exists (no resume in a new domain since it was allocated).
+    pub fn is_current(&self) -> bool {
+        self.epoch == evtchn_epoch()
+    }
+}
+
+impl Drop for OwnedPort {
+    fn drop(&mut self) {
+        if self.is_current() {
+            let _ = self.port.close();
+        }
+    }
+}
+
 /// A handler installed on a port; dropping it removes the handler (waiting for a running one to
-/// finish) but does not close the port.
+/// finish) but does not close the port. A binding of an earlier epoch is not unbound: the
+/// platform forgot every handler when the domain resumed as a new one.
 #[derive(Debug)]
 pub struct EvtchnBinding {
     port: Port,
+    epoch: u32,
 }
 
 impl EvtchnBinding {
@@ -118,9 +176,10 @@ impl EvtchnBinding {
         handler: EvtchnHandler,
         data: *mut c_void,
     ) -> Result<Self, Errno> {
+        let epoch = evtchn_epoch();
         // SAFETY: the caller guarantees `data`'s lifetime and the handler's context rules.
         Errno::check(unsafe { xpv_evtchn_bind(port.0, handler, data) })?;
-        Ok(Self { port })
+        Ok(Self { port, epoch })
     }
 
     /// The bound port.
@@ -131,6 +190,9 @@ impl EvtchnBinding {
 
 impl Drop for EvtchnBinding {
     fn drop(&mut self) {
+        if self.epoch != evtchn_epoch() {
+            return;
+        }
         // SAFETY: plain integer argument; the handler was installed by `new`.
         unsafe { xpv_evtchn_unbind(self.port.0) };
     }

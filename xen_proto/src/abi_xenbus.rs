@@ -22,7 +22,7 @@
 use core::ffi::c_void;
 
 /// Version of every struct and function in this file; bump on any incompatible change.
-pub const XPV_XENBUS_ABI_VERSION: u32 = 1;
+pub const XPV_XENBUS_ABI_VERSION: u32 = 2;
 /// Length of the NUL-padded path fields of [`XenbusDevInfo`], in bytes.
 pub const XENBUS_PATH_LEN: usize = 128;
 /// Length of the NUL-padded name fields, in bytes (as `abi::XENBUS_NAME_LEN`).
@@ -83,6 +83,23 @@ pub type FrontendRemoveFn = unsafe extern "C" fn(dev: *mut XenbusDevHandle, ctx:
 /// `backend_state` is any `enum xenbus_state` value 0..=8.
 pub type FrontendOtherendChangedFn =
     unsafe extern "C" fn(dev: *mut XenbusDevHandle, backend_state: u32, ctx: *mut c_void);
+/// `suspend(dev, ctx)`: the domain is about to be saved, checkpointed or migrated (Linux's
+/// `xenbus_dev_suspend`): stop putting work on the rings (keep requests in flight for `resume`,
+/// do not fail them). Process context, from the watch workqueue (no watch callback runs until
+/// `resume`); xenstore is still usable. Returns 0, or a negative errno to refuse the suspend
+/// (then every device already suspended gets `resume` with `cancelled` 1).
+pub type FrontendSuspendFn =
+    unsafe extern "C" fn(dev: *mut XenbusDevHandle, ctx: *mut c_void) -> i32;
+/// `resume(dev, cancelled, ctx)`: after `suspend`. `cancelled` 1: the same domain goes on with
+/// the same backend, rings, grants and ports (checkpoint, refused or failed suspend): carry on.
+/// `cancelled` 0 (Linux's `xenbus_dev_resume`): a new domain: every event channel and grant of
+/// the old one is gone (drop them without closing or waiting: `abi_client::OwnedPort` and
+/// `EvtchnBinding` know), the backend is a new one starting from InitWait, our state is
+/// Initialising; set up again through `otherend_changed`, which follows (the backend-state watch
+/// fires once after the resume), and re-issue the requests that were in flight. Process
+/// context, as `suspend`.
+pub type FrontendResumeFn =
+    unsafe extern "C" fn(dev: *mut XenbusDevHandle, cancelled: u32, ctx: *mut c_void);
 
 /// A frontend driver (the ABI form of Linux's `struct xenbus_driver`). Registration does not copy
 /// it: it stays at the same address until unregistered.
@@ -101,6 +118,10 @@ pub struct XenbusFrontendDriver {
     pub remove: Option<FrontendRemoveFn>,
     /// Optional; without it, a backend that closes is answered with our state Closed.
     pub otherend_changed: Option<FrontendOtherendChangedFn>,
+    /// Optional with `resume`: without both, a bound device makes xenbus refuse a suspend.
+    pub suspend: Option<FrontendSuspendFn>,
+    /// See `suspend`.
+    pub resume: Option<FrontendResumeFn>,
     /// Passed to every callback.
     pub ctx: *mut c_void,
 }
@@ -303,6 +324,8 @@ pub const fn frontend_driver(
     probe: FrontendProbeFn,
     remove: Option<FrontendRemoveFn>,
     otherend_changed: Option<FrontendOtherendChangedFn>,
+    suspend: Option<FrontendSuspendFn>,
+    resume: Option<FrontendResumeFn>,
 ) -> XenbusFrontendDriver {
     let (Some(devicetype), Some(name)) = (
         super::abi::name_field(devicetype),
@@ -317,6 +340,8 @@ pub const fn frontend_driver(
         probe: Some(probe),
         remove,
         otherend_changed,
+        suspend,
+        resume,
         ctx: core::ptr::null_mut(),
     }
 }
@@ -344,7 +369,8 @@ mod tests {
 
     #[test]
     fn descriptor_and_fields() {
-        static D: XenbusFrontendDriver = frontend_driver("vbd", "vbd", probe, None, None);
+        static D: XenbusFrontendDriver =
+            frontend_driver("vbd", "vbd", probe, None, None, None, None);
         assert_eq!(field_str(&D.devicetype), Some("vbd"));
         assert_eq!(D.abi_version, XPV_XENBUS_ABI_VERSION);
         let mut f = [0xffu8; 8];
@@ -370,6 +396,10 @@ mod tests {
     fn layouts_are_fixed() {
         assert_eq!(core::mem::size_of::<XenbusDevInfo>(), 8 + 32 + 256);
         assert_eq!(core::mem::offset_of!(XenbusFrontendDriver, probe), 72);
-        assert_eq!(core::mem::size_of::<XenbusFrontendDriver>(), 72 + 4 * 8);
+        assert_eq!(
+            core::mem::offset_of!(XenbusFrontendDriver, suspend),
+            72 + 3 * 8
+        );
+        assert_eq!(core::mem::size_of::<XenbusFrontendDriver>(), 72 + 6 * 8);
     }
 }

@@ -4,7 +4,7 @@
 //! `abi_xenbus.rs` because including a wrapper references `xenbus`'s symbols).
 
 use super::abi::Errno;
-use super::abi_client::Port;
+use super::abi_client::{OwnedPort, Port};
 use super::abi_xenbus::{
     state_bit, xpv_xenbus_dev_device, xpv_xenbus_dev_fatal, xpv_xenbus_dev_info,
     xpv_xenbus_dev_read, xpv_xenbus_dev_write, xpv_xenbus_read, xpv_xenbus_register_frontend,
@@ -209,11 +209,12 @@ impl XenbusDevice {
         }
     }
 
-    /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`).
-    pub fn alloc_evtchn(&self) -> Result<Port, Errno> {
+    /// Allocates an unbound event channel the backend can bind (`xenbus_alloc_evtchn`), closed
+    /// when the returned owner drops (unless the domain was restored since).
+    pub fn alloc_evtchn(&self) -> Result<OwnedPort, Errno> {
         let info = self.info()?;
         let dom = u16::try_from(info.otherend_id).map_err(|_| Errno::EINVAL)?;
-        Port::alloc_unbound(dom)
+        Port::alloc_unbound(dom).map(OwnedPort::new)
     }
 }
 

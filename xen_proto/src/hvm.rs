@@ -308,6 +308,74 @@ pub const fn mmio_layout(
     })
 }
 
+/// `SCHEDOP_shutdown` (`sched.h`): argument a `struct sched_shutdown`.
+pub const SCHEDOP_SHUTDOWN: u32 = 2;
+/// `SHUTDOWN_suspend` (`sched.h`): clean up, save suspend info, kill. For an HVM guest the
+/// hypercall returns 0 in the restored (new) domain and 1 when the suspend was cancelled
+/// (`xl save -c`, a failed migration: `xc_domain_resume` sets the return value).
+pub const SHUTDOWN_SUSPEND: u32 = 2;
+
+/// `struct sched_shutdown` (`sched.h`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SchedShutdown {
+    /// `SHUTDOWN_*`.
+    pub reason: u32,
+}
+
+/// A vCPU's time record (`struct vcpu_time_info`, `xen.h`, the pvclock ABI), copied out of the
+/// shared info page under its `version` protocol (odd: Xen is updating it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VcpuTime {
+    /// TSC at the last update (`tsc_timestamp`).
+    pub tsc_timestamp: u64,
+    /// Nanoseconds since the domain's boot at `tsc_timestamp` (`system_time`).
+    pub system_time: u64,
+    /// TSC ticks to ns: `ns = ((ticks << shift) * mul) >> 32`, a negative shift shifting right
+    /// (`tsc_to_system_mul`, `tsc_shift`).
+    pub mul: u32,
+    /// See `mul`.
+    pub shift: i8,
+}
+
+impl VcpuTime {
+    /// From the 32 bytes of `struct vcpu_time_info` as 8 little-endian `u32` words: version,
+    /// pad, tsc_timestamp (2 words), system_time (2), tsc_to_system_mul, then tsc_shift (s8),
+    /// flags, pad. The version word is not part of the value (the caller checks it).
+    pub fn from_words(w: &[u32; 8]) -> Self {
+        Self {
+            tsc_timestamp: u64::from(w[2]) | u64::from(w[3]) << 32,
+            system_time: u64::from(w[4]) | u64::from(w[5]) << 32,
+            mul: w[6],
+            shift: (w[7] & 0xff) as u8 as i8,
+        }
+    }
+
+    /// Domain system time in ns at TSC value `tsc` (pvclock's scaling, Linux's
+    /// `pvclock_scale_delta`); a TSC before the record counts as no time elapsed.
+    pub fn system_time_at(&self, tsc: u64) -> u64 {
+        let mut delta = tsc.saturating_sub(self.tsc_timestamp);
+        if self.shift < 0 {
+            delta >>= u32::from(self.shift.unsigned_abs()).min(63);
+        } else {
+            delta = delta.checked_shl(u32::from(self.shift as u8)).unwrap_or(0);
+        }
+        let ns = ((u128::from(delta) * u128::from(self.mul)) >> 32) as u64;
+        self.system_time.wrapping_add(ns)
+    }
+}
+
+/// The wall clock (`(seconds, nanoseconds)` since the Unix epoch) from the shared info page's
+/// `wc_sec`/`wc_nsec`/`wc_sec_hi` (the wall time at domain system time 0, `xen.h`) and the
+/// domain system time `system_ns`; as Linux's `pvclock_read_wallclock`.
+pub fn wallclock(wc_sec: u32, wc_nsec: u32, wc_sec_hi: u32, system_ns: u64) -> (i64, u32) {
+    let base = (u64::from(wc_sec_hi) << 32 | u64::from(wc_sec)) as i64;
+    // No u128 division: the kernel has no `__udivti3`. System time below 2^63 ns (292 years).
+    let total_ns = u64::from(wc_nsec).saturating_add(system_ns);
+    let sec = base.wrapping_add((total_ns / 1_000_000_000) as i64);
+    (sec, (total_ns % 1_000_000_000) as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,5 +477,44 @@ mod tests {
         assert!(mmio_layout(0xf000_0000, 4096, 1).is_err());
         assert!(mmio_layout(0xf000_0800, 1 << 20, 1).is_err());
         assert!(mmio_layout(0, 1 << 20, 1).is_err());
+    }
+
+    #[test]
+    fn pvclock_scaling_and_wallclock() {
+        // 1 GHz TSC: mul 2^31 with shift 1 gives 1 ns per tick.
+        let t = VcpuTime {
+            tsc_timestamp: 1000,
+            system_time: 5_000_000_000,
+            mul: 1 << 31,
+            shift: 1,
+        };
+        assert_eq!(t.system_time_at(1000), 5_000_000_000);
+        assert_eq!(t.system_time_at(1500), 5_000_000_500);
+        assert_eq!(t.system_time_at(10), 5_000_000_000);
+        // 3 GHz TSC: shift -1, mul 2/3 * 2^32 * 2 ... (about 0.333 ns a tick).
+        let t3 = VcpuTime {
+            tsc_timestamp: 0,
+            system_time: 0,
+            mul: 0xaaaa_aaaa,
+            shift: -1,
+        };
+        let ns = t3.system_time_at(3_000_000_000);
+        assert!((999_999_990..=1_000_000_000).contains(&ns), "{ns}");
+        let mut w = [0u32; 8];
+        w[0] = 4;
+        w[2] = 0x89ab_cdef;
+        w[3] = 0x1;
+        w[4] = 7;
+        w[6] = 0x8000_0000;
+        w[7] = 0xff; // shift -1
+        let v = VcpuTime::from_words(&w);
+        assert_eq!(v.tsc_timestamp, 0x1_89ab_cdef);
+        assert_eq!(v.system_time, 7);
+        assert_eq!(v.shift, -1);
+        assert_eq!(
+            wallclock(100, 900_000_000, 0, 200_000_000),
+            (101, 100_000_000)
+        );
+        assert_eq!(wallclock(0, 0, 1, 0), (1 << 32, 0));
     }
 }

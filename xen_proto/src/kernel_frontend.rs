@@ -86,6 +86,16 @@ pub(crate) trait Frontend: Sized + Send + Sync + 'static {
     /// nodes or a wait; the state is dropped when this returns.
     fn remove(&self);
 
+    /// The domain is about to be saved, checkpointed or migrated (`abi_xenbus::FrontendSuspendFn`):
+    /// stop putting work on the rings, keeping requests in flight for [`Frontend::resume`].
+    /// An error refuses the suspend.
+    fn suspend(this: &Arc<Self>) -> Result;
+
+    /// After [`Frontend::suspend`] (`abi_xenbus::FrontendResumeFn`): `cancelled`, the same
+    /// domain and backend go on; else a new domain, a new backend from InitWait, every port and
+    /// grant of the old domain gone: drop them and reconnect through `otherend_changed`.
+    fn resume(this: &Arc<Self>, cancelled: bool);
+
     /// Process context, after a [`Reporter::queue`] from any context (an interrupt handler that
     /// found a protocol violation): report it to the toolstack (xenstore writes sleep). Not
     /// called any more once [`Frontend::remove`] has returned.
@@ -222,7 +232,51 @@ pub(crate) const fn driver<T: Frontend>(devicetype: &str, name: &str) -> XenbusF
         probe_c::<T>,
         Some(remove_c::<T>),
         Some(otherend_changed_c::<T>),
+        Some(suspend_c::<T>),
+        Some(resume_c::<T>),
     )
+}
+
+/// The device's state, borrowed from the table's reference (`None` if not published).
+///
+/// # Safety
+/// Called from one of xenbus's callbacks of the device `h`, which xenbus serialises with
+/// `remove_c` (the only one that drops the table's reference).
+unsafe fn borrow<T: Frontend>(h: *mut XenbusDevHandle) -> Option<ManuallyDrop<Arc<T>>> {
+    let slot = T::devices().slot(h)?;
+    let p = slot.d.load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: from `Arc::into_raw` in `probe_c`, alive per the contract; `ManuallyDrop`: we
+    // borrow the table's reference, we do not take it.
+    Some(ManuallyDrop::new(unsafe { Arc::from_raw(p) }))
+}
+
+/// # Safety
+/// Called by xenbus with a live device handle, serialised with probe and remove of the device.
+unsafe extern "C" fn suspend_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_void) -> i32 {
+    // SAFETY: the contract of `borrow` is ours.
+    match unsafe { borrow::<T>(h) } {
+        Some(d) => match T::suspend(&d) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        None => 0,
+    }
+}
+
+/// # Safety
+/// As `suspend_c`.
+unsafe extern "C" fn resume_c<T: Frontend>(
+    h: *mut XenbusDevHandle,
+    cancelled: u32,
+    _ctx: *mut c_void,
+) {
+    // SAFETY: the contract of `borrow` is ours.
+    if let Some(d) = unsafe { borrow::<T>(h) } {
+        T::resume(&d, cancelled != 0);
+    }
 }
 
 /// # Safety
@@ -303,17 +357,10 @@ unsafe extern "C" fn otherend_changed_c<T: Frontend>(
     state: u32,
     _ctx: *mut c_void,
 ) {
-    let Some(slot) = T::devices().slot(h) else {
+    // SAFETY: xenbus does not run `remove_c` concurrently with this device's other callbacks.
+    let Some(d) = (unsafe { borrow::<T>(h) }) else {
         return;
     };
-    let p = slot.d.load(Ordering::Acquire);
-    if p.is_null() {
-        return;
-    }
-    // SAFETY: from `Arc::into_raw` in `probe_c`; the table's reference is dropped only by
-    // `remove_c`, which xenbus does not run concurrently with this device's other callbacks.
-    // `ManuallyDrop`: we borrow that reference, we do not take it.
-    let d = ManuallyDrop::new(unsafe { Arc::from_raw(p) });
     T::otherend_changed(
         &d,
         XenbusState::from_u32(state).unwrap_or(XenbusState::Unknown),
@@ -327,7 +374,8 @@ unsafe extern "C" fn remove_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c
         return;
     };
     let p = slot.d.load(Ordering::Acquire);
-    // SAFETY: as in `otherend_changed_c`.
+    // SAFETY: from `Arc::into_raw` in `probe_c`, alive until dropped below (xenbus runs no other
+    // callback of this device meanwhile).
     if let Some(d) = unsafe { p.as_ref() } {
         d.remove();
     }
