@@ -4,12 +4,27 @@
   tbxfer.py serve PORT            Dom0: serve transfers on [::]:PORT (IPv4 and IPv6), forever
   tbxfer.py tx HOST PORT ID MIB   guest: send MIB MiB of fresh data, compare Dom0's digest
   tbxfer.py rx HOST PORT ID MIB   guest: receive MIB MiB of fresh data from Dom0, compare digests
+  tbxfer.py echo HOST PORT ID KIBPS STOPFILE
+                                  guest: send fresh data at KIBPS KiB/s while Dom0 sends it back,
+                                  compare the digests of all three; each SIGUSR1 ends a transfer
+                                  and starts the next one (ID-1, ID-2, ...), STOPFILE ends the last;
+                                  one line per transfer ("STARTED N" on stderr once its first bytes
+                                  came back); before the first transfer and after each one but the
+                                  last a line "CLOCK <offset> <rtt>": the guest's wall clock minus
+                                  Dom0's, in seconds, from the quickest of 5 round trips
 
 Each transfer is one TCP connection and carries its own verdict, so a failed or stalled transfer
 can never report the digest of an earlier one:
   tx: the guest sends "TX <id> <bytes>\\n" and the data; Dom0 reads exactly that many bytes and
       answers "<sha256> <bytes received>\\n" on the same connection.
   rx: the guest sends "RX <id> <bytes>\\n"; Dom0 sends the data and then "<sha256>\\n".
+  echo: the guest sends "ECHO <id> 0\\n" and then data, paced, for as long as it is told (a transfer
+      that spans an event of unknown length, e.g. a save/restore or migration of the guest), and
+      half-closes; Dom0 sends every byte back as it arrives and, at the end of the guest's data,
+      "<sha256> <bytes>\\n" of what it received. The guest compares what it sent, what came back and
+      Dom0's digest and count.
+  time: the guest sends "TIME <id> 0\\n" lines, Dom0 answers each with its wall clock
+      ("<seconds>\\n"); offset = the middle of the guest's round trip - Dom0's time.
 The sender draws a fresh random block for every transfer (os.urandom) and repeats it; the block is
 4 MiB + 4093 bytes long, so that its repeats fall at a different offset in every page and packet
 and a page delivered twice or out of order changes the digest. Both ends hash with SHA-256.
@@ -17,6 +32,7 @@ The guest prints one line, "OK <bytes> <seconds> <sha256>" or "ERROR <reason>", 
 """
 import hashlib
 import os
+import signal
 import socket
 import sys
 import threading
@@ -24,7 +40,9 @@ import time
 
 BLOCK = (4 << 20) + 4093
 CHUNK = 1 << 20
-TIMEOUT = 60  # seconds without progress on a connection
+# Seconds without progress on a connection (Dom0's server: TBXFER_TIMEOUT, e.g. for a guest that
+# is saved and restored while a transfer runs).
+TIMEOUT = int(os.environ.get("TBXFER_TIMEOUT", "60"))
 
 
 def stream(sock, nbytes, h):
@@ -70,12 +88,30 @@ def handle(conn, addr):
     t0 = time.monotonic()
     try:
         words = readline(conn).split()
-        if len(words) != 3 or words[0] not in ("TX", "RX") or not words[2].isdigit():
+        if len(words) != 3 or words[0] not in ("TX", "RX", "ECHO", "TIME") or not words[2].isdigit():
             print("tbxfer: bad request %r from %s" % (words, addr[0]), flush=True)
             return
         op, ident, nbytes = words[0], words[1], int(words[2])
         h = hashlib.sha256()
-        if op == "TX":
+        if op == "TIME":
+            while words and words[0] == "TIME":
+                conn.sendall(("%.6f\n" % time.time()).encode())
+                words = readline(conn).split()
+        elif op == "ECHO":
+            buf = bytearray(CHUNK)
+            mv = memoryview(buf)
+            got = 0
+            while True:
+                n = conn.recv_into(mv, CHUNK)
+                if n == 0:
+                    break
+                h.update(mv[:n])
+                conn.sendall(mv[:n])
+                got += n
+            conn.sendall(("%s %d\n" % (h.hexdigest(), got)).encode())
+            print("tbxfer: %s ECHO %d bytes in %.1fs sha256 %s" % (ident, got, time.monotonic() - t0,
+                                                                 h.hexdigest()), flush=True)
+        elif op == "TX":
             got = drain(conn, nbytes, h)
             conn.sendall(("%s %d\n" % (h.hexdigest(), got)).encode())
             print("tbxfer: %s TX %d/%d bytes in %.1fs sha256 %s" % (ident, got, nbytes, time.monotonic() - t0,
@@ -134,6 +170,94 @@ def client(op, host, port, ident, mib):
         return "ERROR %s after %.1fs" % (e, time.monotonic() - t0)
 
 
+def echo_client(host, port, ident, kibps, stop):
+    """Paced fresh data to Dom0 until stop() is true, Dom0's echo read back concurrently."""
+    t0 = time.monotonic()
+    res = {"got": 0, "err": None, "tail": b""}
+    sent_h, back_h = hashlib.sha256(), hashlib.sha256()
+    done = threading.Event()
+    state = {"total": None}
+
+    def reader(sock):
+        # Everything up to the byte count the sender ends with is the echo; after it comes Dom0's
+        # line. The count is set before the half-close, so before Dom0 can send that line.
+        buf = bytearray(CHUNK)
+        mv = memoryview(buf)
+        try:
+            while True:
+                n = sock.recv_into(mv, CHUNK)
+                if n == 0:
+                    break
+                total = state["total"]
+                echo = n if total is None else max(0, min(n, total - res["got"]))
+                back_h.update(mv[:echo])
+                if res["got"] == 0 and echo:
+                    print("STARTED %s" % ident, file=sys.stderr, flush=True)  # the echo flows
+                res["got"] += echo
+                res["tail"] += bytes(mv[echo:n])
+        except Exception as e:
+            res["err"] = "receiving the echo: %s" % e
+        done.set()
+
+    try:
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        sock.sendall(("ECHO %s 0\n" % ident).encode())
+        th = threading.Thread(target=reader, args=(sock,), daemon=True)
+        th.start()
+        block = os.urandom(BLOCK)
+        sent, piece, rate = 0, 64 << 10, kibps << 10
+        while not stop():
+            off = sent % BLOCK
+            mv = memoryview(block)[off:off + piece]
+            sock.sendall(mv)
+            sent_h.update(mv)
+            sent += len(mv)
+            ahead = sent / rate - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+            if done.is_set():
+                break
+        state["total"] = sent
+        if res["got"] > sent:
+            return "ERROR %d bytes came back, more than the %d sent" % (res["got"], sent)
+        sock.shutdown(socket.SHUT_WR)
+        done.wait(TIMEOUT)
+        secs = time.monotonic() - t0
+        if res["err"]:
+            return "ERROR %s after %.1fs (%d of %d bytes back)" % (res["err"], secs, res["got"], sent)
+        if not done.is_set():
+            return "ERROR no end of the echo within %ds (%d of %d bytes back)" % (TIMEOUT, res["got"], sent)
+        reply = res["tail"].decode("ascii", "replace").split()
+        if res["got"] != sent:
+            return "ERROR %d of %d bytes came back (%.1fs)" % (res["got"], sent, secs)
+        if len(reply) != 2 or reply[1] != str(sent):
+            return "ERROR Dom0 answered %r for %d bytes sent (%.1fs)" % (reply, sent, secs)
+        if not (sent_h.hexdigest() == back_h.hexdigest() == reply[0]):
+            return "ERROR sha256 differs: sent %s, came back %s, Dom0 received %s" % (
+                sent_h.hexdigest(), back_h.hexdigest(), reply[0])
+        return "OK %d %.1f %s" % (sent, secs, sent_h.hexdigest())
+    except Exception as e:
+        return "ERROR %s after %.1fs" % (e, time.monotonic() - t0)
+
+
+def clock(host, port, ident):
+    """'CLOCK <offset> <rtt>': this wall clock minus Dom0's, from the quickest of 5 round trips."""
+    try:
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        best = None
+        for _ in range(5):
+            t1 = time.time()
+            sock.sendall(("TIME %s 0\n" % ident).encode())
+            d = float(readline(sock))
+            t2 = time.time()
+            if best is None or t2 - t1 < best[1]:
+                best = ((t1 + t2) / 2 - d, t2 - t1)
+        sock.close()
+        return "CLOCK %.3f %.3f" % best
+    except Exception as e:
+        return "CLOCK ERROR %s" % e
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "serve":
         serve(int(argv[2]))
@@ -142,6 +266,18 @@ def main(argv):
         r = client(argv[1], argv[2], int(argv[3]), argv[4], int(argv[5]))
         print(r, flush=True)
         return 0 if r.startswith("OK ") else 1
+    if len(argv) == 7 and argv[1] == "echo" and argv[5].isdigit():
+        stopfile, asked, rc, n = argv[6], [0], 0, 0
+        signal.signal(signal.SIGUSR1, lambda s, f: asked.__setitem__(0, asked[0] + 1))
+        while True:
+            print(clock(argv[2], int(argv[3]), argv[4]), flush=True)
+            n, seen = n + 1, asked[0]
+            r = echo_client(argv[2], int(argv[3]), "%s-%d" % (argv[4], n), int(argv[5]),
+                            lambda: asked[0] != seen or os.path.exists(stopfile))
+            print(r, flush=True)
+            rc = rc or not r.startswith("OK ")
+            if os.path.exists(stopfile):
+                return 1 if rc else 0
     sys.stderr.write(__doc__)
     return 2
 
