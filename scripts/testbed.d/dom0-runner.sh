@@ -6,7 +6,9 @@
 # TB_TIMEOUT, collects the logs and writes results/NAME/result: "PASS" or "FAIL <reason>".
 #
 # Helpers for dom0.sh: tb_dom0_pass NAME DETAIL, tb_dom0_fail NAME REASON, tb_untrusted_early DIR,
-# tb_backend_state TYPE DEVID (XenbusState of the backend, e.g. "vbd 51712", "vif 0");
+# tb_backend_state TYPE DEVID (XenbusState of the backend, e.g. "vbd 51712", "vif 0"),
+# tb_qmp COMMAND (QMP to the guest's device model), and the guest's lifecycle: tb_xl_save_restore,
+# tb_xl_checkpoint, tb_xl_migrate (see "guest lifecycle" below);
 # variables DOM (domain name), DOMID, NONCE, TB_SCRATCH_DEV, TB_ROOTFS_DEV.
 # shellcheck disable=SC2317  # helpers and hooks are called indirectly (dom0.sh, handle_event)
 set -uo pipefail
@@ -19,7 +21,7 @@ mkdir -p "$OUT"
 log() { echo "TB-DOM0[$(cut -d' ' -f1 /proc/uptime)] $NAME: $*"; }
 
 TB_KERNEL=ours TB_DISKS=scratch TB_NIC='' TB_CMDLINE='' TB_MEMORY=512 TB_VCPUS=1 TB_TIMEOUT=300
-TB_VERIFY_SCRATCH=no TB_EXPECT='' TB_XL_EXTRA=''
+TB_VERIFY_SCRATCH=no TB_EXPECT='' TB_XL_EXTRA='' TB_XL_OP_TIMEOUT=300
 # shellcheck source=/dev/null
 . "$SCEN/scenario.conf"
 
@@ -69,6 +71,35 @@ tb_pattern() {
   awk -v n="$NONCE" 'BEGIN { for (i = 0; i < 16384; i++) printf "TBDATA %s %08d %-30s\n", n, i, "xen-pvhvm-rs" }'
 }
 snapshot_xenstore() { timeout 20 xenstore-ls -f > "$OUT/xenstore.txt.tmp" 2>&1 && mv "$OUT/xenstore.txt.tmp" "$OUT/xenstore.txt"; }
+# tb_qmp COMMAND...: the "return" values (JSON, one line each) of QMP commands without arguments
+# sent to the guest's device model (qemu-xen), e.g. query-pci, query-block; on libxl's socket for
+# libxenstat (libxl itself uses its own one, qmp-libxl-DOMID, during saves and migrations); status 1
+# and the error on stderr otherwise.
+tb_qmp() {
+  local s=/var/run/xen/qmp-libxenstat-$DOMID
+  [ -S "$s" ] || s=/var/run/xen/qmp-libxl-$DOMID
+  timeout 30 python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())  # the greeting
+def qmp(cmd):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "event" not in r:
+            return r
+qmp("qmp_capabilities")
+for c in sys.argv[2:]:
+    r = qmp(c)
+    if "return" not in r:
+        sys.exit("QMP %s: %s" % (c, r))
+    print(json.dumps(r["return"]))
+' "$s" "$@"
+}
 
 # --- xl config
 disks=()
@@ -130,6 +161,139 @@ if [ -f "$SCEN/dom0.sh" ]; then
 fi
 if declare -F dom0_before > /dev/null; then dom0_before; fi
 
+# console_follow PTY: append what the guest writes on its serial port (the pty PTY) to RAW.
+pty='' catpid=''
+console_follow() {
+  pty=$1
+  cat "$pty" >> "$RAW" 2>/dev/null &
+  catpid=$!
+  stty -F "$pty" raw -echo 2>/dev/null || log "stty on $pty failed"
+}
+
+# --- guest lifecycle: helpers for dom0.sh hooks that save and restore, checkpoint or migrate the
+# guest (run from a dom0_event_NAME hook, while the guest waits in tb_event NAME):
+#   tb_xl_save_restore CHECK   xl save to a file in Dom0, xl restore -p from it
+#   tb_xl_checkpoint CHECK     xl save -c (the domain goes on running, same domid and backends)
+#   tb_xl_migrate CHECK        xl migrate -p to this same host (ssh replaced by a local stand-in)
+# Each is bounded by TB_XL_OP_TIMEOUT s per xl command and records CHECK PASS (with the durations)
+# or FAIL; status 0 on success. After a save/restore or a migration the domain has a new domid, a
+# new device model and a new serial pty: the helper leaves the new domain paused until the console
+# reader follows the new pty (no guest line lost or read twice), exports the new DOMID, runs the
+# hook dom0_lc_paused if dom0.sh defines one (the new device model before the guest runs again),
+# then unpauses it. Afterwards: TB_XL_OP_MS (ms from the start of the operation until the guest
+# runs again), TB_XL_OP_TIMES (the durations of its xl commands) and a line in OUT/lifecycle.txt.
+# Once the domain left its `xl create -F` (which ends when the domain suspends, a checkpoint
+# included: xl 4.17), the runner follows the domain itself until it is gone or shut down.
+LC_MOVED=0 LC_WATCHED=1 LC_N=0 TB_XL_OP_MS='' TB_XL_OP_TIMES='' LC_REACK=0
+LC_DIR=/var/lib/xen/tb-save
+LC_SSH=/run/tb-xl-ssh
+lc_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+lc_secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+# lc_xl CHECK WHAT ARGS...: run xl ARGS bounded, output in OUT/xl-ops.log; on failure record CHECK
+# FAIL with xl's last error line.
+lc_xl() {
+  local check=$1 what=$2 rc=0 e; shift 2
+  echo "### $(date +%T) xl $*" >> "$OUT/xl-ops.log"
+  timeout -k 10 "$TB_XL_OP_TIMEOUT" xl "$@" >> "$OUT/xl-ops.log" 2>&1 < /dev/null || rc=$?
+  ((rc == 0)) && return 0
+  if ((rc == 124 || rc == 137)); then e="timed out after ${TB_XL_OP_TIMEOUT}s"
+  else e="status $rc: $(grep -v '^###' "$OUT/xl-ops.log" | grep -iE 'error|fail|cannot' | tail -n 1 | cut -c1-160)"; fi
+  tb_dom0_fail "$check" "$what: $e"
+  return 1
+}
+# lc_follow_new CHECK: after the old domain is gone, attach the console reader to the new domain
+# (paused) and let it run.
+lc_follow_new() {
+  local check=$1 i p=''
+  if [ -n "$catpid" ]; then
+    # The old device model has gone: its pty is closed and cat ends at its end of file.
+    for i in $(seq 50); do kill -0 "$catpid" 2>/dev/null || break; sleep 0.1; done
+    kill "$catpid" 2>/dev/null; wait "$catpid" 2>/dev/null
+    catpid='' pty=''
+  fi
+  DOMID=$(xl domid "$DOM" 2>/dev/null) || DOMID=''
+  export DOMID
+  if ! [[ $DOMID =~ ^[0-9]+$ ]]; then tb_dom0_fail "$check" "no domain $DOM after the operation"; return 1; fi
+  for i in $(seq 100); do
+    p=$(xenstore-read "/local/domain/$DOMID/serial/0/tty" 2>/dev/null) && [ -n "$p" ] && break
+    sleep 0.2
+  done
+  if [ -n "$p" ]; then console_follow "$p"; log "domain $DOMID, serial console $p"
+  else log "no serial pty for domain $DOMID"; fi
+  if declare -F dom0_lc_paused > /dev/null; then dom0_lc_paused; fi
+  lc_xl "$check" "xl unpause" unpause "$DOMID" || return 1
+  # The guest's serial driver resets its UART as it resumes: an acknowledgement that arrives
+  # before that is lost (seen). The event's acknowledgement goes out again a little later.
+  LC_REACK=1 LC_WATCHED=1
+}
+# lc_done CHECK OP T0_MS OLD_DOMID DETAIL: the operation succeeded.
+lc_done() {
+  TB_XL_OP_MS=$(( $(lc_ms) - $3 ))
+  echo "$1 $2 total_ms=$TB_XL_OP_MS $TB_XL_OP_TIMES domid=$4->$DOMID" >> "$OUT/lifecycle.txt"
+  tb_dom0_pass "$1" "$2 of domain $4 -> $DOMID: $TB_XL_OP_TIMES, the guest running again $(lc_secs "$TB_XL_OP_MS") s after it began${5:+; $5}"
+}
+tb_xl_save_restore() {
+  local check=$1 f t0 t1 t2 old=$DOMID mib
+  LC_N=$((LC_N + 1)) TB_XL_OP_MS='' TB_XL_OP_TIMES=''
+  mkdir -p "$LC_DIR"; f=$LC_DIR/$DOM-$LC_N.save; rm -f "$f"
+  LC_MOVED=1
+  t0=$(lc_ms)
+  lc_xl "$check" "xl save" save "$DOM" "$f" || { rm -f "$f"; return 1; }
+  t1=$(lc_ms)
+  mib=$(( $(stat -c %s "$f") >> 20 ))
+  lc_xl "$check" "xl restore" restore -p "$f" || { rm -f "$f"; return 1; }
+  t2=$(lc_ms)
+  rm -f "$f"
+  TB_XL_OP_TIMES="xl save $(lc_secs $((t1 - t0))) s ($mib MiB), xl restore -p $(lc_secs $((t2 - t1))) s"
+  lc_follow_new "$check" || return 1
+  lc_done "$check" "save/restore" "$t0" "$old"
+}
+tb_xl_checkpoint() {
+  local check=$1 f t0 t1 mib
+  LC_N=$((LC_N + 1)) TB_XL_OP_MS='' TB_XL_OP_TIMES=''
+  mkdir -p "$LC_DIR"; f=$LC_DIR/$DOM-$LC_N.save; rm -f "$f"
+  # The xl watching the domain (xl create -F's or a later one) ends when it suspends.
+  LC_MOVED=1 LC_WATCHED=0
+  t0=$(lc_ms)
+  lc_xl "$check" "xl save -c" save -c "$DOM" "$f" || { rm -f "$f"; return 1; }
+  t1=$(lc_ms)
+  mib=$(( $(stat -c %s "$f") >> 20 ))
+  rm -f "$f"
+  TB_XL_OP_TIMES="xl save -c $(lc_secs $((t1 - t0))) s ($mib MiB)"
+  local d
+  d=$(xl domid "$DOM" 2>/dev/null)
+  if [ "$d" != "$DOMID" ]; then tb_dom0_fail "$check" "after xl save -c: domain $DOM has domid '$d', was $DOMID"; return 1; fi
+  LC_REACK=1
+  lc_done "$check" "checkpoint" "$t0" "$DOMID"
+}
+tb_xl_migrate() {
+  local check=$1 t0 t1 old=$DOMID
+  LC_N=$((LC_N + 1)) TB_XL_OP_MS='' TB_XL_OP_TIMES=''
+  # xl migrate runs "$LC_SSH <host> xl migrate-receive ..." through sh (xl's -s option): the
+  # stand-in drops the host and runs the receiving xl here, on the domain's stdin/stdout pipes.
+  printf '#!/bin/sh\n# ssh stand-in for xl migrate -s: drop the host, run the rest here\nshift\nexec "$@"\n' > "$LC_SSH"
+  chmod 0755 "$LC_SSH"
+  LC_MOVED=1
+  t0=$(lc_ms)
+  lc_xl "$check" "xl migrate" migrate -s "$LC_SSH" -p "$DOM" localhost || return 1
+  t1=$(lc_ms)
+  TB_XL_OP_TIMES="xl migrate -p localhost $(lc_secs $((t1 - t0))) s"
+  lc_follow_new "$check" || return 1
+  lc_done "$check" "migration" "$t0" "$old"
+}
+# guest_running: the guest has not ended yet: its xl create -F lives, or once the domain has
+# been saved, checkpointed or migrated, the domain exists (its xenstore directory: the xl that
+# watches it since its restore or migration destroys it when it powers off) and, after a
+# checkpoint (LC_WATCHED=0: no xl watches it, this runner destroys it below), has not shut down
+# (xl list's state: no s(hutdown), c(rashed) or d(ying)).
+guest_running() {
+  ((LC_MOVED)) || { kill -0 "$xlpid" 2>/dev/null; return; }
+  if ((LC_WATCHED)); then xenstore-read "/local/domain/$DOMID/name" > /dev/null 2>&1; return; fi
+  local st
+  st=$(xl list "$DOMID" 2>/dev/null | awk 'NR == 2 { print $5 }')
+  [[ $st =~ ^[-r][-b][-p]---$ ]]
+}
+
 # --- run the guest
 xl dmesg -c > /dev/null 2>&1
 : > "$RAW"
@@ -142,19 +306,17 @@ while [ -z "$DOMID" ] && kill -0 "$xlpid" 2>/dev/null && (( $(date +%s) - t0 < 1
   [ -n "$DOMID" ] || sleep 0.5
 done
 export DOMID
-pty='' catpid=''
-while [ -n "$DOMID" ] && [ -z "$pty" ] && kill -0 "$xlpid" 2>/dev/null && (( $(date +%s) - t0 < 120 )); do
-  pty=$(xenstore-read "/local/domain/$DOMID/serial/0/tty" 2>/dev/null) || pty=''
-  if [ -z "$pty" ]; then
-    pty=$(sed -n 's/.*char device redirected to \(\/dev\/pts\/[0-9]*\) (label serial0).*/\1/p' \
+p=''
+while [ -n "$DOMID" ] && [ -z "$p" ] && kill -0 "$xlpid" 2>/dev/null && (( $(date +%s) - t0 < 120 )); do
+  p=$(xenstore-read "/local/domain/$DOMID/serial/0/tty" 2>/dev/null) || p=''
+  if [ -z "$p" ]; then
+    p=$(sed -n 's/.*char device redirected to \(\/dev\/pts\/[0-9]*\) (label serial0).*/\1/p' \
       "/var/log/xen/qemu-dm-$DOM.log" 2>/dev/null | tail -n 1)
   fi
-  [ -n "$pty" ] || sleep 0.5
+  [ -n "$p" ] || sleep 0.5
 done
-if [ -n "$pty" ]; then
-  cat "$pty" >> "$RAW" 2>/dev/null &
-  catpid=$!
-  stty -F "$pty" raw -echo 2>/dev/null || log "stty on $pty failed"
+if [ -n "$p" ]; then
+  console_follow "$p"
   log "domain $DOMID, serial console $pty ($(( $(date +%s) - t0 ))s after xl create)"
 else
   log "no serial pty for the guest (domid '${DOMID}')"
@@ -174,6 +336,11 @@ handle_event() {
   snapshot_xenstore
   last_event=$ev
   [ -z "$pty" ] || printf 'TBACK %s\n' "$ev" > "$pty" 2>/dev/null || log "cannot acknowledge event $ev"
+  if ((LC_REACK)) && [ -n "$pty" ]; then
+    ( for d in 2 3; do sleep "$d"; printf 'TBACK %s\n' "$ev" > "$pty"; done ) 2>/dev/null &
+    log "event $ev: acknowledged, and again 2 and 5 s later (the guest resumes)"
+    LC_REACK=0
+  fi
 }
 # ack_again NAME: the guest asks again for the acknowledgement of NAME; if NAME is the event handled
 # last, acknowledge it again without running its hook a second time, else handle it now.
@@ -207,7 +374,7 @@ new_lines() {
 }
 
 timed_out=0 last_snap=$t0 last_beat=$t0
-while kill -0 "$xlpid" 2>/dev/null; do
+while guest_running; do
   new_lines
   now=$(date +%s)
   if ((now - t0 >= TB_TIMEOUT)); then timed_out=1; break; fi
@@ -223,12 +390,18 @@ if ((timed_out)); then
   timeout 60 xl destroy "$DOM" > /dev/null 2>&1 || log "xl destroy failed"
 fi
 for _ in $(seq 1 30); do kill -0 "$xlpid" 2>/dev/null || break; sleep 1; done
+if ((LC_MOVED && LC_WATCHED && !timed_out)); then
+  # The xl that watches the domain since its last restore or migration destroys it (on_poweroff);
+  # after a checkpoint none does (xl 4.17's watcher ends when the domain suspends).
+  for _ in $(seq 1 20); do xl domid "$DOM" > /dev/null 2>&1 || break; sleep 1; done
+fi
 kill -9 "$xlpid" 2>/dev/null
 wait "$xlpid" 2>/dev/null
 # A domain that outlived its xl (e.g. a hook failed and xl was killed) would hold its memory
 # through the following scenarios (seen: "xc_dom_boot_mem_init failed: Cannot allocate memory").
 if xl domid "$DOM" > /dev/null 2>&1; then
-  log "domain $DOM still there after xl ended: destroying it"
+  if ((LC_MOVED)); then log "domain $DOM ($DOMID) left behind by the operations on it: destroying it"
+  else log "domain $DOM still there after xl ended: destroying it"; fi
   timeout 60 xl destroy "$DOM" > /dev/null 2>&1 || log "xl destroy failed"
 fi
 sleep 1
@@ -252,6 +425,13 @@ fi
 xl dmesg > "$OUT/xl-dmesg.log" 2>&1
 cp "/var/log/xen/qemu-dm-$DOM.log" "$OUT/qemu-dm.log" 2>/dev/null || : > "$OUT/qemu-dm.log"
 cp /var/log/xen/xen-hotplug.log "$OUT/xen-hotplug.log" 2>/dev/null
+if ((LC_MOVED)); then
+  # Each restore and migration started a device model and an xl of its own, with their logs.
+  for f in /var/log/xen/qemu-dm-"$DOM"*.log* /var/log/xen/xl-"$DOM"*.log*; do
+    [ ! -f "$f" ] || cp "$f" "$OUT/$(basename "$f")"
+  done
+  rm -rf "$LC_DIR"
+fi
 [ -s "$OUT/xenstore.txt" ] || snapshot_xenstore
 
 # --- verdict (rules: tests/testbed/README.md)
@@ -278,6 +458,8 @@ elif ! grep -aq '^TB: DONE' "$S"; then
   reason="guest stopped after $((t1 - t0))s without TB: DONE (last guest line: ${last:-none})"
   e=$(grep -m 1 'libxl: error' "$OUT/xl-create.log" | cut -c1-160)
   [ -z "$e" ] || reason+="; xl create: $e"
+  # After a save, checkpoint or migration, a failed operation is why the guest stopped.
+  ((LC_MOVED == 0 || ${#fails[@]} == 0)) || reason+="; first failed check: $(cut -c1-160 <<< "${fails[0]}")"
 elif ((${#fails[@]})); then
   reason=${fails[0]}
   ((${#fails[@]} == 1)) || reason+=" (+$((${#fails[@]} - 1)) more failed)"
