@@ -1,0 +1,1 @@
+../lifecycle-save/dom0.sh
