@@ -135,6 +135,7 @@ lc_round() {
   _gf='' _gt=''
   if [ "${1:-}" = SEG ] && kill -0 "$LC_PP" 2>/dev/null; then
     _gf=$4 _gt=$5
+    echo "$_r $3" >> "$LC_D/downtime"
     tb_pass "$_r-probe" "$2 O_DIRECT 4 KiB writes+reads on xvdb read back intact; LC-DOWNTIME $TB_KERNEL $_r: the guest's I/O stopped for $3 s (largest gap between completed probes, wall clock; CLOCK_MONOTONIC: $6 s)"
   else
     tb_fail "$_r-probe" "$(tail -n 2 "$LC_D/probe" | tr '\n' ' ' | cut -c1-200)"
@@ -200,6 +201,7 @@ for r in $LC_ROUNDS; do
   lc_round "$r" "$i"
   i=$((i + 1))
 done
+tb_info "LC-DOWNTIME $TB_KERNEL (the largest gap between the probe's completed O_DIRECT writes+reads, s): $(awk '{ printf "%s %s  ", $1, $2 }' "$LC_D/downtime" 2>/dev/null)"
 tb_info "LC-PHASES $TB_KERNEL (s: before the event, the event, until the caught fio run ended, probe and stream results, the rest): $(cat "$LC_D/phases")"
 tb_event end
 touch "$LC_D/stop"
