@@ -14,7 +14,7 @@ dom0_before() {
   log "tbxfer server pid $LC_XF_PID; room for save files: $(df -m --output=avail /var/lib/xen | tail -n 1) MiB; $(free -m | awk '$1 == "Mem:" { print "Dom0 memory: " $2 " MiB, " $7 " MiB available" }')"
 }
 
-# lc_pattern ROUND: the guest's 1 MiB pattern of ROUND (guest.sh: the same).
+# lc_pattern ROUND: the guest's 256 KiB pattern of ROUND (guest.sh: the same).
 lc_pattern() {
   awk -v n="$NONCE" -v r="$1" 'BEGIN { for (i = 0; i < 4096; i++) printf "TBLC %s %-10s %08d %-21s\n", n, r, i, "xen-pvhvm-rs" }'
 }
