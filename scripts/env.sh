@@ -9,8 +9,11 @@ export RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-1.95.0}
 BINDGEN_VERSION=${BINDGEN_VERSION:-0.73.2}
 # LLVM matching rustc 1.95's LLVM 22.
 LLVM_VERSION=${LLVM_VERSION:-22}
-# Debian's linux-source package for the guest kernel.
-KERNEL_SERIES=${KERNEL_SERIES:-6.12}
+# Debian's linux-source package for the guest kernel: 6.12 LTS (bookworm, the default) or the
+# newest series (trixie-backports or experimental, scripts/kernel-source.sh).
+KERNEL_SERIES_DEFAULT=6.12
+KERNEL_SERIES_NEWEST=7.3
+KERNEL_SERIES=${KERNEL_SERIES:-$KERNEL_SERIES_DEFAULT}
 
 XPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Heavy artefacts (kernel tree, Dom0 image, tools) live outside the clone.

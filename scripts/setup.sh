@@ -10,7 +10,7 @@ exec 8>"$XPV_CACHE/.setup.lock"
 flock 8
 
 need_apt=()
-pkgs=(linux-source-$KERNEL_SERIES clang-$LLVM_VERSION lld-$LLVM_VERSION llvm-$LLVM_VERSION
+pkgs=(linux-source-$KERNEL_SERIES_DEFAULT clang-$LLVM_VERSION lld-$LLVM_VERSION llvm-$LLVM_VERSION
       libclang-$LLVM_VERSION-dev flex bison bc libelf-dev libssl-dev cpio kmod pahole make gcc
       busybox-static debootstrap e2fsprogs xz-utils zstd perl fdisk libxen-dev)
 for p in "${pkgs[@]}"; do
