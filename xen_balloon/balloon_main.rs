@@ -51,12 +51,10 @@ mod sys;
 use abi::Errno;
 use balloon::{next_step, pages_to_kib, Backoff, Step};
 
-module! {
+xpv_module! {
     type: XenBalloon,
     name: "xen_balloon",
-    author: "xen-pvhvm-rs developers",
     description: "Xen memory balloon driver (memory/target, populate-on-demand)",
-    license: "GPL",
 }
 
 /// Batches per run of the work item before it yields the worker (re-queued at once): 64 batches
@@ -377,7 +375,10 @@ impl Running {
             }),
             GFP_KERNEL,
         )?;
-        BALLOON.store(&*bl as *const Balloon as *mut Balloon, Ordering::Release);
+        BALLOON.store(
+            core::ptr::from_ref::<Balloon>(&*bl).cast_mut(),
+            Ordering::Release,
+        );
         let mut r = Running {
             watch: None,
             sysfs: None,
@@ -410,7 +411,7 @@ impl Running {
                 -e.to_errno()
             );
         })?);
-        let data = &*r.bl as *const Balloon as *mut c_void;
+        let data = core::ptr::from_ref::<Balloon>(&*r.bl) as *mut c_void;
         // SAFETY: `data` is the pinned `Balloon`, dropped after the watch (see `Drop`), which
         // is never dropped from its own callback.
         let watch =

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
+#include "xpv_compat.h"
 #include "bindings.h"
 
 /* Linux's xen_scrub_pages (CONFIG_XEN_SCRUB_PAGES_DEFAULT=y in Debian): a page given back to Xen

@@ -116,11 +116,7 @@ impl Drop for Sysfs {
     }
 }
 
-/// Shortens `v` to `len` elements (the 6.12 `KVec` has no `truncate`).
+/// Shortens `v` to `len` elements.
 pub(crate) fn truncate(v: &mut KVec<u64>, len: usize) {
-    if len < v.len() {
-        // SAFETY: `u64` needs no drop and `len` is below the current length, so the first `len`
-        // elements stay initialised.
-        unsafe { v.set_len(len) };
-    }
+    crate::kernel_common::kvec_truncate(v, len)
 }

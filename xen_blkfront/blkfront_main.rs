@@ -53,6 +53,7 @@ mod sys;
 #[allow(unreachable_pub, dead_code)]
 #[path = "../xen_proto/src/vdev.rs"]
 mod vdev;
+kernel_display!(vdev::DiskName);
 
 use abi::Errno;
 use abi_client::{Grant, OwnedPort};
@@ -65,12 +66,10 @@ use kernel::sync::Arc;
 use kernel_frontend::{Binding, Bound, EvtchnTarget, Frontend, Reporter};
 use xenbus_state::XenbusState;
 
-module! {
+xpv_module! {
     type: XenBlkfront,
     name: "xen_blkfront",
-    author: "xen-pvhvm-rs developers",
     description: "Xen virtual block device frontend (xvd)",
-    license: "GPL",
     // The xen bus device's MODALIAS (`xen:<type>`, as Linux's xenbus): udev loads us for it.
     alias: ["xen:vbd"],
 }

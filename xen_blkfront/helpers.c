@@ -15,6 +15,7 @@
 #include <linux/delay.h>
 #include <linux/spinlock.h>
 #include <linux/cpumask.h>
+#include "xpv_compat.h"
 #include "bindings.h"
 
 static unsigned int max_queues;

@@ -51,7 +51,8 @@ impl BlkdevMajor {
     /// Reserves `major` under `name` (shown in `/proc/devices`).
     pub(crate) fn register(major: u32, name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a 'static NUL-terminated string; no probe callback is passed.
-        let ret = unsafe { b::__register_blkdev(major, name.as_ptr().cast(), None) };
+        let ret =
+            unsafe { b::__register_blkdev(major, crate::kernel_common::c_ptr(name).cast(), None) };
         if ret < 0 {
             pr_err!(
                 "cannot reserve block major {} ({:?}): error {}\n",
@@ -68,7 +69,7 @@ impl BlkdevMajor {
 impl Drop for BlkdevMajor {
     fn drop(&mut self) {
         // SAFETY: `self.major` was registered under `self.name` by `register`.
-        unsafe { b::unregister_blkdev(self.major, self.name.as_ptr().cast()) };
+        unsafe { b::unregister_blkdev(self.major, crate::kernel_common::c_ptr(self.name).cast()) };
     }
 }
 
@@ -454,7 +455,7 @@ pub(crate) fn msleep(ms: u32) {
 /// Reads `/proc/cmdline` (xen_platform's exported reader) into `buf`; returns its length.
 pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes; the reader writes at most that many.
-    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(Error::from_errno(n as i32));
     }

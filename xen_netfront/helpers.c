@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/cpumask.h>
 #include <net/tcp.h>
+#include "xpv_compat.h"
 #include "bindings.h"
 
 static unsigned int max_queues;

@@ -71,12 +71,10 @@ use queue::*;
 use sys::{NetDev, Rtnl, TxSkb};
 use xenbus_state::XenbusState;
 
-module! {
+xpv_module! {
     type: XenNetfront,
     name: "xen_netfront",
-    author: "xen-pvhvm-rs developers",
     description: "Xen virtual network device frontend",
-    license: "GPL",
     // The xen bus device's MODALIAS (`xen:<type>`, as Linux's xenbus): udev loads us for it.
     alias: ["xen:vif"],
 }

@@ -67,7 +67,7 @@ pub(crate) fn num_online_cpus() -> u32 {
 /// The errno of reading `/proc/cmdline`.
 pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes; the function writes at most that many.
-    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(Error::from_errno(n as i32));
     }
@@ -300,12 +300,14 @@ impl<'a> NetDev<'a> {
     ) -> Result {
         let (size, ty) = match gso {
             None => (0, 0),
-            Some((mss, netif::GSO_TYPE_TCPV4)) => {
-                (mss, bindings::SKB_GSO_TCPV4 | bindings::SKB_GSO_DODGY)
-            }
-            Some((mss, netif::GSO_TYPE_TCPV6)) => {
-                (mss, bindings::SKB_GSO_TCPV6 | bindings::SKB_GSO_DODGY)
-            }
+            Some((mss, netif::GSO_TYPE_TCPV4)) => (
+                mss,
+                crate::kernel_common::skb_gso::TCPV4 | crate::kernel_common::skb_gso::DODGY,
+            ),
+            Some((mss, netif::GSO_TYPE_TCPV6)) => (
+                mss,
+                crate::kernel_common::skb_gso::TCPV6 | crate::kernel_common::skb_gso::DODGY,
+            ),
             // `netif::RxAssembler` accepts only the two above; drop anything else.
             Some(_) => return Err(EINVAL),
         };
@@ -774,9 +776,9 @@ impl TxSkb {
         unsafe { b::xpv_nf_skb_info(self.0.as_ptr(), &mut i) };
         // The kernel's SKB_GSO_* bits to netif.h's XEN_NETIF_GSO_TYPE_* (TCP only, as Linux's
         // xennet_start_xmit; other GSO types are refused by the caller).
-        let ty = if i.gso_type & bindings::SKB_GSO_TCPV4 != 0 {
+        let ty = if i.gso_type & crate::kernel_common::skb_gso::TCPV4 != 0 {
             Some(netif::GSO_TYPE_TCPV4)
-        } else if i.gso_type & bindings::SKB_GSO_TCPV6 != 0 {
+        } else if i.gso_type & crate::kernel_common::skb_gso::TCPV6 != 0 {
             Some(netif::GSO_TYPE_TCPV6)
         } else {
             None
@@ -860,7 +862,7 @@ impl RxSkb {
     /// # Errors
     /// `EINVAL` if the range is outside the page, else as [`RxSkb::append`].
     pub(crate) fn append_page(&mut self, page: &GrantedPage, off: usize, len: usize) -> Result {
-        if off.checked_add(len).map_or(true, |end| end > page.bytes()) {
+        if !matches!(off.checked_add(len), Some(end) if end <= page.bytes()) {
             return Err(EINVAL);
         }
         // SAFETY: owned skb; the range is inside our live page. No Rust reference to the bytes is

@@ -314,7 +314,7 @@ pub(crate) extern "C" fn xpv_eoi_timer_fired() -> kernel::ffi::c_ulong {
             next = due;
         }
     }
-    next as _
+    next as usize
 }
 
 fn dispatch(port: u32) {
@@ -471,7 +471,7 @@ pub(crate) fn bind_to_cpu(port: u32, cpu: u32) -> Result<(), Errno> {
     if !pc.vector_on.load(Ordering::Acquire) || vcpu == u32::MAX {
         return Err(Errno::EINVAL);
     }
-    if PORT_CPU[i].load(Ordering::Acquire) as u32 == cpu {
+    if u32::from(PORT_CPU[i].load(Ordering::Acquire)) == cpu {
         return Ok(());
     }
     // SAFETY: mapped while `SHARED` is set.
@@ -610,8 +610,8 @@ pub(crate) extern "C" fn xpv_upcall_cpu_online(cpu: kernel::ffi::c_uint) -> kern
     let mut back = 0;
     if VECTOR_MODE.load(Ordering::Acquire) {
         for (port, home) in PORT_HOME.iter().enumerate() {
-            if home.load(Ordering::Acquire) as u32 == cpu
-                && PORT_CPU[port].load(Ordering::Acquire) as u32 != cpu
+            if u32::from(home.load(Ordering::Acquire)) == cpu
+                && u32::from(PORT_CPU[port].load(Ordering::Acquire)) != cpu
                 && bind_to_cpu(port as u32, cpu).is_ok()
             {
                 back += 1;

@@ -190,16 +190,19 @@ pub(crate) fn grant(domid: u16, gfn: u64, readonly: bool) -> Result<u32, Errno> 
     // Said outside the lock (printk under an IRQ-off spinlock is allowed but slow).
     match grown {
         Some((Ok(()), f, max)) => pr_info!("grant table grew to {} frames (max {})\n", f, max),
-        Some((Err(e), f, max)) if !FULL_SAID.swap(true, Ordering::Relaxed) => pr_err!(
-            "grant table full: {} frames, max {} ({}): grant requests fail with ENOSPC\n",
-            f,
-            max,
-            if e == Errno::ENOSPC {
+        Some((Err(e), f, max)) if !FULL_SAID.swap(true, Ordering::Relaxed) => {
+            let why = if e == Errno::ENOSPC {
                 "Xen's max_grant_frames or ours"
             } else {
                 "XENMEM_add_to_physmap failed"
-            }
-        ),
+            };
+            pr_err!(
+                "grant table full: {} frames, max {} ({}): grant requests fail with ENOSPC\n",
+                f,
+                max,
+                why
+            )
+        }
         _ => {}
     }
     let r = r?;

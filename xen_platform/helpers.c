@@ -27,6 +27,7 @@
 #include <linux/stop_machine.h>
 #include <linux/timekeeping.h>
 #include <asm/msr.h>
+#include "xpv_compat.h"
 #include "bindings.h"
 
 const char *xpv_shim_pci_name(const struct pci_dev *pdev)

@@ -87,7 +87,7 @@ pub(crate) fn add_to_physmap(xatp: &mut hvm::XenAddToPhysmap) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_MEMORY_OP,
             u64::from(hvm::XENMEM_ADD_TO_PHYSMAP),
-            xatp as *mut _ as u64,
+            core::ptr::from_mut(xatp) as u64,
             0,
         )
     })
@@ -108,7 +108,7 @@ pub(crate) fn memory_reservation(cmd: u32, gfns: &mut [u64]) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_MEMORY_OP,
             u64::from(cmd),
-            &mut r as *mut _ as u64,
+            core::ptr::from_mut(&mut r) as u64,
             0,
         )
     })
@@ -126,7 +126,7 @@ pub(crate) fn hvm_get_param(index: u32) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_HVM_OP,
             u64::from(hvm::HVMOP_GET_PARAM),
-            &mut p as *mut _ as u64,
+            core::ptr::from_mut(&mut p) as u64,
             0,
         )
     })?;
@@ -145,7 +145,7 @@ pub(crate) fn hvm_set_param(index: u32, value: u64) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_HVM_OP,
             u64::from(hvm::HVMOP_SET_PARAM),
-            &mut p as *mut _ as u64,
+            core::ptr::from_mut(&mut p) as u64,
             0,
         )
     })
@@ -161,7 +161,7 @@ unsafe fn evtchn_op<T>(cmd: u32, arg: &mut T) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_EVENT_CHANNEL_OP,
             u64::from(cmd),
-            arg as *mut T as u64,
+            core::ptr::from_mut::<T>(arg) as u64,
             0,
         )
     })
@@ -221,7 +221,7 @@ pub(crate) fn hvm_set_evtchn_upcall_vector(vcpu: u32, vector: u8) -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_HVM_OP,
             u64::from(hvm::HVMOP_SET_EVTCHN_UPCALL_VECTOR),
-            &mut a as *mut _ as u64,
+            core::ptr::from_mut(&mut a) as u64,
             0,
         )
     })
@@ -245,7 +245,7 @@ pub(crate) fn gnttab_query_size() -> Result<(u32, u32), Errno> {
         hypercall3(
             hvm::HYPERVISOR_GRANT_TABLE_OP,
             u64::from(grant::op::QUERY_SIZE),
-            &mut q as *mut _ as u64,
+            core::ptr::from_mut(&mut q) as u64,
             1,
         )
     })?;
@@ -262,7 +262,7 @@ pub(crate) fn gnttab_copy(c: &mut grant::GnttabCopy) -> Result<i16, Errno> {
         hypercall3(
             hvm::HYPERVISOR_GRANT_TABLE_OP,
             u64::from(grant::op::COPY),
-            c as *mut _ as u64,
+            core::ptr::from_mut(c) as u64,
             1,
         )
     })?;
@@ -282,7 +282,7 @@ pub(crate) fn sched_shutdown_suspend() -> HcResult {
         hypercall3(
             hvm::HYPERVISOR_SCHED_OP,
             u64::from(hvm::SCHEDOP_SHUTDOWN),
-            &mut a as *mut _ as u64,
+            core::ptr::from_mut(&mut a) as u64,
             0,
         )
     })

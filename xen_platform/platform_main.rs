@@ -79,12 +79,10 @@ mod unplug;
 use abi::Errno;
 use sys::{pci_device_id, pci_id, PciDev, PciDriver, PciDriverOps};
 
-module! {
+xpv_module! {
     type: XenPlatform,
     name: "xen_platform",
-    author: "xen-pvhvm-rs developers",
     description: "Xen platform PCI device: Xen detection and services for PV frontends",
-    license: "GPL",
     // The modaliases of `PCI_IDS` in file2alias's form (the 6.12 `module!` has no
     // MODULE_DEVICE_TABLE): udev loads us for the platform device.
     alias: [
@@ -470,7 +468,7 @@ fn setup(dev: &PciDev) -> Result<Bound> {
             irq,
             events::upcall_irq,
             DRV_NAME,
-            &IRQ_COOKIE as *const u8 as *mut c_void,
+            core::ptr::from_ref::<u8>(&IRQ_COOKIE) as *mut c_void,
         )
     }?;
     if let Err(e) = sys::irq_set_affinity_cpu(irq, 0) {

@@ -41,7 +41,7 @@ impl PciDev {
     pub(crate) fn name(&self) -> &CStr {
         // SAFETY: `self.0` is a live device during the callback; `pci_name` returns the device's
         // NUL-terminated name, which lives as long as the device.
-        unsafe { CStr::from_ptr(b::xpv_shim_pci_name(self.0).cast()) }
+        unsafe { crate::kernel_common::cstr_from_ptr(b::xpv_shim_pci_name(self.0).cast()) }
     }
 
     /// Vendor and device id.
@@ -84,7 +84,8 @@ impl PciDev {
     /// `pci_request_region(dev, bar, name)`: claims BAR `bar` for this driver.
     pub(crate) fn request_region(&self, bar: i32, name: &'static CStr) -> Result {
         // SAFETY: `self.0` is live; `name` is 'static (the resource keeps the pointer).
-        let ret = unsafe { b::pci_request_region(self.0, bar, name.as_ptr().cast()) };
+        let ret =
+            unsafe { b::pci_request_region(self.0, bar, crate::kernel_common::c_ptr(name).cast()) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
@@ -161,11 +162,15 @@ impl PciDriver {
         // name and id table are 'static; the box is pinned and outlives the registration
         // (unregistered in `drop` before being freed).
         let ret = unsafe {
-            (*raw).name = name.as_ptr().cast();
+            (*raw).name = crate::kernel_common::c_ptr(name).cast();
             (*raw).id_table = ids.as_ptr();
             (*raw).probe = Some(probe_trampoline::<T>);
             (*raw).remove = Some(remove_trampoline::<T>);
-            b::__pci_register_driver(raw, module.as_ptr().cast(), name.as_ptr().cast())
+            b::__pci_register_driver(
+                raw,
+                module.as_ptr().cast(),
+                crate::kernel_common::c_ptr(name).cast(),
+            )
         };
         if ret < 0 {
             return Err(Error::from_errno(ret));
@@ -192,7 +197,7 @@ pub(crate) fn pci_bound_driver(vendor: u32, device: u32) -> (bool, Option<&'stat
         None
     } else {
         // SAFETY: non-NULL, NUL-terminated driver name.
-        Some(unsafe { CStr::from_ptr(name.cast()) })
+        Some(unsafe { crate::kernel_common::cstr_from_ptr(name.cast()) })
     };
     (present != 0, name)
 }
@@ -247,7 +252,7 @@ impl Irq {
         name: &'static CStr,
         dev_id: *mut c_void,
     ) -> Result<Self> {
-        let flags = (b::IRQF_SHARED | b::IRQF_NOBALANCING) as _;
+        let flags = (b::IRQF_SHARED | b::IRQF_NOBALANCING) as usize;
         // SAFETY: the caller guarantees handler and dev_id validity; `name` is 'static.
         let ret = unsafe {
             b::request_threaded_irq(
@@ -255,7 +260,7 @@ impl Irq {
                 Some(handler),
                 None,
                 flags,
-                name.as_ptr().cast(),
+                crate::kernel_common::c_ptr(name).cast(),
                 dev_id,
             )
         };
@@ -315,7 +320,13 @@ impl UpcallIrq {
         let mut vector = 0u32;
         // SAFETY: the caller vouches for handler and dev; `name` is 'static; `vector` writable.
         let irq = unsafe {
-            b::xpv_shim_upcall_irq_alloc(cpu, Some(handler), name.as_ptr().cast(), dev, &mut vector)
+            b::xpv_shim_upcall_irq_alloc(
+                cpu,
+                Some(handler),
+                crate::kernel_common::c_ptr(name).cast(),
+                dev,
+                &mut vector,
+            )
         };
         if irq < 0 {
             return Err(Error::from_errno(irq));
@@ -428,7 +439,7 @@ impl MemRemap {
     /// Maps `len` bytes at guest-physical address `phys`.
     pub(crate) fn new(phys: u64, len: usize) -> Result<Self> {
         // SAFETY: memremap validates the range; failure returns NULL.
-        let ptr = unsafe { b::memremap(phys, len, b::MEMREMAP_WB as _) };
+        let ptr = unsafe { b::memremap(phys, len, b::MEMREMAP_WB as usize) };
         if ptr.is_null() {
             return Err(ENOMEM);
         }
@@ -500,14 +511,14 @@ impl ZeroedPage {
     /// Guest frame number (in an HVM guest, the page frame number).
     pub(crate) fn gfn(&self) -> u64 {
         // SAFETY: a direct-map address of a page we own.
-        unsafe { b::xpv_shim_virt_to_pfn(self.addr as _) }
+        unsafe { b::xpv_shim_virt_to_pfn(self.addr) }
     }
 }
 
 impl Drop for ZeroedPage {
     fn drop(&mut self) {
         // SAFETY: allocated by `new`, freed once.
-        unsafe { b::xpv_shim_free_page(self.addr as _) };
+        unsafe { b::xpv_shim_free_page(self.addr) };
     }
 }
 
@@ -542,7 +553,7 @@ pub(crate) mod eoi_timer {
     /// Arms the timer to fire at `expires` (jiffies) unless it is armed earlier.
     pub(crate) fn arm(expires: u64) {
         // SAFETY: the timer was initialised by `init`.
-        unsafe { b::xpv_shim_eoi_timer_arm(expires as _) };
+        unsafe { b::xpv_shim_eoi_timer_arm(expires as usize) };
     }
 
     /// Stops the timer and waits for a running callback; it cannot be re-armed afterwards.
@@ -588,13 +599,13 @@ pub(crate) fn param_selftest() -> bool {
 /// Module parameter `xen_emul_unplug` (empty when not given).
 pub(crate) fn param_emul_unplug() -> &'static CStr {
     // SAFETY: a NUL-terminated static buffer, only written by the module loader before init.
-    unsafe { CStr::from_ptr(b::xpv_shim_param_emul_unplug().cast()) }
+    unsafe { crate::kernel_common::cstr_from_ptr(b::xpv_shim_param_emul_unplug().cast()) }
 }
 
 /// Reads the kernel command line into `buf`; returns the bytes read (without NUL).
 pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes.
-    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(Error::from_errno(n as i32));
     }
@@ -625,7 +636,9 @@ pub(crate) mod suspend {
     pub(crate) fn stop_machine_cpu0<T: Sync>(data: &T) -> i32 {
         // SAFETY: `data` outlives the call (stop_machine returns after the callback ran); the
         // callback only reads it through the type it was given as (`suspend.rs`).
-        unsafe { b::xpv_shim_stop_machine_cpu0(data as *const T as *mut core::ffi::c_void) }
+        unsafe {
+            b::xpv_shim_stop_machine_cpu0(core::ptr::from_ref::<T>(data) as *mut core::ffi::c_void)
+        }
     }
 
     /// The TSC (`rdtsc_ordered`).
@@ -637,7 +650,7 @@ pub(crate) mod suspend {
     /// `do_settimeofday64`. Process context.
     pub(crate) fn set_wall_clock(sec: i64, nsec: u32) -> Result {
         // SAFETY: plain values; the shim builds the timespec64.
-        let r = unsafe { b::xpv_shim_settime(sec, nsec as _) };
+        let r = unsafe { b::xpv_shim_settime(sec, nsec as isize) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }

@@ -21,12 +21,16 @@
 //! id a number below 32768, else the device is skipped with a `pr_err`.
 
 use crate::frontend;
+#[allow(unused_imports)]
+use crate::kernel_common::CStrCompat as _;
 use crate::sys::BusDevice;
 use crate::xenbus_state::XenbusState;
 use crate::xs::{self, trim, Xs};
 use core::ffi::c_void;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+// `fmt!` (`format_args!` with the kernel's formatting traits): in 7.x's prelude.
+#[cfg(not(xpv_linux7))]
 use kernel::fmt;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -151,7 +155,7 @@ unsafe extern "C" fn otherend_cb(_path: *const u8, _len: usize, data: *mut c_voi
     let dev = unsafe { &*(data as *const Dev) };
     let Some(xs) = xs::get() else { return };
     let (Ok(ours_path), Ok(other_path)) = (
-        join(dev.nodename.as_bytes(), b"state"),
+        join(dev.nodename.to_bytes(), b"state"),
         dev.otherend_path(b"state"),
     ) else {
         return;
@@ -275,7 +279,7 @@ impl Inner {
         for slot in devs.iter_mut() {
             let gone = slot.as_ref().is_some_and(|d| {
                 !present.iter().any(|(t, i)| {
-                    t.as_slice() == d.devtype.as_bytes() && i.as_slice() == d.id.as_bytes()
+                    t.as_slice() == d.devtype.to_bytes() && i.as_slice() == d.id.to_bytes()
                 })
             });
             if gone {
@@ -289,7 +293,7 @@ impl Inner {
             let known = devs
                 .iter()
                 .flatten()
-                .any(|d| t.as_slice() == d.devtype.as_bytes() && i.as_slice() == d.id.as_bytes());
+                .any(|d| t.as_slice() == d.devtype.to_bytes() && i.as_slice() == d.id.to_bytes());
             if known {
                 continue;
             }
@@ -317,7 +321,7 @@ impl Inner {
         }
         // Our own state may have changed (it is under device/ too).
         for d in devs.iter().flatten() {
-            if let Ok(p) = join(d.nodename.as_bytes(), b"state") {
+            if let Ok(p) = join(d.nodename.to_bytes(), b"state") {
                 let st = read_state(xs, &p) as u32;
                 d.state.store(st, Ordering::Release);
                 d.dev.set_state(st);
@@ -466,7 +470,7 @@ fn add(xs: &Xs, t: &[u8], id: &[u8], initial: bool) -> Option<Pin<KBox<Dev>>> {
     // Bind a registered driver first, so that it sees the backend's state from the start.
     frontend::probe_new(&d);
     if let Ok(p) = join(backend, b"state") {
-        let data = (&*d as *const Dev).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<Dev>(&*d).cast_mut().cast::<c_void>();
         // SAFETY: `data` is the pinned `Dev`, which `remove` unwatches before freeing; the
         // callback only reads it and issues xenstore requests (fine on the watch workqueue).
         match unsafe { xs.watch(&p, otherend_cb, data) } {
@@ -484,7 +488,7 @@ fn add(xs: &Xs, t: &[u8], id: &[u8], initial: bool) -> Option<Pin<KBox<Dev>>> {
 impl Dev {
     /// `<otherend>/<leaf>`.
     pub(crate) fn otherend_path(&self, leaf: &[u8]) -> Result<KVec<u8>> {
-        join(self.otherend.lock().as_bytes(), leaf)
+        join(self.otherend.lock().to_bytes(), leaf)
     }
 }
 
@@ -495,7 +499,7 @@ impl Dev {
 /// before is refused with a `pr_err` (frontends granted their pages to the old one); the
 /// device then keeps its old path and never connects.
 pub(crate) fn resume_otherend(xs: &Xs, d: &Dev) {
-    let node = d.nodename.as_bytes();
+    let node = d.nodename.to_bytes();
     let backend = match join(node, b"backend").and_then(|p| xs.read(0, &p)) {
         Ok(r) => r,
         Err(e) => {
@@ -527,7 +531,7 @@ pub(crate) fn resume_otherend(xs: &Xs, d: &Dev) {
     let Ok(new) = cstring(backend) else { return };
     let old = {
         let mut o = d.otherend.lock();
-        if o.as_bytes() == backend {
+        if o.to_bytes() == backend {
             None
         } else {
             Some(core::mem::replace(&mut *o, new))
@@ -536,12 +540,12 @@ pub(crate) fn resume_otherend(xs: &Xs, d: &Dev) {
     let Some(old) = old else { return };
     let tok = d.watch.swap(0, Ordering::AcqRel);
     if tok != 0 {
-        if let Ok(p) = join(old.as_bytes(), b"state") {
+        if let Ok(p) = join(old.to_bytes(), b"state") {
             xs.unwatch(&p, tok);
         }
     }
     if let Ok(p) = join(backend, b"state") {
-        let data = (d as *const Dev).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<Dev>(d).cast_mut().cast::<c_void>();
         // SAFETY: as in `add`: `data` is the pinned `Dev`, unwatched before it is freed.
         match unsafe { xs.watch(&p, otherend_cb, data) } {
             Ok(tok) => d.watch.store(tok, Ordering::Release),
@@ -594,9 +598,14 @@ impl Bus {
             }
         };
         let mut bus = Bus { inner, watch: None };
-        BUS.store((&*bus.inner as *const Inner).cast_mut(), Ordering::Release);
+        BUS.store(
+            core::ptr::from_ref::<Inner>(&*bus.inner).cast_mut(),
+            Ordering::Release,
+        );
         bus.inner.scan(xs, true);
-        let data = (&*bus.inner as *const Inner).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<Inner>(&*bus.inner)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `data` is the pinned `Inner`, unwatched in `Bus::shutdown` before it is freed.
         match unsafe { xs.watch(b"device", device_cb, data) } {
             Ok(t) => bus.watch = Some(t),

@@ -14,12 +14,16 @@ use crate::abi_xenbus::{
     XPV_XENBUS_ABI_VERSION,
 };
 use crate::bus::{join, read_state, wait_state, Dev, BUS};
+#[allow(unused_imports)]
+use crate::kernel_common::CStrCompat as _;
 use crate::sys::BusDriver;
 use crate::xenbus_state::XenbusState;
 use crate::xs;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
+// `fmt!` (`format_args!` with the kernel's formatting traits): in 7.x's prelude.
+#[cfg(not(xpv_linux7))]
 use kernel::fmt;
 use kernel::prelude::*;
 use kernel::str::{BStr, CString};
@@ -56,7 +60,7 @@ impl DrvRef {
 
 /// The handle given to drivers for `d`.
 pub(crate) fn handle(d: &Dev) -> *mut XenbusDevHandle {
-    (d as *const Dev).cast_mut().cast()
+    core::ptr::from_ref::<Dev>(d).cast_mut().cast()
 }
 
 /// The device behind a handle a driver passed back.
@@ -139,7 +143,7 @@ fn bind(d: &Dev, drv: &XenbusFrontendDriver, bd: &BusDriver, initial_state: bool
 
 /// Binds a new device to the registered driver of its type, if any.
 pub(crate) fn probe_new(d: &Dev) {
-    if let Some((drv, bd)) = driver_for(d.devtype.as_bytes()) {
+    if let Some((drv, bd)) = driver_for(d.devtype.to_bytes()) {
         // The backend-state watch is registered right after: it reports the first state.
         bind(d, drv, bd, false);
     }
@@ -230,7 +234,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_register_frontend(
     if let Some(inner) = unsafe { BUS.load(Ordering::Acquire).as_ref() } {
         let devs = inner.devs.lock();
         for dev in devs.iter().flatten() {
-            if dev.devtype.as_bytes() == ty {
+            if dev.devtype.to_bytes() == ty {
                 // SAFETY: `bd` stays valid until this driver is unregistered.
                 bind(dev, d, unsafe { &*bd }, true);
             }
@@ -292,9 +296,9 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_info(
         return -abi::EINVAL;
     }
     out.otherend_id = d.otherend_id;
-    fill_field(&mut out.devtype, d.devtype.as_bytes());
-    fill_field(&mut out.nodename, d.nodename.as_bytes());
-    fill_field(&mut out.otherend, d.otherend.lock().as_bytes());
+    fill_field(&mut out.devtype, d.devtype.to_bytes());
+    fill_field(&mut out.nodename, d.nodename.to_bytes());
+    fill_field(&mut out.otherend, d.otherend.lock().to_bytes());
     0
 }
 const _: crate::abi_xenbus::DevInfoFn = xpv_xenbus_dev_info;
@@ -347,7 +351,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_read(
     let path = if otherend != 0 {
         d.otherend_path(node)
     } else {
-        join(d.nodename.as_bytes(), node)
+        join(d.nodename.to_bytes(), node)
     };
     let path = match path {
         Ok(p) => p,
@@ -492,7 +496,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_write(
         // SAFETY: caller's contract.
         unsafe { core::slice::from_raw_parts(value, value_len) }
     };
-    match join(d.nodename.as_bytes(), node).and_then(|p| xs.write(tx, &p, value)) {
+    match join(d.nodename.to_bytes(), node).and_then(|p| xs.write(tx, &p, value)) {
         Ok(()) => 0,
         Err(e) => errno(e),
     }
@@ -521,7 +525,7 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_switch_state(
     if d.state.load(Ordering::Acquire) == state {
         return 0;
     }
-    let r = join(d.nodename.as_bytes(), b"state")
+    let r = join(d.nodename.to_bytes(), b"state")
         .and_then(|p| xs.write(0, &p, st.as_xenstore_str().as_bytes()));
     match r {
         Ok(()) => {
@@ -571,11 +575,11 @@ pub(crate) unsafe extern "C" fn xpv_xenbus_dev_fatal(
     pr_err!("{}: {} (errno {})\n", node, msg, -err);
     if let Some(xs) = xs::get() {
         // As Linux's `xenbus_va_dev_error`: "<errno> <message>" in error/<nodename>/error.
-        let r = join(b"error", d.nodename.as_bytes())
+        let r = join(b"error", d.nodename.to_bytes())
             .and_then(|p| join(&p, b"error"))
             .and_then(|p| {
                 let v = CString::try_from_fmt(fmt!("{} {}", -err, msg))?;
-                xs.write(0, &p, v.as_bytes())
+                xs.write(0, &p, v.to_bytes())
             });
         if let Err(e) = r {
             pr_err!(

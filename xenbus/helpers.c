@@ -18,6 +18,7 @@
 #include <linux/workqueue.h>
 #include <linux/reboot.h>
 #include <linux/sysrq.h>
+#include "xpv_compat.h"
 #include "bindings.h"
 
 static int selftest;

@@ -20,7 +20,7 @@ pub(crate) fn param_selftest() -> bool {
 /// The errno of opening or reading `/proc/cmdline`.
 pub(crate) fn read_cmdline(buf: &mut [u8]) -> Result<usize> {
     // SAFETY: `buf` is valid for `buf.len()` bytes; the shim writes at most that many.
-    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len() as _) };
+    let n = unsafe { b::xpv_shim_read_cmdline(buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(Error::from_errno(n as i32));
     }
@@ -45,7 +45,7 @@ impl MemRemap {
     /// `ENOMEM` if the mapping fails.
     pub(crate) fn new(phys: u64, len: usize) -> Result<Self> {
         // SAFETY: plain arguments; memremap validates the range.
-        let addr = unsafe { b::xpv_shim_memremap_wb(phys, len as _) };
+        let addr = unsafe { b::xpv_shim_memremap_wb(phys, len) };
         if addr.is_null() {
             return Err(ENOMEM);
         }

@@ -34,7 +34,6 @@ use kernel::alloc::KVVec;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
-use kernel::uaccess::UserSlice;
 
 /// Watches of all `/dev/xen/xenbus` files together (the kernel's client holds up to 192; the
 /// rest stays for the bus, its devices and control).
@@ -222,7 +221,7 @@ impl DevFile {
             return Err(EAGAIN);
         }
         let n = len.min(fifo.len());
-        let mut w = UserSlice::new(ubuf, len).writer();
+        let mut w = crate::kernel_common::user_slice(ubuf, len).writer();
         let (a, b) = fifo.peek(buf);
         let na = n.min(a.len());
         w.write_slice(&a[..na])?;
@@ -246,7 +245,7 @@ impl DevFile {
     fn write(&self, ubuf: usize, len: usize) -> Result<usize> {
         let mut guard = self.msg.lock();
         let m = &mut *guard;
-        let mut r = UserSlice::new(ubuf, len).reader();
+        let mut r = crate::kernel_common::user_slice(ubuf, len).reader();
         let mut taken = 0;
         loop {
             let need = match m.framer.need(&m.buf) {
@@ -421,7 +420,9 @@ impl DevFile {
             },
             GFP_KERNEL,
         )?;
-        let data = (&*w as *const DevWatch).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<DevWatch>(&*w)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `data` points into the box, which is only dropped after `unwatch` (in
         // `execute` or `release`); the box's contents are not changed while registered, and the
         // file it names outlives its watches. `dev_watch_fired` only queues bytes and wakes.

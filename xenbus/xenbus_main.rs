@@ -42,12 +42,10 @@ mod sys;
 mod xenbus_dev;
 mod xs;
 
-module! {
+xpv_module! {
     type: Xenbus,
     name: "xenbus",
-    author: "xen-pvhvm-rs developers",
     description: "Xen bus: xenstore client and PV frontend driver model",
-    license: "GPL",
 }
 
 /// Everything xenbus runs when Xen is present, torn down in reverse order on drop.

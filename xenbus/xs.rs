@@ -760,6 +760,36 @@ impl Xs {
         Ok(())
     }
 
+    /// Drops the responses nobody waits for (xenstored's `rsp_prod` ahead of our `rsp_cons`, in
+    /// bytes of `xs_wire.h`'s response ring) and warns if the request ring is not drained, as
+    /// Linux's `xb_init_comms`. `why` names where the stale bytes come from, for the log. Called
+    /// with no request in flight (at connect, or with the connection suspended).
+    fn discard_stale(&self, why: &str) {
+        let intf = self.intf();
+        let (rc, rp) = (
+            intf.rsp_cons.load(Ordering::Acquire),
+            intf.rsp_prod.load(Ordering::Acquire),
+        );
+        if rc != rp {
+            pr_warn!(
+                "xenstore: {} bytes of responses {}: discarded\n",
+                rp.wrapping_sub(rc),
+                why
+            );
+            intf.rsp_cons.store(rp, Ordering::Release);
+        }
+        let (qc, qp) = (
+            intf.req_cons.load(Ordering::Acquire),
+            intf.req_prod.load(Ordering::Acquire),
+        );
+        if qc != qp {
+            pr_warn!(
+                "xenstore request ring not quiescent ({} bytes pending)\n",
+                qp.wrapping_sub(qc)
+            );
+        }
+    }
+
     /// Ends a suspend (Linux's `xs_resume` / `xs_suspend_cancel`). After a resume in a new
     /// domain (`new_domain`): the response ring's stale bytes are discarded and the reader's
     /// partial message dropped (as `xb_init_comms`), the event channel is read again from
@@ -772,33 +802,12 @@ impl Xs {
             {
                 let mut rx = self.rx.lock();
                 rx.asm = Assembler::new();
-                let intf = self.intf();
-                let (rc, rp) = (
-                    intf.rsp_cons.load(Ordering::Acquire),
-                    intf.rsp_prod.load(Ordering::Acquire),
-                );
-                if rc != rp {
-                    pr_warn!(
-                        "xenstore: {} bytes of responses from before the save: discarded\n",
-                        rp.wrapping_sub(rc)
-                    );
-                    intf.rsp_cons.store(rp, Ordering::Release);
-                }
-                let (qc, qp) = (
-                    intf.req_cons.load(Ordering::Acquire),
-                    intf.req_prod.load(Ordering::Acquire),
-                );
-                if qc != qp {
-                    pr_warn!(
-                        "xenstore request ring not quiescent after restore ({} bytes pending)\n",
-                        qp.wrapping_sub(qc)
-                    );
-                }
+                self.discard_stale("from before the save");
             }
             match crate::abi_client::hvm_get_param(crate::hvm::param::STORE_EVTCHN) {
                 Ok(p) if p != 0 && p <= u64::from(u32::MAX) => {
                     self.port.store(p as u32, Ordering::Release);
-                    let data = (self as *const Xs).cast_mut().cast::<c_void>();
+                    let data = core::ptr::from_ref::<Xs>(self).cast_mut().cast::<c_void>();
                     let mut b = self.binding.lock();
                     // The old binding is of the old domain: dropping it unbinds nothing.
                     *b = None;
@@ -1009,31 +1018,12 @@ impl Connection {
             let mut rx = conn.xs.rx.lock();
             rx.buf = KVec::from_elem(0u8, XS_MSG_MAX, GFP_KERNEL)?;
         }
-        let intf = conn.xs.intf();
         // As xb_init_comms: a previous user (e.g. an earlier load of this module) may have left
         // replies nobody waits for.
-        let (rc, rp) = (
-            intf.rsp_cons.load(Ordering::Acquire),
-            intf.rsp_prod.load(Ordering::Acquire),
-        );
-        if rc != rp {
-            pr_warn!(
-                "xenstore response ring not empty ({} bytes): discarding\n",
-                rp.wrapping_sub(rc)
-            );
-            intf.rsp_cons.store(rp, Ordering::Release);
-        }
-        let (qc, qp) = (
-            intf.req_cons.load(Ordering::Acquire),
-            intf.req_prod.load(Ordering::Acquire),
-        );
-        if qc != qp {
-            pr_warn!(
-                "xenstore request ring not quiescent ({} bytes pending)\n",
-                qp.wrapping_sub(qc)
-            );
-        }
-        let data = (&*conn.xs as *const Xs).cast_mut().cast::<c_void>();
+        conn.xs.discard_stale("left by an earlier user");
+        let data = core::ptr::from_ref::<Xs>(&*conn.xs)
+            .cast_mut()
+            .cast::<c_void>();
         XS.store(data.cast(), Ordering::Release);
         // SAFETY: `data` points to the pinned `Xs`, which outlives the binding (dropped first in
         // `Drop`); the handler only queues work and wakes waiters, both fine in hard IRQ context.

@@ -102,14 +102,146 @@ macro_rules! bindgen_module {
             unsafe_op_in_unsafe_fn,
             missing_docs,
             clippy::all,
-            clippy::undocumented_unsafe_blocks
+            clippy::undocumented_unsafe_blocks,
+            // Lints 7.x's kernel turns on for all Rust code (as its own bindings allow them).
+            clippy::as_underscore,
+            clippy::cast_lossless,
+            clippy::ptr_as_ptr,
+            clippy::ref_as_ptr
         )]
         $($vis)* mod b {
             use kernel::ffi;
+            // 7.x's `rust/bindgen_parameters` derive `MaybeZeroable` on every struct.
+            #[cfg(xpv_linux7)]
+            #[allow(unused_imports)]
+            use pin_init::MaybeZeroable;
             type __kernel_size_t = usize;
             type __kernel_ssize_t = isize;
             type __kernel_ptrdiff_t = isize;
             include!("bindings_gen.rs");
         }
     };
+}
+
+/// `module!` with the project's author and license, in the syntax of the kernel the module is
+/// built for: 6.12's macro takes `author: "..."`, 7.x's `authors: ["..."]` (cfg `xpv_linux7`,
+/// set by `scripts/Kbuild.bindgen`). `alias` lists modaliases, as `module!`'s.
+#[allow(unused_macros)]
+macro_rules! xpv_module {
+    (type: $t:ident, name: $n:tt, description: $d:tt $(, alias: [$($a:tt),* $(,)?])? $(,)?) => {
+        #[cfg(not(xpv_linux7))]
+        kernel::prelude::module! {
+            type: $t,
+            name: $n,
+            author: "xen-pvhvm-rs developers",
+            description: $d,
+            license: "GPL",
+            $(alias: [$($a),*],)?
+        }
+        #[cfg(xpv_linux7)]
+        kernel::prelude::module! {
+            type: $t,
+            name: $n,
+            authors: ["xen-pvhvm-rs developers"],
+            description: $d,
+            license: "GPL",
+            $(alias: [$($a),*],)?
+        }
+    };
+}
+
+/// Makes types that implement `core::fmt::Display` printable with `{}` in `pr_*!`: 7.x's
+/// formatting macros take the kernel's own `kernel::fmt::Display` (6.12's take core's, so this
+/// expands to nothing there).
+#[allow(unused_macros)]
+macro_rules! kernel_display {
+    ($($t:ty),+ $(,)?) => {
+        $(
+            #[cfg(xpv_linux7)]
+            impl kernel::fmt::Display for $t {
+                fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+                    core::fmt::Display::fmt(self, f)
+                }
+            }
+        )+
+    };
+}
+
+kernel_display!(crate::abi::Errno);
+
+/// A C string's bytes without its NUL, by 7.x's name (`to_bytes`, core's `CStr`) on 6.12 too,
+/// whose `kernel::str::CStr` calls it `as_bytes`. In scope through
+/// `use crate::kernel_common::CStrCompat as _;` (unused, hence allowed, on 7.x).
+#[cfg(not(xpv_linux7))]
+#[allow(dead_code)]
+pub(crate) trait CStrCompat {
+    /// The bytes before the terminating NUL.
+    fn to_bytes(&self) -> &[u8];
+}
+
+#[cfg(not(xpv_linux7))]
+impl CStrCompat for kernel::str::CStr {
+    fn to_bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// 7.x has nothing to add: `to_bytes` is `core::ffi::CStr`'s own.
+#[cfg(xpv_linux7)]
+#[allow(dead_code)]
+pub(crate) trait CStrCompat {}
+
+/// The user buffer of `len` bytes at user address `addr` (a `read`/`write` file operation's
+/// `buf`): 7.x's `UserSlice::new` takes a `UserPtr`, 6.12's the address itself.
+#[allow(dead_code)]
+pub(crate) fn user_slice(addr: usize, len: usize) -> kernel::uaccess::UserSlice {
+    #[cfg(xpv_linux7)]
+    let addr = kernel::uaccess::UserPtr::from_addr(addr);
+    kernel::uaccess::UserSlice::new(addr, len)
+}
+
+/// Shortens `v` to `len` elements (no-op if it is not longer): 7.x's `KVec::truncate`; the 6.12
+/// `KVec` has none, so there the length is set down (`T: Copy`, so nothing needs dropping).
+#[allow(dead_code)]
+pub(crate) fn kvec_truncate<T: Copy>(v: &mut kernel::alloc::KVec<T>, len: usize) {
+    #[cfg(xpv_linux7)]
+    v.truncate(len);
+    #[cfg(not(xpv_linux7))]
+    if len < v.len() {
+        // SAFETY: `T: Copy` needs no drop and `len` is below the current length, so the first
+        // `len` elements stay initialised.
+        unsafe { v.set_len(len) };
+    }
+}
+
+/// The `SKB_GSO_*` bits of `skb_shared_info.gso_type` (`include/linux/skbuff.h`) as the `u32`
+/// that field is: 7.x's kernel bindings type their enum `i32`, 6.12's `u32` (the values are small
+/// and positive on both).
+#[allow(dead_code, clippy::unnecessary_cast)]
+pub(crate) mod skb_gso {
+    /// TCP over IPv4 segmentation.
+    pub(crate) const TCPV4: u32 = kernel::bindings::SKB_GSO_TCPV4 as u32;
+    /// TCP over IPv6 segmentation.
+    pub(crate) const TCPV6: u32 = kernel::bindings::SKB_GSO_TCPV6 as u32;
+    /// The packet's GSO header comes from an untrusted source (here: the backend).
+    pub(crate) const DODGY: u32 = kernel::bindings::SKB_GSO_DODGY as u32;
+}
+
+/// `s` as the `const char *` a C function takes. For `core::ffi::CStr`s (C-string literals):
+/// 7.x's clippy configuration steers `CStr::as_ptr` to the kernel's `as_char_ptr`, which 6.12's
+/// `core::ffi::CStr` lacks; the pointer is the same.
+#[allow(dead_code, clippy::disallowed_methods)]
+pub(crate) fn c_ptr(s: &core::ffi::CStr) -> *const core::ffi::c_char {
+    s.as_ptr()
+}
+
+/// The NUL-terminated string at `p`, borrowed (the counterpart of [`c_ptr`], for the same
+/// reason).
+///
+/// # Safety
+/// `p` points to a NUL-terminated string that stays valid and unchanged for `'a`.
+#[allow(dead_code, clippy::disallowed_methods)]
+pub(crate) unsafe fn cstr_from_ptr<'a>(p: *const core::ffi::c_char) -> &'a core::ffi::CStr {
+    // SAFETY: as the caller promises.
+    unsafe { core::ffi::CStr::from_ptr(p) }
 }

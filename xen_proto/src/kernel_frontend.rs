@@ -295,7 +295,9 @@ unsafe extern "C" fn probe_c<T: Frontend>(h: *mut XenbusDevHandle, _ctx: *mut c_
         return ENOSPC.to_errno();
     };
     slot.leaks.reset();
-    let data = (slot as *const DeviceSlot<T>).cast_mut().cast::<c_void>();
+    let data = core::ptr::from_ref::<DeviceSlot<T>>(slot)
+        .cast_mut()
+        .cast::<c_void>();
     // SAFETY: `data` is a static slot; `report_c` reaches the state only while it is published,
     // and `remove_c` cancels the work (waiting for a running call) before freeing the state.
     let work = match unsafe { Work::new(report_c::<T>, data) } {
@@ -420,7 +422,9 @@ impl<T: EvtchnTarget> Binding<T> {
     /// # Errors
     /// The errno of `xpv_evtchn_bind` (`EINVAL` for a bad port, `EBUSY` if it has a handler).
     pub(crate) fn new(port: Port, target: Arc<T>) -> Result<Self> {
-        let data = (&*target as *const T).cast_mut().cast::<c_void>();
+        let data = core::ptr::from_ref::<T>(&*target)
+            .cast_mut()
+            .cast::<c_void>();
         // SAFETY: `data` is the target, which `target` keeps alive until after the binding is
         // dropped (field order); `event_c::<T>` only calls `T::event` with it, which the trait
         // requires to be safe in hard interrupt context.
