@@ -19,6 +19,14 @@ val() { sed -n "s/^$1=//p" "$conf" | sed 's/^"\(.*\)"$/\1/'; }
 if [ "$(val CONFIG_XEN_PVHVM)" = y ]; then
   err "kernel $(cat "$kdir/include/config/kernel.release" 2>/dev/null) already has Xen PV-on-HVM support built in (CONFIG_XEN_PVHVM=y): use its own drivers (xen-blkfront, xen-netfront); these modules are for kernels without it"
 fi
+# The kernels we build and test against (scripts/env.sh); others get a warning, and the build is
+# tried: the Rust and C APIs our modules use change from release to release.
+krel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo unknown)
+supported="${KERNEL_SERIES_DEFAULT:-6.12} ${KERNEL_SERIES_NEWEST:-7.3}"
+kser=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$krel")
+if [[ " $supported " != *" $kser "* ]]; then
+  echo "xen-pvhvm-rs: warning: kernel $krel is not one this release is built and tested against (Linux ${supported// / and }); trying anyway: if the build fails on the kernel's Rust or C API, use a supported kernel or report the error with the kernel version" >&2
+fi
 want_rustc=$(val CONFIG_RUSTC_VERSION_TEXT)
 want_bindgen=$(val CONFIG_BINDGEN_VERSION_TEXT)
 

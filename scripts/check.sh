@@ -5,14 +5,18 @@
 #   1b. fuzz: the xenstore codec and blkif/netif response fuzzers (scripts/fuzz.sh, FUZZ_SECONDS
 #       per target, default 30)
 #   2. the guest kernel (cached) and our five modules built against it (through clippy: no
-#      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies
+#      warning allowed; rustfmt of the modules' sources is checked in step 1); modinfo dependencies;
+#      the same for the newest kernel series (7.3: kernel-7.3, build-modules-7.3, ...), whose
+#      modules go to build/linux-7.3 (scripts/build-modules.sh)
 #   3. smoke boot without Xen (scripts/smoke.sh); DKMS add/build/install against the guest kernel
-#      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh)
+#      in a contained tree, and the toolchain-mismatch message (scripts/dkms-test.sh); both on
+#      6.12 and 7.3
 #   3b. deb: the Debian package (scripts/build-deb.sh) built, its contents and lintian checked,
 #       installed with apt into a bookworm chroot with the guest kernel (the postinst's DKMS build,
 #       the update-initramfs trigger), then removed and purged (scripts/deb-test.sh)
-#   4. the Xen test bed: every default scenario on real Xen, then the runner's self-test (broken
-#      scenarios must be reported FAIL with their logs), in one Xen boot (scripts/testbed check)
+#   4. the Xen test bed: every default scenario on real Xen (and demo-7.3, initramfs-tools-root-7.3
+#      on the 7.3 kernel), then the runner's self-test (broken scenarios must be reported FAIL
+#      with their logs), in one Xen boot (scripts/testbed check)
 # Each result is a "NAME: PASS" / "NAME: FAIL <reason>" line; the last line is "N passed, N failed".
 # Exit status 1 if anything failed. A step that cannot run is a failure.
 #
@@ -94,6 +98,15 @@ step "guest kernel"
 kdir=$(scripts/build-kernel.sh | tail -n 1); rc=$?
 result kernel "$rc" "$kdir"
 if ((rc)); then echo "$passed passed, $failed failed"; exit 1; fi
+# The newest kernel series too (issue 22): its kernel, the modules built for it, the smoke boot
+# and DKMS here, and the test bed scenarios with TB_ALSO_SERIES (demo-7.3, ...). Results carry
+# the series in their names (kernel-7.3, build-modules-7.3, smoke-load-7.3, dkms-depmod-7.3, ...).
+new=$KERNEL_SERIES_NEWEST
+suffix() { sed -E "s/^([A-Za-z0-9_.-]+): (PASS|FAIL)/\1-$new: \2/"; }
+step "guest kernel $new"
+kdir_new=$(KERNEL_SERIES=$new scripts/build-kernel.sh | tail -n 1); rc=$?
+result "kernel-$new" "$rc" "$kdir_new"
+new_ok=$((rc == 0))
 
 modules_ok=1
 if want modules || want smoke || want dkms || want deb || want testbed || want selftest; then
@@ -120,6 +133,27 @@ al=$( { /sbin/modinfo -F alias xen_platform/xen_platform.ko; /sbin/modinfo -F so
 [ "$al" = "pci:v00005853d00000001sv*sd*bc*sc*i* pci:v00005853d00000002sv*sd*bc*sc*i* post: xenbus xen_balloon xen:vbd xen:vif " ]
 result modinfo-aliases $? "$al"
 
+step "modules for $new"
+moddir_new=build/linux-$new
+if ((new_ok)); then
+  # From scratch, as above: every object compiled (and linted) again.
+  rm -rf "$moddir_new"
+  scripts/build-modules.sh "$new" > "$results" 2>&1; rc=$?
+  result "build-modules-$new" "$rc" "$( ((rc)) && grep -m 3 -E 'error|undefined' "$results" | tr '\n' ' ')"
+  n=$(grep -cE '^(warning|error)(\[|:)' "$results" || true)
+  result "modules-clippy-$new" "$((n > 0))" "$( ((n)) && grep -m 3 -E '^(warning|error)' "$results" | tr '\n' ' ')"
+  # Built for that kernel, not copies of the default kernel's.
+  krel=$(cat "$kdir_new/include/config/kernel.release") vm=''
+  for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do
+    vm+="$m:$(/sbin/modinfo -F vermagic "$moddir_new/$m/$m.ko" 2>/dev/null | cut -d' ' -f1) "
+  done
+  [ "$vm" = "$(for m in xen_platform xenbus xen_balloon xen_blkfront xen_netfront; do printf '%s:%s ' "$m" "$krel"; done)" ]
+  result "modinfo-vermagic-$new" $? "$vm"
+  ((rc == 0)) || new_ok=0
+else
+  result "build-modules-$new" 1 "not run: the $new kernel build failed"
+fi
+
 fi
 
 if want smoke && ((!modules_ok)); then
@@ -127,6 +161,11 @@ if want smoke && ((!modules_ok)); then
 elif want smoke; then
 step "smoke boot without Xen"
 scripts/smoke.sh "$kdir" | tee "$results"; count "$results"
+if ((new_ok)); then
+  scripts/smoke.sh "$kdir_new" "$moddir_new" | suffix | tee "$results"; count "$results"
+else
+  result "smoke-$new" 1 "not run: the $new kernel or module build failed"
+fi
 
 fi
 
@@ -136,6 +175,12 @@ elif want dkms; then
 step "DKMS packaging"
 scripts/dkms-test.sh "$kdir" | tee "$results"; count "$results"
 grep -q '^dkms-install: ' "$results" || result dkms 1 "scripts/dkms-test.sh printed no install result"
+if ((new_ok)); then
+  scripts/dkms-test.sh "$kdir_new" | suffix | tee "$results"; count "$results"
+  grep -q "^dkms-install-$new: " "$results" || result "dkms-$new" 1 "scripts/dkms-test.sh printed no install result"
+else
+  result "dkms-$new" 1 "not run: the $new kernel or module build failed"
+fi
 fi
 
 if want deb && ((!modules_ok)); then

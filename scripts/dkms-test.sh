@@ -36,8 +36,11 @@ done
 # The non-DKMS path: `make install` into a staging tree (INSTALL_MOD_PATH, DESTDIR), next to the
 # guest kernel's own modules; modprobe (kmod) over that tree must load our chain in order and put
 # xen_platform before every emulated-device driver it unplugs (the modprobe.d softdeps).
+# It builds in a copy of the sources, so that the clone's own modules (those of the default
+# kernel, which the test bed loads) stay as they are whatever KDIR is.
 inst=$w/inst
-if make -s -C "$XPV_ROOT" install KDIR="$kdir" INSTALL_MOD_PATH="$inst" DESTDIR="$inst" > "$w/install.log" 2>&1 \
+"$XPV_ROOT/scripts/dkms-source.sh" "$w/tree" && cp -r "$XPV_ROOT/packaging" "$w/tree/"
+if make -s -C "$w/tree" install KDIR="$kdir" INSTALL_MOD_PATH="$inst" DESTDIR="$inst" > "$w/install.log" 2>&1 \
    && make -s -C "$kdir" LLVM=1 modules_install INSTALL_MOD_PATH="$inst" >> "$w/install.log" 2>&1 \
    && depmod -b "$inst" "$kver" >> "$w/install.log" 2>&1; then
   miss=''

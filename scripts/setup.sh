@@ -12,7 +12,7 @@ flock 8
 need_apt=()
 pkgs=(linux-source-$KERNEL_SERIES_DEFAULT clang-$LLVM_VERSION lld-$LLVM_VERSION llvm-$LLVM_VERSION
       libclang-$LLVM_VERSION-dev flex bison bc libelf-dev libssl-dev cpio kmod pahole make gcc
-      busybox-static debootstrap e2fsprogs xz-utils zstd perl fdisk libxen-dev)
+      busybox-static debootstrap e2fsprogs xz-utils zstd perl fdisk libxen-dev rsync)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$p")
 done

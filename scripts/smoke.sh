@@ -3,7 +3,8 @@
 # busybox initramfs that loads the five modules in dependency order, shows that each one noticed
 # there is no Xen and bound nothing, and unloads them again in reverse order.
 #
-#   scripts/smoke.sh [KDIR]     KDIR: the guest kernel tree (default: scripts/build-kernel.sh's)
+#   scripts/smoke.sh [KDIR [MODDIR]]   KDIR: the guest kernel tree (default: scripts/build-kernel.sh's);
+#                                      MODDIR: where <module>/<module>.ko are (default: the clone)
 #
 # Prints one "smoke-<check>: PASS" or "smoke-<check>: FAIL <reason>" line per check and exits 1 if
 # any failed. The guest's serial log is kept in $XPV_CACHE/smoke/serial.log. Expects the modules to
@@ -13,6 +14,8 @@ set -euo pipefail
 
 MODULES=(xen_platform xenbus xen_balloon xen_blkfront xen_netfront)
 kdir=${1:-$("$XPV_ROOT/scripts/build-kernel.sh" | tail -n 1)}
+# The modules, as <moddir>/<module>/<module>.ko: the clone's own, or scripts/build-modules.sh's.
+moddir=${2:-$XPV_ROOT}
 out=$XPV_CACHE/smoke
 rm -rf "$out"; mkdir -p "$out/root"/{bin,dev,proc,sys,lib/modules}
 log=$out/serial.log
@@ -22,7 +25,7 @@ pass() { echo "smoke-$1: PASS${2:+ ($2)}"; }
 fail() { echo "smoke-$1: FAIL $2"; fails=$((fails + 1)); }
 
 for m in "${MODULES[@]}"; do
-  ko=$XPV_ROOT/$m/$m.ko
+  ko=$moddir/$m/$m.ko
   [ -f "$ko" ] || { fail "build-$m" "$ko not built (make KDIR=$kdir)"; continue; }
   cp "$ko" "$out/root/lib/modules/"
 done

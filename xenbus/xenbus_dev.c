@@ -22,6 +22,7 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include "xpv_compat.h"
 #include "bindings.h"
 
 struct xpv_xbdev_file {
@@ -132,7 +133,7 @@ int xpv_shim_xbdev_register(void)
 {
 	int err;
 
-	xbdev_wq = alloc_workqueue("xenbus_dev", 0, 0);
+	xbdev_wq = alloc_workqueue("xenbus_dev", WQ_PERCPU, 0);
 	if (!xbdev_wq)
 		return -ENOMEM;
 	err = misc_register(&xbdev_misc);

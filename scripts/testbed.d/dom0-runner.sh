@@ -25,7 +25,9 @@ TB_VERIFY_SCRATCH=no TB_EXPECT='' TB_XL_EXTRA='' TB_XL_OP_TIMEOUT=300
 # shellcheck source=/dev/null
 . "$SCEN/scenario.conf"
 
-DOM=tb-$NAME
+# The domain is named after the scenario's directory (TB_NAME, set by scripts/testbed for a run on
+# another kernel series, e.g. demo-7.3), which is what the guest scripts expect to read back.
+DOM=tb-${TB_NAME:-$NAME}
 DOMID=''
 NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 CHECKS=$OUT/dom0-checks

@@ -26,4 +26,10 @@
 #define nth_page(page, n) ((page) + (n))
 #endif
 
+/* A workqueue says whether it is per-CPU or unbound since 6.17 (WQ_PERCPU); 7.x warns at
+ * alloc_workqueue() when it says neither. Before, per-CPU was what no flag meant. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
+#define WQ_PERCPU 0
+#endif
+
 #endif /* XPV_COMPAT_H */
