@@ -13,6 +13,8 @@ LLVM_VERSION=${LLVM_VERSION:-22}
 # newest series (trixie-backports or experimental, scripts/kernel-source.sh).
 KERNEL_SERIES_DEFAULT=6.12
 KERNEL_SERIES_NEWEST=7.3
+# The linux-source-7.3 package version tested last (taken while the archive has it).
+KERNEL_NEWEST_PIN=${KERNEL_NEWEST_PIN:-7.3.4-1~bpo13+1}
 KERNEL_SERIES=${KERNEL_SERIES:-$KERNEL_SERIES_DEFAULT}
 
 XPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

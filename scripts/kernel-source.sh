@@ -6,7 +6,8 @@
 #   it arrives there, of experimental, fetched with apt-get download through a private apt
 #   configuration under $XPV_CACHE/apt-newer (the host's sources and packages are untouched,
 #   signatures checked with debian-archive-keyring), unpacked under $XPV_CACHE/kernel-src/<version>.
-#   The package index is refreshed at most once a day; with no network the newest download is used.
+#   The version is KERNEL_NEWEST_PIN (scripts/env.sh) while it can be had (no network needed once
+#   it is unpacked), else the newest; the package index is refreshed at most once a day.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -35,13 +36,27 @@ opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/
       -o Dir::State::status=/dev/null -o APT::Architectures::=amd64 -o Acquire::Languages=none
       -o APT::Sandbox::User=root -qq)
 pkg=linux-source-$KERNEL_SERIES
+# The version tested last (env.sh's KERNEL_NEWEST_PIN): used as long as it is unpacked here or
+# still in the archive, so that runs are repeatable; the newest one otherwise.
+pin=''
+[ "$KERNEL_SERIES" != "$KERNEL_SERIES_NEWEST" ] || pin=${KERNEL_NEWEST_PIN:-}
+if [ -n "$pin" ] && [ -f "$src_dir/$pin/.unpacked" ]; then
+  echo "$src_dir/$pin/usr/src/$pkg.tar.xz"
+  echo "$pin"
+  exit 0
+fi
 stamp=$apt_dir/.updated
 if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
   if apt-get "${opts[@]}" update >&2; then touch "$stamp"
   else xpv_log "apt-get update for $pkg failed: using the newest download, if any"; fi
 fi
-ver=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null | sed -n 's/^Version: //p' \
-      | sort -V | tail -n 1 || true)
+versions=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -V || true)
+if [ -n "$pin" ] && grep -qxF "$pin" <<<"$versions"; then
+  ver=$pin
+else
+  ver=$(tail -n 1 <<<"$versions")
+  [ -z "$pin" ] || [ -z "$ver" ] || xpv_log "$pkg=$pin is no longer in the archive: using $ver"
+fi
 if [ -z "$ver" ]; then
   ver=$(find "$src_dir" -mindepth 1 -maxdepth 1 -name "$KERNEL_SERIES*" -printf '%f\n' | sort -V | tail -n 1)
   [ -n "$ver" ] || xpv_die "$pkg is in neither trixie-backports nor experimental (supported: $KERNEL_SERIES_DEFAULT and $KERNEL_SERIES_NEWEST)"
