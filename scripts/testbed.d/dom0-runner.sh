@@ -25,9 +25,10 @@ TB_VERIFY_SCRATCH=no TB_EXPECT='' TB_XL_EXTRA='' TB_XL_OP_TIMEOUT=300
 # shellcheck source=/dev/null
 . "$SCEN/scenario.conf"
 
-# The domain is named after the scenario's directory (TB_NAME, set by scripts/testbed for a run on
-# another kernel series, e.g. demo-7.3), which is what the guest scripts expect to read back.
-DOM=tb-${TB_NAME:-$NAME}
+# Unique in a run (demo and demo-7.3 are two domains): the serial pty is looked up, among others,
+# in qemu-dm-$DOM.log, which an earlier domain of the same name would have left with its own pty.
+# The guest learns the name from tb.name= on its command line.
+DOM=tb-$NAME
 DOMID=''
 NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 CHECKS=$OUT/dom0-checks
@@ -140,7 +141,7 @@ memory = $TB_MEMORY
 vcpus = $TB_VCPUS
 kernel = "$kernel"
 ramdisk = "$SCEN/initrd.gz"
-cmdline = "$TB_CMDLINE console=ttyS0,115200 quiet loglevel=5 panic=5 watchdog_thresh=60 tb.nonce=$NONCE"
+cmdline = "$TB_CMDLINE console=ttyS0,115200 quiet loglevel=5 panic=5 watchdog_thresh=60 tb.nonce=$NONCE tb.name=$DOM"
 disk = [ $(IFS=,; echo "${disks[*]}") ]
 $vif
 $TB_XL_EXTRA
