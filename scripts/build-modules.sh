@@ -4,7 +4,7 @@
 #   The default series builds in place (the clone's own xen_platform/xen_platform.ko, ...).
 #   Another series (7.3) builds a copy of the DKMS source tree (scripts/dkms-source.sh) in
 #   build/linux-<series>/ of the clone, so both kernels' modules exist side by side; the test bed
-#   takes them from there for NAME@<series> scenarios.
+#   takes them from there for NAME-<series> scenarios (demo-7.3).
 # The build's output (warnings included) goes to stderr; exit status is make's.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
