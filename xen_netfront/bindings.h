@@ -105,9 +105,18 @@ void xpv_nf_skb_drop(struct sk_buff *skb);
 
 /* rx: a new skb for queue q (napi_alloc_skb with room for the headers), NULL without memory. */
 struct sk_buff *xpv_nf_rx_alloc(struct net_device *dev, u32 q);
-/* Appends len bytes (<= 4096) copied from src: into the linear area while it has room, then into
- * a fresh page fragment. 0, -ENOMEM, -E2BIG (too many fragments). */
-int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len);
+/* rx pages (one per rx ring slot, granted writable to the backend): a zeroed page (GFP_ATOMIC
+ * unless `may_sleep`; zeroed so that nothing of the kernel's reaches the backend, XSA-403) and
+ * its guest frame number in *gfn, NULL without memory; its kernel address; freeing it. */
+struct page *xpv_nf_rx_page_alloc(u32 may_sleep, u64 *gfn);
+void *xpv_nf_rx_page_va(struct page *page);
+void xpv_nf_rx_page_free(struct page *page);
+/* Attaches bytes [off, off + len) of `page` (off + len <= 4096) to the skb: copied into the
+ * linear area while it has room (the headers), the rest as a page fragment that takes over
+ * the caller's reference to the page. Returns 1 if the page was attached (the skb owns it now),
+ * 0 if every byte was copied (the page stays the caller's), -EINVAL for a bad range or -E2BIG
+ * (too many fragments: the page stays the caller's). */
+int xpv_nf_rx_attach(struct sk_buff *skb, struct page *page, u32 off, u32 len);
 /* Hands a complete packet to the stack (GRO): sets skb->ip_summed to `ip_summed` (CHECKSUM_*)
  * and, if gso_size is not 0, its GSO size and `gso_type` (SKB_GSO_* bits); for CHECKSUM_PARTIAL
  * finds the checksum offsets (skb_checksum_setup, recomputing the pseudo-header sum if `recalc`).

@@ -474,30 +474,44 @@ struct sk_buff *xpv_nf_rx_alloc(struct net_device *dev, u32 q)
 	return napi_alloc_skb(&priv_of(dev)->napi[q], XPV_NF_RX_COPY);
 }
 
-int xpv_nf_rx_append(struct sk_buff *skb, const void *src, u32 len)
+struct page *xpv_nf_rx_page_alloc(u32 may_sleep, u64 *gfn)
+{
+	struct page *page = alloc_page((may_sleep ? GFP_KERNEL : GFP_ATOMIC) | __GFP_NOWARN | __GFP_ZERO);
+
+	if (page)
+		*gfn = page_to_pfn(page);
+	return page;
+}
+
+void *xpv_nf_rx_page_va(struct page *page)
+{
+	return page_address(page);
+}
+
+void xpv_nf_rx_page_free(struct page *page)
+{
+	__free_page(page);
+}
+
+int xpv_nf_rx_attach(struct sk_buff *skb, struct page *page, u32 off, u32 len)
 {
 	struct skb_shared_info *sh = skb_shinfo(skb);
-	struct page *page;
 	u32 lin;
 
-	if (len > PAGE_SIZE)
+	if (off > PAGE_SIZE || len > PAGE_SIZE - off)
 		return -EINVAL;
 	if (sh->nr_frags == 0) {
 		lin = min_t(u32, len, skb_tailroom(skb));
-		skb_put_data(skb, src, lin);
-		src += lin;
+		skb_put_data(skb, page_address(page) + off, lin);
+		off += lin;
 		len -= lin;
 	}
 	if (!len)
 		return 0;
 	if (sh->nr_frags >= MAX_SKB_FRAGS)
 		return -E2BIG;
-	page = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
-	if (!page)
-		return -ENOMEM;
-	memcpy(page_address(page), src, len);
-	skb_add_rx_frag(skb, sh->nr_frags, page, 0, len, PAGE_SIZE);
-	return 0;
+	skb_add_rx_frag(skb, sh->nr_frags, page, off, len, PAGE_SIZE);
+	return 1;
 }
 
 int xpv_nf_rx_deliver(struct net_device *dev, u32 q, struct sk_buff *skb, u8 ip_summed, u8 recalc,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A queue: its tx and rx rings with their granted pages and event channel(s), receive (copy
-//! out of the granted rx pages, checksum/GSO flags, refill) and the completion of transmits, and
+//! A queue: its tx and rx rings with their granted pages and event channel(s), receive (rx
+//! pages ended and attached to packets, checksum/GSO flags, refill) and the completion of transmits, and
 //! the event channel handler that schedules the queue's NAPI poll. Runs in hard interrupt and
 //! NAPI context and under the queue's tx lock.
 
@@ -29,10 +29,26 @@ pub(crate) struct TxQ {
 }
 
 /// Receive side of a queue; used by its NAPI poll only (or with NAPI disabled).
+///
+/// Every posted rx request carries a page of its own, zeroed when new and granted writable to
+/// the backend (`bufs`, slot id = ring index modulo [`RING`], as `netif::RxAssembler` checks).
+/// When its response comes the grant is ended first; the page then either goes to the packet
+/// as a fragment, with no copy (Linux's `xennet_get_responses` + `xennet_fill_frags`), or, when
+/// it carried only headers (copied into the linear area) or nothing, back to `spare`. Before a
+/// page is given to a packet, a replacement is in `spare` (or the packet is dropped and the page
+/// kept), so every slot answered can be posted again at once: memory pressure drops packets,
+/// it never empties the ring.
 pub(crate) struct RxQ {
     pub(crate) ring: QueueRing<RxRequest, RxResponse>,
-    /// One writable granted page per slot id (request `i` uses slot `i % RING`).
-    pub(crate) pages: KVec<GrantedPage>,
+    /// The granted page of each slot with a posted request.
+    pub(crate) bufs: KVec<Option<sys::RxBuf>>,
+    /// Pages no other domain can access, for the next requests: `spare[..nspare]` (6.12's
+    /// `KVec` has no `pop`; a fixed stack of [`RING`] entries never allocates in the poll).
+    pub(crate) spare: KVec<Option<sys::RxPage>>,
+    pub(crate) nspare: usize,
+    /// The backend's domid, for the grants.
+    pub(crate) domid: u16,
+    pub(crate) leaks: &'static grant::LeakCount,
     pub(crate) asm: RxAssembler,
     /// The packet being assembled, and whether it must be dropped (no memory).
     pub(crate) cur: Option<sys::RxSkb>,
@@ -220,25 +236,44 @@ impl Queue {
                     rx.cur_bad = rx.cur.is_none();
                 }
                 let slot = step.slot as usize;
-                if let (Some((off, len)), Some(skb)) = (step.data, rx.cur.as_mut()) {
-                    if skb
-                        .append_page(&rx.pages[slot], off as usize, len as usize)
-                        .is_err()
-                    {
-                        rx.cur_bad = true;
+                // The response's page, ours alone once its grant is ended; a page the backend
+                // still maps is never touched again (deferred reclaim, counted as leaked).
+                let Some(buf) = rx.bufs.get_mut(slot).and_then(Option::take) else {
+                    err = Some(netif::NetifError::RxGrantInUse(step.slot));
+                    break;
+                };
+                let Some(page) = buf.end() else {
+                    err = Some(netif::NetifError::RxGrantInUse(step.slot));
+                    break;
+                };
+                let mut back = Some(page);
+                let wanted = step.data.is_some() && rx.cur.is_some() && !rx.cur_bad;
+                // A replacement first: without one the packet is dropped and its pages are
+                // posted again.
+                if wanted && rx.nspare == 0 {
+                    match sys::RxPage::alloc(false) {
+                        Some(p) => rx.put_spare(p),
+                        None => rx.cur_bad = true,
                     }
                 }
-                // Recycle the slot: the next request lands in the same ring position.
-                let id = (rx.ring.state().req_prod_pvt() % RING as u32) as usize;
-                if id == slot {
-                    let req = RxRequest {
-                        id: id as u16,
-                        pad: 0,
-                        gref: rx.pages[id].gref(0),
-                    };
-                    if rx.ring.put_request(req).is_some() {
-                        posted = true;
+                if let (Some((off, len)), Some(skb), false) =
+                    (step.data, rx.cur.as_mut(), rx.cur_bad)
+                {
+                    if let Some(p) = back.take() {
+                        match skb.attach(p, off as usize, len as usize) {
+                            Ok(kept) => back = kept,
+                            Err((_, p)) => {
+                                rx.cur_bad = true;
+                                back = Some(p);
+                            }
+                        }
                     }
+                }
+                if let Some(p) = back {
+                    rx.put_spare(p);
+                }
+                if rx.refill() {
+                    posted = true;
                 }
                 if let Some(p) = step.done {
                     let skb = rx.cur.take();
@@ -269,10 +304,64 @@ impl Queue {
         };
         self.rx_cons
             .store(rx.ring.state().rsp_cons(), Ordering::Release);
+        // Entries left unposted by an earlier failure (no grant reference free).
+        if rx.refill() {
+            posted = true;
+        }
         if posted && rx.ring.push_requests() {
             let _ = self.rxp().notify();
         }
         res.map(|()| work)
+    }
+}
+
+impl RxQ {
+    /// Posts a request for every free ring entry whose slot has no page granted, taking pages
+    /// from `spare` (privately: `push_requests` publishes them). Stops early when `spare` is
+    /// empty or a grant fails (no free reference); those entries are posted by a later call.
+    /// Returns whether it queued any request.
+    pub(crate) fn refill(&mut self) -> bool {
+        let mut any = false;
+        while self.ring.state().free_requests() != 0 {
+            let id = (self.ring.state().req_prod_pvt() % RING as u32) as usize;
+            if self.bufs[id].is_some() {
+                // Not answered yet (cannot happen with a free entry); never overwrite it.
+                break;
+            }
+            let Some(page) = self.take_spare() else {
+                break;
+            };
+            let Ok(buf) = page.grant(self.domid, self.leaks) else {
+                break;
+            };
+            let req = RxRequest {
+                id: id as u16,
+                pad: 0,
+                gref: buf.gref(),
+            };
+            if self.ring.put_request(req).is_none() {
+                // Dropping `buf` revokes the grant and frees the page.
+                break;
+            }
+            self.bufs[id] = Some(buf);
+            any = true;
+        }
+        any
+    }
+
+    /// Keeps `p` for a later request; frees it if `RING` pages are kept already (at most
+    /// `RING` rx pages are ours, so that does not happen).
+    pub(crate) fn put_spare(&mut self, p: sys::RxPage) {
+        if let Some(e) = self.spare.get_mut(self.nspare) {
+            *e = Some(p);
+            self.nspare += 1;
+        }
+    }
+
+    /// The page kept last, if any.
+    pub(crate) fn take_spare(&mut self) -> Option<sys::RxPage> {
+        self.nspare = self.nspare.checked_sub(1)?;
+        self.spare.get_mut(self.nspare).and_then(Option::take)
     }
 }
 
@@ -331,25 +420,36 @@ pub(crate) fn new_queue(
     let tx_ring_page = Arc::new(page(false)?, GFP_KERNEL)?;
     let rx_ring_page = Arc::new(page(false)?, GFP_KERNEL)?;
     let tx_ring = QueueRing::new(tx_ring_page.clone()).ok_or(EINVAL)?;
-    let mut rx_ring: QueueRing<RxRequest, RxResponse> =
+    let rx_ring: QueueRing<RxRequest, RxResponse> =
         QueueRing::new(rx_ring_page.clone()).ok_or(EINVAL)?;
     let mut txp = KVec::with_capacity(RING, GFP_KERNEL)?;
-    let mut rxp = KVec::with_capacity(RING, GFP_KERNEL)?;
     let mut free = [0u16; RING];
     for (i, f) in free.iter_mut().enumerate() {
         txp.push(page(true)?, GFP_KERNEL)?;
-        rxp.push(page(false)?, GFP_KERNEL)?;
         *f = (RING - 1 - i) as u16;
     }
-    for (i, p) in rxp.iter().enumerate() {
-        let req = RxRequest {
-            id: i as u16,
-            pad: 0,
-            gref: p.gref(0),
-        };
-        rx_ring.put_request(req).ok_or(EINVAL)?;
+    let mut bufs = KVec::with_capacity(RING, GFP_KERNEL)?;
+    let mut spare = KVec::with_capacity(RING, GFP_KERNEL)?;
+    for _ in 0..RING {
+        bufs.push(None, GFP_KERNEL)?;
+        spare.push(Some(sys::RxPage::alloc(true).ok_or(ENOMEM)?), GFP_KERNEL)?;
     }
-    rx_ring.push_requests();
+    let mut rxq = RxQ {
+        ring: rx_ring,
+        bufs,
+        spare,
+        nspare: RING,
+        domid: dom,
+        leaks: dev.leaks,
+        asm: RxAssembler::new(true),
+        cur: None,
+        cur_bad: false,
+    };
+    rxq.refill();
+    if rxq.ring.state().free_requests() != 0 {
+        return Err(ENOSPC);
+    }
+    rxq.ring.push_requests();
     let port = dev.xdev.alloc_evtchn()?;
     let rx_port = if split {
         Some(dev.xdev.alloc_evtchn()?)
@@ -381,20 +481,7 @@ pub(crate) fn new_queue(
                     GFP_KERNEL,
                 )?,
             ),
-            rx: sys::PollOwned::new(
-                net,
-                idx,
-                KBox::new(
-                    RxQ {
-                        ring: rx_ring,
-                        pages: rxp,
-                        asm: RxAssembler::new(true),
-                        cur: None,
-                        cur_bad: false,
-                    },
-                    GFP_KERNEL,
-                )?,
-            ),
+            rx: sys::PollOwned::new(net, idx, KBox::new(rxq, GFP_KERNEL)?),
             port,
             rx_port,
             tx_ring_page,

@@ -6,11 +6,14 @@
 //! lock held ([`TxLocked`]) or from its NAPI poll ([`PollOwned`], [`NapiPoll`]). Pages granted to the backend are owned by `GrantedPage`
 //! (`xen_proto/src/granted_pages.rs`, shared with xen_blkfront).
 
-use crate::granted_pages::GrantedPage;
+use crate::abi::Errno;
+use crate::abi_client::Grant;
+use crate::grant::LeakCount;
 use crate::netif;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
@@ -856,29 +859,147 @@ pub(crate) struct RxSkb(NonNull<b::sk_buff>);
 unsafe impl Send for RxSkb {}
 
 impl RxSkb {
-    /// Appends a copy of `len` bytes at `off` of `page` (data the backend wrote: copied once,
-    /// by C's memcpy, never looked at in place).
+    /// Attaches `len` bytes at `off` of `page` to the packet: copied into the linear area while
+    /// it has room (the headers, at most `XPV_NF_RX_COPY` bytes), the rest as a page fragment
+    /// that takes the page over. Returns the page if every byte was copied (it is still ours,
+    /// to reuse).
     ///
     /// # Errors
-    /// `EINVAL` if the range is outside the page, else as [`RxSkb::append`].
-    pub(crate) fn append_page(&mut self, page: &GrantedPage, off: usize, len: usize) -> Result {
-        if !matches!(off.checked_add(len), Some(end) if end <= page.bytes()) {
-            return Err(EINVAL);
+    /// `EINVAL` if the range is outside the page, `E2BIG` if the packet has no fragment left;
+    /// the page is handed back with the error.
+    pub(crate) fn attach(
+        &mut self,
+        page: RxPage,
+        off: usize,
+        len: usize,
+    ) -> Result<Option<RxPage>, (Error, RxPage)> {
+        if !matches!(off.checked_add(len), Some(end) if end <= PAGE_BYTES) {
+            return Err((EINVAL, page));
         }
-        // SAFETY: owned skb; the range is inside our live page. No Rust reference to the bytes is
-        // made (the backend may write them concurrently); C copies them once.
+        // SAFETY: owned skb, our page (its grant is ended: no other domain can write it any
+        // more, so C reads each byte once, after the backend is done); the range is inside it.
         let r = unsafe {
-            b::xpv_nf_rx_append(
-                self.0.as_ptr(),
-                page.as_ptr().add(off).cast::<c_void>().cast_const(),
-                len as u32,
-            )
+            b::xpv_nf_rx_attach(self.0.as_ptr(), page.0.as_ptr(), off as u32, len as u32)
         };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(Error::from_errno(r))
+        match r {
+            0 => Ok(Some(page)),
+            1 => {
+                // The skb holds our reference now.
+                core::mem::forget(page);
+                Ok(None)
+            }
+            e => Err((Error::from_errno(e), page)),
         }
+    }
+}
+
+/// Bytes per page (x86's and Xen's 4 KiB).
+const PAGE_BYTES: usize = crate::granted_pages::PAGE_BYTES;
+
+/// A page of ours for an rx ring slot that no other domain can access (never granted, or its
+/// grant ended): zeroed when new (XSA-403), afterwards holding only what the backend wrote into
+/// it. Dropping it frees it.
+pub(crate) struct RxPage(NonNull<b::page>, u64);
+
+// SAFETY: a page we own outright may be handled on any CPU.
+unsafe impl Send for RxPage {}
+
+impl RxPage {
+    /// A zeroed page; `may_sleep` in process context, else an atomic allocation (NAPI poll).
+    /// `None` without memory.
+    pub(crate) fn alloc(may_sleep: bool) -> Option<Self> {
+        let mut gfn = 0u64;
+        // SAFETY: `gfn` is a valid, writable u64.
+        let p = unsafe { b::xpv_nf_rx_page_alloc(u32::from(may_sleep), &mut gfn) };
+        NonNull::new(p).map(|p| Self(p, gfn))
+    }
+
+    /// Grants the backend `domid` write access to the page (`GTF_permit_access`), for an rx
+    /// request; leaks found when the result is dropped are counted in `leaks`.
+    ///
+    /// # Errors
+    /// The grant's errno (e.g. `ENOSPC` without free grant references); the page is freed.
+    pub(crate) fn grant(self, domid: u16, leaks: &'static LeakCount) -> Result<RxBuf, Errno> {
+        let grant = Grant::new(domid, self.1, false)?;
+        Ok(RxBuf {
+            page: ManuallyDrop::new(self),
+            grant: Some(grant),
+            leaks,
+        })
+    }
+}
+
+impl Drop for RxPage {
+    fn drop(&mut self) {
+        // SAFETY: our page (allocated by `xpv_nf_rx_page_alloc`, no grant of it active), freed
+        // once.
+        unsafe { b::xpv_nf_rx_page_free(self.0.as_ptr()) }
+    }
+}
+
+/// An rx ring slot's page while it is granted to the backend (posted in an rx request). Ending
+/// the grant ([`RxBuf::end`]) gives the page back; dropping it revokes the grant and frees the
+/// page, or hands a page the backend still maps to deferred reclaim (counted as leaked,
+/// XSA-396).
+pub(crate) struct RxBuf {
+    page: ManuallyDrop<RxPage>,
+    /// Always `Some` until `end`/`drop` take it.
+    grant: Option<Grant>,
+    leaks: &'static LeakCount,
+}
+
+impl RxBuf {
+    /// The grant reference to put in the rx request (`netif_rx_request_t.gref`).
+    pub(crate) fn gref(&self) -> u32 {
+        self.grant.as_ref().map_or(0, Grant::gref)
+    }
+
+    /// Revokes the grant: the page is ours alone again. `None` if the backend still maps it:
+    /// the page then goes to deferred reclaim and counts as leaked (it is never reused).
+    pub(crate) fn end(mut self) -> Option<RxPage> {
+        let g = self.grant.take()?;
+        match g.end() {
+            Ok(()) => {
+                // SAFETY: taken once; `self` is forgotten below, so its `Drop` does not see
+                // the page again.
+                let page = unsafe { ManuallyDrop::take(&mut self.page) };
+                core::mem::forget(self);
+                Some(page)
+            }
+            Err((g, _)) => {
+                self.grant = Some(g);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for RxBuf {
+    fn drop(&mut self) {
+        if let Some(g) = self.grant.take() {
+            match g.end() {
+                Ok(()) => {}
+                Err((g, _)) => {
+                    self.leaks.add(1);
+                    let gref = g.gref();
+                    // SAFETY: the page is ours, of order 0, its one grant `gref` still active;
+                    // xen_platform frees it (`free_pages` of its address, as `__free_page`)
+                    // once the grant is revoked. On error it stays allocated: leaked.
+                    let _ = unsafe {
+                        crate::abi::xpv_pages_defer(
+                            b::xpv_nf_rx_page_va(self.page.0.as_ptr()),
+                            0,
+                            &gref,
+                            1,
+                        )
+                    };
+                    return;
+                }
+            }
+        }
+        // SAFETY: no grant of the page is active (revoked above, or by `end`, which forgets
+        // `self` and so never gets here); dropped once.
+        unsafe { ManuallyDrop::drop(&mut self.page) }
     }
 }
 

@@ -259,6 +259,9 @@ pub enum NetifError {
     /// A tx slot was answered but the backend still maps the granted page (trusted mode: the
     /// page is the packet's own and is never given back to the kernel).
     TxGrantInUse(u16),
+    /// An rx slot was answered but the backend still maps its page (a copying backend never
+    /// maps it): the page is never given to the stack nor reused.
+    RxGrantInUse(u16),
 }
 
 /// What a valid tx response means.

@@ -381,3 +381,4 @@ dom0_event_hn_rx_size() { hx_net_ring rx-size 3 rx-size; }
 dom0_event_hn_rx_offset() { hx_net_ring rx-offset 4 rx-offset; }
 dom0_event_hn_rx_extras() { hx_net_ring rx-extras 5 rx-extras; }
 dom0_event_hn_tx_never() { hx_net_ring tx-never 6 tx-never; }
+dom0_event_hn_rx_mapped() { hx_net_ring rx-mapped 7 rx-mapped; }

@@ -83,6 +83,20 @@ hx_case rx-offset vif-4 'eth1 queue 0: protocol violation by the backend: BadRxR
 hx_case rx-extras vif-5 'eth1 queue 0: protocol violation by the backend: RxTooLong' net
 # An id not in flight (255 down); 65535 if no packet was in flight (the ring's count was wrong).
 hx_case tx-never vif-6 'eth1 queue 0: protocol violation by the backend: BadTxId\((2[0-9][0-9]|65535)\)' net
+# The backend maps an rx page and answers it while it still maps it: the frontend must refuse the
+# page (the violation names the slot), and xen_platform's deferred reclaim must free it once
+# hostile-netback has unmapped it (when the case ends).
+freed0=$(dmesg | grep -c 'deferred page(s) revoked and freed')
+hx_case rx-mapped vif-7 'eth1 queue 0: protocol violation by the backend: RxGrantInUse\(0\)' net
+w=100
+while [ "$(dmesg | grep -c 'deferred page(s) revoked and freed')" = "$freed0" ] && [ $w -gt 0 ]; do
+  $TB_BB usleep 100000; w=$((w - 1))
+done
+if [ $w -gt 0 ]; then
+  tb_pass ring-rx-mapped-reclaimed "$(dmesg | grep 'deferred page(s) revoked and freed' | tail -n 1 | sed 's/^\[[^]]*\] //')"
+else
+  tb_fail ring-rx-mapped-reclaimed "no deferred page freed 10 s after the backend unmapped the rx page"
+fi
 # Dom0 keeps the ring page mapped after the frontend closed: the frontend must not reuse it; the
 # guest then churns its memory (64 MiB in tmpfs) before Dom0 compares the page once more, unmaps
 # it, and the page must then be freed by the deferred reclaim.

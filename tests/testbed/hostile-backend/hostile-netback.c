@@ -11,6 +11,10 @@
  *   rx-offset   an rx response of 200 bytes at offset 4000 (offset + size beyond the page)
  *   rx-extras   an rx response with NETRXF_extra_info followed by 20 extra-info slots, each
  *               with XEN_NETIF_EXTRA_FLAG_MORE
+ *   rx-mapped   maps the page of the first rx request (its gref) and keeps it mapped until the
+ *               end, writes 60 bytes into it and answers it with them: a copying backend never
+ *               maps rx pages, so the frontend must refuse the page (never hand it to the stack
+ *               or reuse it) and free it only once it is unmapped here
  *   tx-never    a tx response (XEN_NETIF_RSP_OKAY) with an id (255 down) that none of the
  *               packets in flight has, once it has one (or after 15 s)
  * Prints what it saw and did on stdout ("rx requests ...", "act ...").
@@ -32,6 +36,7 @@ int main(int argc, char **argv)
 	xengnttab_handle *xg;
 	xenevtchn_handle *xe;
 	void *pages[2] = { NULL, NULL };
+	void *kept = NULL;
 	int lp = hx_setup(domid, refs, 2, port, &xg, &xe, pages);
 
 	if (lp < 0)
@@ -110,6 +115,16 @@ int main(int argc, char **argv)
 			r->offset = 0;
 			r->status = 60;
 			r->flags = NETRXF_extra_info;
+		} else if (!strcmp(cs, "rx-mapped")) {
+			kept = xengnttab_map_grant_ref(xg, domid, req.gref, PROT_READ | PROT_WRITE);
+			if (!kept) {
+				fprintf(stderr, "map of rx gref %u: %s\n", req.gref, strerror(errno));
+				break;
+			}
+			memset(kept, 0xa5, 60);
+			printf("mapped rx gref %u of request id %u\n", req.gref, req.id);
+			r->offset = 0;
+			r->status = 60;
 		} else {
 			fprintf(stderr, "unknown case %s\n", cs);
 			break;
@@ -139,6 +154,8 @@ int main(int argc, char **argv)
 		done = 1;
 	}
 	printf("done\n");
+	if (kept)
+		xengnttab_unmap(xg, kept, 1);
 	xenevtchn_unbind(xe, lp);
 	xengnttab_unmap(xg, txp, 1);
 	xengnttab_unmap(xg, rxp, 1);
