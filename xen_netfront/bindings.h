@@ -99,6 +99,9 @@ struct xpv_nf_chunk {
 int xpv_nf_skb_chunks(struct sk_buff *skb, struct xpv_nf_chunk *out, u32 max);
 /* skb_get: one more reference to the skb (each freed by xpv_nf_skb_consume/drop). */
 void xpv_nf_skb_get(struct sk_buff *skb);
+/* skb_orphan: runs the skb's destructor now (its socket's send-buffer accounting), so that a
+ * packet held until the backend answers does not count against TCP small queues meanwhile. */
+void xpv_nf_skb_orphan(struct sk_buff *skb);
 /* Frees an skb that was sent (consume) or dropped (kfree_skb); any context. */
 void xpv_nf_skb_consume(struct sk_buff *skb);
 void xpv_nf_skb_drop(struct sk_buff *skb);

@@ -456,6 +456,11 @@ void xpv_nf_skb_get(struct sk_buff *skb)
 	skb_get(skb);
 }
 
+void xpv_nf_skb_orphan(struct sk_buff *skb)
+{
+	skb_orphan(skb);
+}
+
 void xpv_nf_skb_consume(struct sk_buff *skb)
 {
 	dev_consume_skb_any(skb);

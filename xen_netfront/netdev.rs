@@ -173,7 +173,8 @@ pub(crate) fn xmit_bounce(
 
 /// Trusted backend: grants the packet's own pages read-only, one slot per piece `ch` inside a
 /// page (at most [`netif::MAX_TX_SLOTS`], at least one); each slot keeps its grant and a
-/// reference to the skb until it is answered (`Queue::tx_gc`).
+/// reference to the skb until it is answered (`Queue::tx_gc`), the skb detached from its socket
+/// meanwhile ([`sys::TxSkb::orphan`]).
 pub(crate) fn xmit_direct(
     queue: &Queue,
     tx: &mut TxQ,
@@ -208,6 +209,8 @@ pub(crate) fn xmit_direct(
             Err(_) => return undo_direct(tx, &slots[..=i], skb, TxDrop::Error),
         }
     }
+    // Held until answered: not counted against its socket meanwhile.
+    skb.orphan();
     // One reference to the packet per slot; the last slot takes ours.
     for s in &slots[..n - 1] {
         tx.skbs[s.id as usize] = Some(skb.get());

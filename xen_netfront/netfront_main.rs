@@ -7,17 +7,20 @@
 //! (`tx-ring-ref`, `rx-ring-ref`) and one event channel per queue (two when split), each queue
 //! served by its NAPI context.
 //!
-//! The backend is not trusted: every ring slot owns a zeroed page of ours, granted once (tx pages
-//! read-only) and kept for the life of the connection. Transmit copies the packet into the slot
-//! pages (`skb_copy_bits`), receive copies out of them into a fresh skb, so the backend never
-//! sees other kernel memory (XSA-403) and each byte it wrote is read once. Each response is
-//! copied once out of the ring and validated (`netif.rs`); a violation stops the device with an
-//! error (port left masked). Grants are revoked when the backend has closed; a page it still
-//! maps is leaked, never reused (XSA-396), and counted (`GrantedPages`, shared with
-//! xen_blkfront); a device that has leaked more than `grant::MAX_LEAKED_PAGES_PER_DEVICE` pages is
-//! not connected again. The rx ring is refilled from the same pages as soon
-//! as a response is consumed, so memory pressure can drop packets (skb allocation) but never
-//! stall the ring.
+//! The backend is not trusted. Every tx slot owns a zeroed page of ours, granted read-only once
+//! and kept for the life of the connection: transmit copies the packet into the slot pages
+//! (`skb_copy_bits`), so the backend never sees other kernel memory (XSA-403). Every rx request
+//! carries a page of its own, zeroed when new and granted writable; when its response comes the
+//! grant is ended first (a page the backend still maps stops the device and is never touched
+//! again: deferred reclaim frees it once unmapped, XSA-396), then the page goes to the packet as
+//! a fragment with no copy (the headers, up to 256 bytes, are copied into the linear area, and a
+//! page that carried only those is posted again), as Linux's netfront. Each response is copied
+//! once out of the ring and validated (`netif.rs`); a violation stops the device with an error
+//! (port left masked). Grants are revoked when the backend has closed; a page it still maps is
+//! leaked, never reused, and counted (`GrantedPages`, shared with xen_blkfront); a device that
+//! has leaked more than `grant::MAX_LEAKED_PAGES_PER_DEVICE` pages is not connected again. An rx
+//! page goes to a packet only when a replacement is at hand, so memory pressure drops packets
+//! but never empties the rx ring.
 //!
 //! With `trusted=1` (module parameter, default 0 unlike Linux's default 1; also
 //! `xen_netfront.trusted=` on the kernel command line) and the toolstack's `trusted` key (our
@@ -25,8 +28,10 @@
 //! piece of the packet inside a page (a packet that would take more than the 18 slots a backend
 //! accepts is copied as in untrusted mode rather than linearised), a reference to the skb per
 //! slot, each grant revoked when its slot is answered (a grant the backend still maps stops the
-//! device and leaks the packet, as Linux). Receive is the same in both modes, the persistent
-//! zeroed pages above (Linux's `trusted` changes only transmit too).
+//! device and leaks the packet, as Linux). The packet is detached from its socket while held
+//! (`skb_orphan`, as virtio_net without tx NAPI), so that TCP small queues do not throttle a
+//! stream by how late the backend answers. Receive is the same in both modes (Linux's
+//! `trusted` changes only transmit too).
 //!
 //! When the backend closes while the toolstack still wants the device (its `online` node is 1,
 //! e.g. netback unbound and bound again in Dom0), the frontend tears the rings down, keeps its

@@ -828,6 +828,16 @@ impl TxSkb {
         Ok(n as usize)
     }
 
+    /// Detaches the packet from its socket (`skb_orphan`: the socket's send-buffer accounting
+    /// is released now, not when the packet is freed), for a packet held until the backend
+    /// answers, as virtio_net does without tx NAPI: TCP small queues would otherwise throttle a
+    /// stream by our completion latency. The ring bounds what is held.
+    pub(crate) fn orphan(&self) {
+        // SAFETY: we own a reference, so the skb is live; called before any other reference
+        // is taken (xmit), as `skb_orphan` requires of the skb's owner.
+        unsafe { b::xpv_nf_skb_orphan(self.0.as_ptr()) };
+    }
+
     /// One more reference to the same packet (`skb_get`); the packet is freed with the last one.
     pub(crate) fn get(&self) -> Self {
         // SAFETY: we own a reference, so the skb is live; the new one is freed on its own.
