@@ -28,7 +28,7 @@ SYMS_xen_balloon := xen_platform xenbus
 SYMS_xen_blkfront := xen_platform xenbus
 SYMS_xen_netfront := xen_platform xenbus
 
-.PHONY: all modules $(MODULES) toolchain-check demo check kernel install install-files dkms-install dkms-remove deb clean
+.PHONY: all modules $(MODULES) toolchain-check demo check reference kernel install install-files dkms-install dkms-remove deb clean
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
 KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
@@ -63,6 +63,10 @@ demo:
 
 check:
 	scripts/check.sh
+
+# The reference scenarios: our scenarios' checks on Linux's C drivers (README, "The Xen test bed").
+reference:
+	scripts/testbed reference
 
 install: modules install-files
 	@for m in $(MODULES); do $(KMAKE) M=$(CURDIR)/$$m INSTALL_MOD_DIR=updates modules_install || exit 1; done
