@@ -38,7 +38,8 @@ dir=${from:-${out:-$(sed -n 's/^testbed: output in //p' "$log" | head -n 1)}}
 # run ("TB: INFO BENCH-GCPU tx1 0.95 0.97 ...").
 runs() { grep -ah "BENCH $2 " "$dir/$1/serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | sed -n 's/.* runs //p'; }
 gcpu() { grep -ah "BENCH-GCPU $2 " "$dir/$1/serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | sed -n "s/.*BENCH-GCPU $2 //p"; }
-# med/lo/hi: median, minimum and maximum of the numbers on stdin's one line ("" if none).
+# med: the median of the numbers on stdin's one line (the upper one of an even count); spread:
+# "MIN-MAX" of them ("" if none).
 med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 spread() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%s-%s", v[1], v[NR] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else printf "-" }'; }

@@ -239,7 +239,7 @@ impl Queue {
                 // The response's page, ours alone once its grant is ended; a page the backend
                 // still maps is never touched again (deferred reclaim, counted as leaked).
                 let Some(buf) = rx.bufs.get_mut(slot).and_then(Option::take) else {
-                    err = Some(netif::NetifError::RxGrantInUse(step.slot));
+                    err = Some(netif::NetifError::RxSlotNotPosted(step.slot));
                     break;
                 };
                 let Some(page) = buf.end() else {

@@ -262,6 +262,9 @@ pub enum NetifError {
     /// An rx slot was answered but the backend still maps its page (a copying backend never
     /// maps it): the page is never given to the stack nor reused.
     RxGrantInUse(u16),
+    /// An rx response for a slot that holds no posted page (answered once already, or never
+    /// requested): nothing of it is read.
+    RxSlotNotPosted(u16),
 }
 
 /// What a valid tx response means.
