@@ -11,16 +11,20 @@
 #   scripts/bench-net.sh [-o DIR]     run the four scenarios (build the modules first: make)
 #   scripts/bench-net.sh --from DIR   only print the table of a finished test bed run in DIR (e.g.
 #                                     `scripts/testbed run netfront-basic bench-net-ours ...`)
+#   scripts/bench-net.sh --profile [-o DIR]   where the guest's CPU goes instead: perf in the guest
+#                                     during tx1, rx1 and rx4, ours and C (bench-net-prof-*, ~5 min)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out='' from=''
+out='' from='' profile=no
+[ "${1:-}" = --profile ] && { profile=yes; shift; }
 case ${1:-} in
   -o) out=${2:?-o needs a directory} ;;
   --from) from=${2:?--from needs a directory} ;;
   '') ;;
-  *) sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
 names=(bench-net-ours bench-net-trusted bench-net-c bench-net-e1000)
+[ $profile = no ] || names=(bench-net-prof-ours bench-net-prof-c)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ -n "$from" ]; then
@@ -32,6 +36,19 @@ else
 fi
 dir=${from:-${out:-$(sed -n 's/^testbed: output in //p' "$log" | head -n 1)}}
 [ -n "$dir" ] && [ -d "$dir" ] || { echo "bench-net: no output directory" >&2; exit 1; }
+
+if [ $profile = yes ]; then
+  # The guest's "TB: INFO PROF <test> <percent> <dso> <symbol>" lines, heaviest first.
+  for t in tx1 rx1 rx4; do
+    for n in "${names[@]}"; do
+      echo
+      echo "$n $t: $(grep -ah "prof-$t" "$dir/$n/serial.log" 2>/dev/null | tr -d '\r' | sed -n 's/.*TB: PASS //p')"
+      grep -ah "TB: INFO PROF-DSO $t " "$dir/$n/serial.log" 2>/dev/null | tr -d '\r' | sed 's/.*PROF-DSO [a-z0-9]* /  dso /'
+      grep -ah "TB: INFO PROF $t " "$dir/$n/serial.log" 2>/dev/null | tr -d '\r' | sed 's/.*PROF [a-z0-9]* /  /' | head -n 15
+    done
+  done
+  exit 0
+fi
 
 # runs NAME TEST: the Mbit/s figures of each run of TEST in scenario NAME's guest log
 # ("TB: INFO BENCH tx1 123 runs 120 123 130 ..."); gcpu NAME TEST: the guest's busy CPUs of each
@@ -97,6 +114,9 @@ for n in "${names[@]}"; do
     printf '  %-18s %-4s %-32s cpus %-26s iperf3 %s\n' "$n" "$t" "${r:--}" "${g:--}" "${u:--}"
   done
 done
+echo
+echo "events the guest sent to netback over the whole run (Dom0's /proc/interrupts of the vif):"
+grep -ah "BENCH-STATS Dom0 interrupts" "$dir/console.log" 2>/dev/null | sed 's/^TB-DOM0\[[^]]*\] /  /'
 for n in "${names[@]}"; do
   printf '%s: %s\n' "$n" "$(cat "$dir/$n/result" 2>/dev/null || echo 'no result')"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) the guests' Debian bookworm root disk: msdos partition table, ext4 (label tbroot)
-# in partition 1, with fio, iperf3, ethtool, iproute2, iputils-ping, busybox, kmod, util-linux and
-# xenstore-utils (libxenstore's tools over /dev/xen/xenbus).
+# in partition 1, with fio, iperf3, ethtool, iproute2, iputils-ping, busybox, kmod, util-linux,
+# xenstore-utils (libxenstore's tools over /dev/xen/xenbus) and linux-perf (scripts/bench-net.sh --profile).
 # No loop mount: the file system is made from a directory with mkfs.ext4 -d into a partition image
 # that is spliced into the disk image after an sfdisk-written partition table.
 # Cached under $XPV_CACHE/testbed/rootfs/<key> (key: package list + this script); QEMU attaches it
@@ -12,7 +12,7 @@ set -euo pipefail
 # shellcheck source=scripts/testbed.d/common.sh
 . "$(dirname "$0")/common.sh"
 
-pkgs=fio,iperf3,ethtool,iproute2,iputils-ping,busybox,kmod,util-linux,procps,udev,xenstore-utils
+pkgs=fio,iperf3,ethtool,iproute2,iputils-ping,busybox,kmod,util-linux,procps,udev,xenstore-utils,linux-perf
 key=$(tb_key "rootfs-v1 $TB_SUITE $pkgs" "$0")
 dir=$TB_CACHE/rootfs/$key
 img=$dir/rootfs.img

@@ -11,6 +11,8 @@ dom0_before() {
 }
 dom0_event_stats() {
   log "BENCH-STATS Dom0 vif$DOMID.0: $(ip -s -s link show "vif$DOMID.0" 2>&1 | tr -s ' \n' ' ')"
+  # Events the guest's driver sent to netback over the whole run (its notifications).
+  log "BENCH-STATS Dom0 interrupts: $(grep -E "vif$DOMID\\.0" /proc/interrupts | awk '{ s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print $NF ": " s }' | tr '\n' ' ')"
 }
 dom0_after() {
   [ -z "$BN_PID" ] || kill "$BN_PID" 2> /dev/null

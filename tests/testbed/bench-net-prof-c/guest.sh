@@ -1,0 +1,1 @@
+../bench-net-prof-ours/guest.sh

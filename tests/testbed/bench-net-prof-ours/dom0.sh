@@ -1,0 +1,1 @@
+../bench-net-ours/dom0.sh
