@@ -70,6 +70,17 @@ void xpv_shim_cpuhp_remove(int state);
 u32 xpv_shim_nth_online_cpu(u32 n);
 u32 xpv_shim_num_online_cpus(void);
 
+/* The "xen" clocksource (clock.rs): CPU `cpu` reads the time record at `pvti` (NULL: vCPU 0's);
+ * register with vCPU 0's record and a rating (0 or clocksource_register_hz's errno); unregister
+ * (0, or -EBUSY if it cannot be replaced); at resume in a new domain (CPU 0, the machine stopped)
+ * make the clock go on from its last value, returning how far Xen's record had moved from it (ns;
+ * 0 if not registered); whether the TSC is invariant and not marked unstable. */
+void xpv_shim_clock_set_cpu(u32 cpu, void *pvti);
+int xpv_shim_clock_register(void *pvti0, u32 rating);
+int xpv_shim_clock_unregister(void);
+s64 xpv_shim_clock_resume(void);
+u32 xpv_shim_tsc_invariant(void);
+
 /* The grant allocator's lock (spin_lock_irqsave is a macro). */
 unsigned long xpv_shim_gnttab_lock(void);
 void xpv_shim_gnttab_unlock(unsigned long flags);

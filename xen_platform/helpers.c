@@ -625,3 +625,134 @@ void xpv_shim_ktime_real(s64 *sec, long *nsec)
 	*sec = ts.tv_sec;
 	*nsec = ts.tv_nsec;
 }
+
+/*
+ * The "xen" clocksource (clock.rs): Xen's per-vCPU time record (`struct vcpu_time_info` in
+ * xen.h, the same layout as `struct pvclock_vcpu_time_info`) scaled from the TSC, as Linux's
+ * xen_clocksource_read (arch/x86/xen/time.c). The read is C for the asm/pvclock.h inlines and
+ * the per-CPU pointer; each CPU reads its own vCPU's record, or vCPU 0's if it has none known.
+ * Across vCPUs whose records disagree slightly the clock never goes backwards: a global last
+ * value, as pvclock_clocksource_read, unless Xen marks the records PVCLOCK_TSC_STABLE_BIT.
+ */
+#include <linux/clocksource.h>
+#include <linux/percpu.h>
+#include <asm/pvclock.h>
+#include <asm/cpufeature.h>
+#include <asm/tsc.h>
+
+static DEFINE_PER_CPU(struct pvclock_vcpu_time_info *, xpv_clock_pvti);
+static struct pvclock_vcpu_time_info *xpv_clock_pvti0;
+static atomic64_t xpv_clock_last = ATOMIC64_INIT(0);
+/* Added to Xen's time: set at resume in a new domain, so that the clock goes on from its last
+ * value (the record there follows the new host's system time). */
+static u64 xpv_clock_offset;
+static bool xpv_clock_on;
+
+/* Xen said at registration that it sets PVCLOCK_TSC_STABLE_BIT when the TSCs of all vCPUs agree
+ * (as Linux's xen_time_init checks vCPU 0's record once). */
+static bool xpv_clock_stable_ok;
+
+/* Xen's system time now by this CPU's record (ns), without the monotonic clamp; *flags gets the
+ * record's flags. */
+static notrace u64 xpv_clock_raw(u8 *flags)
+{
+	struct pvclock_vcpu_time_info *src;
+	unsigned int version;
+	u64 ret;
+
+	preempt_disable_notrace();
+	src = this_cpu_read(xpv_clock_pvti);
+	if (!src)
+		src = READ_ONCE(xpv_clock_pvti0);
+	do {
+		version = pvclock_read_begin(src);
+		ret = __pvclock_read_cycles(src, rdtsc_ordered());
+		*flags = src->flags;
+	} while (pvclock_read_retry(src, version));
+	preempt_enable_notrace();
+	return ret;
+}
+
+static notrace u64 xpv_clock_read(struct clocksource *cs)
+{
+	u8 flags;
+	u64 ret = xpv_clock_raw(&flags) + READ_ONCE(xpv_clock_offset);
+	u64 last;
+
+	/* Every vCPU's TSC agrees: no need for the global last value (pvclock_clocksource_read). */
+	if (READ_ONCE(xpv_clock_stable_ok) && (flags & PVCLOCK_TSC_STABLE_BIT))
+		return ret;
+	last = atomic64_read(&xpv_clock_last);
+
+	do {
+		if (ret <= last)
+			return last;
+	} while (!atomic64_try_cmpxchg(&xpv_clock_last, &last, ret));
+	return ret;
+}
+
+static struct clocksource xpv_clocksource = {
+	.name = "xen",
+	.rating = 400,
+	.read = xpv_clock_read,
+	.mask = CLOCKSOURCE_MASK(64),
+	.flags = CLOCK_SOURCE_IS_CONTINUOUS,
+};
+
+void xpv_shim_clock_set_cpu(u32 cpu, void *pvti)
+{
+	if (cpu < nr_cpu_ids)
+		WRITE_ONCE(per_cpu(xpv_clock_pvti, cpu), pvti);
+}
+
+int xpv_shim_clock_register(void *pvti0, u32 rating)
+{
+	u8 flags;
+	int ret;
+
+	WRITE_ONCE(xpv_clock_pvti0, pvti0);
+	WRITE_ONCE(xpv_clock_stable_ok, false);
+	xpv_clock_raw(&flags);
+	WRITE_ONCE(xpv_clock_stable_ok, !!(flags & PVCLOCK_TSC_STABLE_BIT));
+	atomic64_set(&xpv_clock_last, 0);
+	WRITE_ONCE(xpv_clock_offset, 0);
+	xpv_clocksource.rating = rating;
+	ret = clocksource_register_hz(&xpv_clocksource, NSEC_PER_SEC);
+	WRITE_ONCE(xpv_clock_on, !ret);
+	return ret;
+}
+
+int xpv_shim_clock_unregister(void)
+{
+	int ret = clocksource_unregister(&xpv_clocksource);
+	u32 cpu;
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(xpv_clock_on, false);
+	for_each_possible_cpu(cpu)
+		WRITE_ONCE(per_cpu(xpv_clock_pvti, cpu), NULL);
+	return 0;
+}
+
+s64 xpv_shim_clock_resume(void)
+{
+	u64 raw, last, jump;
+	u8 flags;
+
+	if (!READ_ONCE(xpv_clock_on))
+		return 0;
+	raw = xpv_clock_raw(&flags);
+	last = atomic64_read(&xpv_clock_last);
+	jump = raw + READ_ONCE(xpv_clock_offset) - last;
+	WRITE_ONCE(xpv_clock_offset, last - raw);
+	return (s64)jump;
+}
+
+/* As Linux's xen_tsc_safe_clocksource but for Xen's TSC mode (the caller's CPUID leaf): the TSC
+ * is invariant and not marked unstable. */
+u32 xpv_shim_tsc_invariant(void)
+{
+	return boot_cpu_has(X86_FEATURE_CONSTANT_TSC) && boot_cpu_has(X86_FEATURE_NONSTOP_TSC) &&
+	       !check_tsc_unstable();
+}

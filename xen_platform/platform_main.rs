@@ -12,7 +12,9 @@
 //!    it (`HVM_PARAM_CALLBACK_IRQ`, PCI INTx or GSI) — which also latches the 64-bit shared info
 //!    layout, so only then are the event bitmaps touched (`events.rs`);
 //! 3. places grant table frames in the following BAR pages (`XENMAPSPACE_grant_table`) and starts
-//!    the reference allocator (`gnttab.rs`).
+//!    the reference allocator (`gnttab.rs`);
+//! 4. registers the `xen` clocksource over the vCPUs' time records in the shared info page
+//!    (`clock.rs`), which the kernel then prefers to the emulated HPET.
 //!
 //! The other modules use these services through the C ABI of `xen_proto/src/abi.rs`.
 //!
@@ -47,6 +49,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::prelude::*;
 
+mod clock;
 mod events;
 mod gnttab;
 mod hypercall;
@@ -581,6 +584,15 @@ fn setup(dev: &PciDev) -> Result<Bound> {
             Err(e) => pr_err!("cannot map the grant table ({:?}): no grants\n", e),
         }
     }
+    // 4. The `xen` clocksource, last: nothing after it fails the set-up.
+    // SAFETY: the shared info mapping lives in `Bound` until `teardown` has called `clock::stop`.
+    unsafe {
+        clock::start(
+            shared_map.as_ptr().cast(),
+            XEN_CPUID_BASE.load(Ordering::Relaxed),
+            XEN_HVM_FEATURES.load(Ordering::Relaxed),
+        )
+    };
     Ok(Bound {
         grant_map,
         vectors,
@@ -590,6 +602,8 @@ fn setup(dev: &PciDev) -> Result<Bound> {
 }
 
 fn teardown(b: Bound) {
+    // The kernel's clock off Xen's time records first (it switches to its next best).
+    let clock_off = clock::stop();
     // Stop upcalls first, then forget handlers and wait for a running one.
     let _ = hypercall::hvm_set_param(hvm::param::CALLBACK_IRQ, 0);
     events::stop();
@@ -610,7 +624,12 @@ fn teardown(b: Bound) {
     drop(vectors);
     drop(irq);
     drop(grant_map);
-    drop(shared_map);
+    if clock_off {
+        drop(shared_map);
+    } else {
+        // The clocksource still reads the page: it stays mapped.
+        core::mem::forget(shared_map);
+    }
 }
 
 struct PlatformPci;

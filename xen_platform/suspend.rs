@@ -28,7 +28,7 @@
 //! that passed, set here from Xen's wall clock.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use kernel::prelude::*;
 
@@ -63,6 +63,8 @@ struct Outcome {
     callback: AtomicI32,
     grant_frames: AtomicI32,
     handlers_dropped: AtomicU32,
+    /// How far the `xen` clocksource's record had moved (ns), absorbed (`clock.rs`).
+    clock_jump: AtomicI64,
 }
 
 /// The `stop_machine` callback (helpers.c), on CPU 0, the other CPUs stopped, interrupts off.
@@ -98,6 +100,7 @@ pub(crate) unsafe extern "C" fn xpv_suspend_on_cpu0(data: *mut c_void) -> kernel
             Ok(n) => out.grant_frames.store(n as i32, Ordering::Relaxed),
             Err(e) => out.grant_frames.store(e.to_neg(), Ordering::Relaxed),
         }
+        out.clock_jump.store(sys::clock_resume(), Ordering::Relaxed);
     }
     0
 }
@@ -185,13 +188,14 @@ pub(crate) extern "C" fn xpv_platform_suspend() -> i32 {
         }
     };
     pr_info!(
-        "suspend {}: resumed in a new domain: {} event channel handler(s) dropped, {} grant frame(s) placed again, unplug {:#x}, wall clock {}{} s\n",
+        "suspend {}: resumed in a new domain: {} event channel handler(s) dropped, {} grant frame(s) placed again, unplug {:#x}, wall clock {}{} s, xen clocksource record moved {} ms (absorbed)\n",
         n,
         out.handlers_dropped.load(Ordering::Relaxed),
         gf.max(0),
         unplug.unwrap_or(0),
         if clock.is_some() { "moved by " } else { "not set, " },
-        clock.unwrap_or(0)
+        clock.unwrap_or(0),
+        out.clock_jump.load(Ordering::Relaxed) / 1_000_000
     );
     abi::SUSPEND_RESUMED
 }

@@ -665,3 +665,46 @@ pub(crate) mod suspend {
         (s, ns as i64)
     }
 }
+
+/// The `xen` clocksource's C side (helpers.c), see `clock.rs`: CPU `cpu` reads the time record
+/// at `pvti` (a `struct vcpu_time_info` in the shared info page; null: vCPU 0's). The record
+/// must stay mapped while the clocksource is registered.
+pub(crate) fn clock_set_cpu(cpu: u32, pvti: *mut c_void) {
+    // SAFETY: stores a pointer for the read callback; the caller keeps it mapped (clock.rs).
+    unsafe { b::xpv_shim_clock_set_cpu(cpu, pvti) }
+}
+
+/// Registers the `xen` clocksource with vCPU 0's record `pvti0` and `rating`.
+pub(crate) fn clock_register(pvti0: *mut c_void, rating: u32) -> Result {
+    // SAFETY: `pvti0` is vCPU 0's record in the shared info mapping, which clock.rs keeps until
+    // `clock_unregister` succeeded.
+    let r = unsafe { b::xpv_shim_clock_register(pvti0, rating) };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}
+
+/// Unregisters the `xen` clocksource (`EBUSY`: the kernel had nothing to switch to).
+pub(crate) fn clock_unregister() -> Result {
+    // SAFETY: no preconditions (a clocksource never registered is refused by the kernel).
+    let r = unsafe { b::xpv_shim_clock_unregister() };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}
+
+/// At resume in a new domain (CPU 0, the machine stopped): the `xen` clocksource goes on from
+/// its last value; returns how far Xen's record had moved from it (ns), 0 if not registered.
+pub(crate) fn clock_resume() -> i64 {
+    // SAFETY: the records are mapped while registered, and the shared info page is placed again
+    // before this is called (suspend.rs).
+    unsafe { b::xpv_shim_clock_resume() }
+}
+
+/// The TSC is invariant (constant and nonstop) and not marked unstable.
+pub(crate) fn tsc_invariant() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { b::xpv_shim_tsc_invariant() != 0 }
+}

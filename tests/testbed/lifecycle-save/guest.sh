@@ -203,6 +203,8 @@ for r in $LC_ROUNDS; do
 done
 tb_info "LC-DOWNTIME $TB_KERNEL (the largest gap between the probe's completed O_DIRECT writes+reads, s): $(awk '{ printf "%s %s  ", $1, $2 }' "$LC_D/downtime" 2>/dev/null)"
 tb_info "LC-PHASES $TB_KERNEL (s: before the event, the event, until the caught fio run ended, probe and stream results, the rest): $(cat "$LC_D/phases")"
+# Our platform driver's account of each resume (the reference kernel has no such lines).
+$TB_BB dmesg | grep -E 'xen_platform: suspend [0-9]+: ' | sed 's/^\[[^]]*\] //' | while read -r l; do tb_info "LC-RESUME $l"; done
 tb_event end
 touch "$LC_D/stop"
 lc_wait "$LC_PP" 30

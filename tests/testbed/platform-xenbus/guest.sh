@@ -28,6 +28,21 @@ else
   tb_fail irq-count "upcall interrupts: '${irq:-no xen-platform-pci line in /proc/interrupts}'"
 fi
 
+# The `xen` clocksource (clock.rs) is the kernel's clock and keeps time: Dom0 notes its own
+# time at two events about 6 s apart; the guest's uptime just before each event and just after
+# its acknowledgement bounds when, in guest time, Dom0 did so. Dom0 judges (a wrong scale, a
+# frozen clock or one left on the HPET fail).
+cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)
+_l=$($TB_BB dmesg | grep -E 'xen_platform: clocksource xen registered' | head -n 1 | sed 's/^\[[^]]*\] //')
+if [ "$cs" = xen ] && [ -n "$_l" ]; then tb_pass clocksource "current_clocksource xen; $_l"
+else tb_fail clocksource "current_clocksource '$cs', log: '${_l:-no registration line}'"; fi
+_up() { cut -d' ' -f1 /proc/uptime; }
+a0=$(_up); tb_event clock_a; a1=$(_up)
+sleep 6
+b0=$(_up); tb_event clock_b; b1=$(_up)
+tb_info "CLOCKMONO $a0 $a1 $b0 $b1"
+tb_event clock_c
+
 # _xb_wait SECONDS CMD...: run CMD every 0.5 s until it succeeds or SECONDS pass.
 _xb_wait() {
   _end=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
