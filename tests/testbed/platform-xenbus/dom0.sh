@@ -4,7 +4,8 @@
 # The guest's clock against Dom0's: Dom0's time at events clock_a and clock_b; at clock_c the
 # guest's uptimes around them ("TB: INFO CLOCKMONO a0 a1 b0 b1", from the console log: before
 # each event and after its acknowledgement) bound the guest's time between Dom0's two notes to
-# [b0 - a1, b1 - a0]. Dom0's interval must fall in it (+-0.2 s), the bounds no wider than 4 s.
+# [b0 - a1, b1 - a0]. Dom0's interval must fall in it (+-0.2 s), the bounds no wider than 6 s
+# (seen: 2.9-3.0 s, mostly the runner's latency in acknowledging an event).
 CK_D0='' CK_D1=''
 dom0_event_clock_a() { CK_D0=$(date +%s.%N); }
 dom0_event_clock_b() { CK_D1=$(date +%s.%N); }
@@ -14,7 +15,7 @@ dom0_event_clock_c() {
   v=$(echo "$g" | awk -v d0="$CK_D0" -v d1="$CK_D1" '{
     if (d0 == "" || d1 == "" || NF != 4) { print "FAIL missing figures (guest: " $0 ")"; exit }
     dd = d1 - d0; lo = $3 - $2; hi = $4 - $1
-    ok = dd >= lo - 0.2 && dd <= hi + 0.2 && hi - lo <= 4 && lo >= 4
+    ok = dd >= lo - 0.2 && dd <= hi + 0.2 && hi - lo <= 6 && lo >= 4
     printf "%s Dom0 %.2f s, guest %.2f-%.2f s\n", ok ? "PASS" : "FAIL", dd, lo, hi }')
   case $v in
     PASS*) tb_dom0_pass clock-rate "${v#PASS }" ;;
